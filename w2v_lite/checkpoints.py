@@ -1,0 +1,109 @@
+"""Checkpoints: `config.json` + `model.safetensors` (or a legacy `pytorch_model.bin`), loaded safely.
+
+Nothing is ever unpickled as code: safetensors holds raw tensors, and `.bin` files go through
+`torch.load(weights_only=True)`. Folders written by transformers' `save_pretrained` load directly.
+Older checkpoints (transformers 4.x, the hub) name the positional conv's weight norm `weight_g` /
+`weight_v`; transformers 5.x and torch's parametrizations use `parametrizations.weight.original0/1`.
+Both are accepted.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .config import Wav2Vec2Config
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+_LEGACY = {".weight_g": ".parametrizations.weight.original0", ".weight_v": ".parametrizations.weight.original1"}
+
+
+def _checked_folder(folder: str | Path) -> Path:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"checkpoint folder {folder} does not exist; pass a folder written by save_pretrained")
+    return folder
+
+
+def load_config(folder: str | Path) -> Wav2Vec2Config:
+    """Read `folder/config.json` (ours or transformers')."""
+    return Wav2Vec2Config.load(_checked_folder(folder) / "config.json")
+
+
+def load_state_dict(folder: str | Path) -> dict[str, torch.Tensor]:
+    """Read the weights in `folder` safely, with legacy weight-norm keys renamed. -> {name: tensor}."""
+    folder = _checked_folder(folder)
+    if (folder / "model.safetensors").is_file():
+        state = load_file(folder / "model.safetensors")
+    elif (folder / "pytorch_model.bin").is_file():
+        state = torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    else:
+        raise ValueError(f"no weights in {folder}: expected one of {', '.join(WEIGHT_FILES)}")
+    renamed = {}
+    for key, value in state.items():
+        for old, new in _LEGACY.items():
+            if key.endswith(old):
+                key = key[: -len(old)] + new
+        renamed[key] = value
+    return renamed
+
+
+def strip_prefix(state: dict[str, torch.Tensor], prefix: str, drop: Iterable[str] = ()) -> dict[str, torch.Tensor]:
+    """Remove `prefix` from keys that have it (e.g. "wav2vec2." in a pretraining or CTC checkpoint) and
+    drop keys that start with any of `drop` (heads the target model does not have)."""
+    drop = tuple(drop)
+    out = {}
+    for key, value in state.items():
+        if drop and key.startswith(drop):
+            continue
+        out[key[len(prefix):] if key.startswith(prefix) else key] = value
+    return out
+
+
+def load_into(model: nn.Module, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
+    """Copy `state` into `model`, strictly: missing or unexpected keys, or wrong shapes, raise ValueError
+    listing them (instead of silently leaving random weights in place)."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ValueError(
+            f"{source} does not fit {type(model).__name__}: missing keys {missing or 'none'}; "
+            f"unexpected keys {unexpected or 'none'}. Check that the config matches the weights."
+        )
+    wrong = [f"{k}: {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
+             if state[k].shape != v.shape]
+    if wrong:
+        raise ValueError(f"{source} has tensors of the wrong shape for this config: {wrong}")
+    model.load_state_dict(state, strict=True)
+
+
+def save_pretrained(model: nn.Module, config: Wav2Vec2Config, folder: str | Path) -> Path:
+    """Write `config.json` and `model.safetensors` into `folder` (created if needed).
+
+    Each file is written to a temporary name and then renamed, so an interrupted save never leaves a
+    half-written checkpoint in place of a good one.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    _atomic(folder / "model.safetensors", lambda p: save_file(state, str(p), metadata={"format": "pt"}))
+    _atomic(folder / "config.json", config.save)
+    return folder
+
+
+def _atomic(target: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

@@ -1,0 +1,102 @@
+"""The conv feature encoder: a raw waveform (B, L) becomes T frames of C = 512 channels, (B, C, T).
+
+Seven 1-D convolutions, each followed by GELU. Each one shortens time (L -> floor((L - k) / s) + 1, see
+`lengths.py`) while the channel count stays 512: **512 is the feature size of a frame, not a length.**
+
+Normalisation comes in two flavours (HF `feat_extract_norm`):
+- "group" (base, large): GroupNorm(512, 512) on layer 0 only. It normalises every channel over the whole
+  time axis *including padding*, so padded clips change the valid outputs. `mask_aware_group_norm=True`
+  takes the statistics over each clip's valid frames only, which makes it padding-invariant.
+- "layer" (large-lv60): LayerNorm over the 512 channels of each frame, on every layer. Per-frame, so
+  padding cannot leak in.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import Wav2Vec2Config
+from .lengths import frame_mask, layer_lengths
+
+
+class MaskAwareGroupNorm(nn.GroupNorm):
+    """GroupNorm(C, C) whose per-channel mean and variance use only the valid time steps of each clip.
+
+    With `lengths=None` it is exactly `nn.GroupNorm`, so it loads the same weights (`weight`, `bias`).
+    """
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C, T), lengths (B,) -> (B, C, T)."""
+        if lengths is None:
+            return super().forward(x)
+        valid = frame_mask(lengths, x.shape[-1])[:, None, :].to(x.dtype)  # (B, 1, T)
+        count = valid.sum(-1, keepdim=True)
+        mean = (x * valid).sum(-1, keepdim=True) / count
+        var = (((x - mean) * valid) ** 2).sum(-1, keepdim=True) / count  # biased, as GroupNorm
+        x = (x - mean) * torch.rsqrt(var + self.eps)
+        return x * self.weight[None, :, None] + self.bias[None, :, None]
+
+
+class ConvLayer(nn.Module):
+    """Conv1d -> optional norm -> GELU. (B, C_in, L_in) -> (B, C_out, L_out).
+
+    HF names: `conv`, `layer_norm` (a GroupNorm on layer 0 of "group" stacks, a LayerNorm in "layer" stacks).
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, bias: bool, norm: str | None):
+        super().__init__()
+        self.conv = nn.Conv1d(c_in, c_out, kernel_size=kernel, stride=stride, bias=bias)
+        self.norm_kind = norm
+        if norm == "group":
+            self.layer_norm = MaskAwareGroupNorm(c_out, c_out, affine=True)
+        elif norm == "layer":
+            self.layer_norm = nn.LayerNorm(c_out, elementwise_affine=True)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C_in, L_in) -> (B, C_out, L_out). `lengths` (valid outputs per clip) only matter for
+        a mask-aware GroupNorm."""
+        x = self.conv(x)
+        if self.norm_kind == "group":
+            x = self.layer_norm(x, lengths)
+        elif self.norm_kind == "layer":
+            # LayerNorm over channels, frame by frame: move channels last and back
+            x = self.layer_norm(x.transpose(-2, -1)).transpose(-2, -1)
+        return F.gelu(x)
+
+
+class FeatureEncoder(nn.Module):
+    """The conv stack (HF `Wav2Vec2FeatureEncoder`, attribute `feature_extractor`).
+
+    (B, L) samples -> (B, C, T) frames, with T = `output_lengths(L)`.
+    """
+
+    def __init__(self, config: Wav2Vec2Config):
+        super().__init__()
+        self.config = config
+        layers = []
+        c_in = 1
+        for i, (c, k, s) in enumerate(zip(config.conv_dim, config.conv_kernel, config.conv_stride)):
+            if config.feat_extract_norm == "layer":
+                norm = "layer"
+            else:
+                norm = "group" if i == 0 else None
+            layers.append(ConvLayer(c_in, c, k, s, config.conv_bias, norm))
+            c_in = c
+        self.conv_layers = nn.ModuleList(layers)
+
+    def forward(self, input_values: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, L) -> (B, C, T). `lengths` (B,) sample counts; used only by a mask-aware GroupNorm."""
+        x = input_values[:, None, :]  # one input channel
+        norm_lengths = None
+        if lengths is not None and self.config.mask_aware_group_norm:
+            norm_lengths = layer_lengths(lengths, self.config)[1]  # valid outputs of layer 0
+        for layer in self.conv_layers:
+            x = layer(x, norm_lengths)
+        return x
+
+    def freeze(self) -> None:
+        """Stop gradients into the conv stack (fine-tuning usually keeps it fixed)."""
+        for p in self.parameters():
+            p.requires_grad_(False)

@@ -1,0 +1,219 @@
+"""Wav2Vec2Model: one waveform batch through every stage, with the lengths threaded explicitly.
+
+    input_values (B, L) --feature_extractor--> (B, C, T) --transpose--> (B, T, C)
+      --feature_projection--> (B, T, H) --[span masking]--> encoder (pos conv + transformer) --> (B, T, H)
+
+Padding comes in either of two forms: a sample-level `attention_mask` (B, L) of 0/1, as in
+transformers, or `lengths` (B,) sample counts, as in torchaudio. Either one becomes per-clip frame
+counts via `output_lengths`, then a (B, T) frame mask that the encoder uses. Without either, every
+sample counts as real (transformers' advice for GroupNorm checkpoints: pad with zeros, pass no mask).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import checkpoints
+from .config import Wav2Vec2Config
+from .context import TransformerEncoder
+from .feature_encoder import FeatureEncoder
+from .lengths import frame_mask, lengths_from_attention_mask, output_lengths, receptive_field
+from .masking import compute_mask_indices
+from .projection import FeatureProjection
+
+# head weights found in pretraining / CTC checkpoints that the bare encoder does not use
+HEAD_PREFIXES = ("quantizer.", "project_hid.", "project_q.", "lm_head.")
+
+
+def check_shape(tensor: torch.Tensor, shape: tuple[int | None, ...], name: str = "tensor") -> None:
+    """Assert `tensor` has `shape` (None = any size on that axis), d2l-style, with a readable message."""
+    ok = tensor.dim() == len(shape) and all(s is None or s == t for s, t in zip(shape, tensor.shape))
+    if not ok:
+        raise AssertionError(f"{name}: expected shape {shape}, got {tuple(tensor.shape)}")
+
+
+@dataclass
+class Wav2Vec2Output:
+    """What `Wav2Vec2Model` returns."""
+
+    last_hidden_state: torch.Tensor  # (B, T, H)
+    extract_features: torch.Tensor  # (B, T, C): LayerNorm-ed conv features, the quantizer's input
+    frame_mask: torch.Tensor  # (B, T) bool, True on valid frames
+    frame_lengths: torch.Tensor  # (B,) long, valid frames per clip
+    hidden_states: tuple[torch.Tensor, ...] | None = None  # num_hidden_layers + 1 tensors (B, T, H)
+    mask_time_indices: torch.Tensor | None = None  # (B, T) bool, the frames replaced by masked_spec_embed
+
+
+def validate_inputs(
+    input_values: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    lengths: torch.Tensor | None,
+    config: Wav2Vec2Config,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Check a batch and return ``(input_values (B, L), lengths (B,) or None)``.
+
+    A 1-D input (L,) is taken as a batch of one. Raises TypeError / ValueError naming the problem and the
+    fix for: non-float or non-tensor input, wrong rank, empty batch, NaN/Inf, bad masks or lengths, and
+    clips too short to make a single frame.
+    """
+    if not isinstance(input_values, torch.Tensor):
+        raise TypeError(f"input_values must be a torch.Tensor, got {type(input_values).__name__}; "
+                        "use torch.as_tensor(x, dtype=torch.float32)")
+    if not input_values.is_floating_point():
+        raise TypeError(f"input_values must be floating point, got {input_values.dtype}; integer PCM should be "
+                        "scaled to [-1, 1] first (w2v_lite.audio.load does this)")
+    if input_values.dim() == 1:
+        input_values = input_values[None]
+    if input_values.dim() != 2:
+        raise ValueError(f"input_values must have shape (B, L) (or (L,) for one clip), got "
+                         f"{tuple(input_values.shape)}; drop the channel axis or mix to mono first")
+    batch, num_samples = input_values.shape
+    if batch == 0:
+        raise ValueError("empty batch: input_values has 0 clips; pass at least one waveform")
+    if not torch.isfinite(input_values).all():
+        raise ValueError("input_values contains NaN or Inf samples; clean or drop those clips")
+    mask_lengths = None
+    if attention_mask is not None:
+        if attention_mask.dim() != 2 or attention_mask.shape[0] != batch:
+            raise ValueError(f"attention_mask must have shape {(batch, num_samples)} like input_values, "
+                             f"got {tuple(attention_mask.shape)}")
+        mask_lengths = lengths_from_attention_mask(attention_mask, num_samples)
+    if lengths is not None:
+        lengths = torch.as_tensor(lengths)
+        if lengths.is_floating_point() or lengths.dim() != 1 or lengths.shape[0] != batch:
+            raise ValueError(f"lengths must be an integer tensor of shape ({batch},), got "
+                             f"{lengths.dtype} {tuple(lengths.shape)}")
+        lengths = lengths.long().to(input_values.device)
+        if (lengths < 0).any() or (lengths > num_samples).any():
+            raise ValueError(f"lengths must lie in [0, {num_samples}] (the padded input length), got "
+                             f"{lengths.tolist()}")
+        if mask_lengths is not None and not torch.equal(lengths, mask_lengths.to(lengths.device)):
+            raise ValueError(f"attention_mask and lengths disagree: mask gives {mask_lengths.tolist()}, "
+                             f"lengths are {lengths.tolist()}; pass only one of them")
+    else:
+        lengths = mask_lengths
+    clip_lengths = lengths if lengths is not None else torch.full((batch,), num_samples)
+    short = (output_lengths(clip_lengths.cpu(), config) == 0).nonzero().flatten().tolist()
+    if short:
+        field = receptive_field(config)[0]
+        raise ValueError(f"clips {short} have {clip_lengths[short].tolist()} samples, fewer than {field} "
+                         f"({1000 * field / config.sampling_rate:g} ms), the receptive field of one frame; "
+                         "pad them to at least that length or drop them")
+    return input_values, lengths
+
+
+class Wav2Vec2Model(nn.Module):
+    """The wav2vec 2.0 encoder (HF `Wav2Vec2Model`): (B, L) samples -> (B, T, H) contextual frames."""
+
+    def __init__(self, config: Wav2Vec2Config):
+        super().__init__()
+        self.config = config
+        self.feature_extractor = FeatureEncoder(config)
+        self.feature_projection = FeatureProjection(config)
+        if config.mask_time_prob > 0 or config.mask_feature_prob > 0:
+            # the learned vector that replaces masked frames (only exists when masking is configured, as in HF)
+            self.masked_spec_embed = nn.Parameter(torch.empty(config.hidden_size).uniform_())
+        self.encoder = TransformerEncoder(config)
+
+    def forward(
+        self,
+        input_values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        lengths: torch.Tensor | None = None,
+        mask_time_indices: torch.Tensor | None = None,
+        output_hidden_states: bool = False,
+    ) -> Wav2Vec2Output:
+        """(B, L) float waveform [+ (B, L) attention_mask or (B,) lengths] -> `Wav2Vec2Output`.
+
+        `mask_time_indices` (B, T) bool replaces those frames with `masked_spec_embed` (as in pretraining);
+        in training mode with `mask_time_prob > 0` spans are drawn automatically, inside valid frames only.
+        """
+        input_values, lengths = validate_inputs(input_values, attention_mask, lengths, self.config)
+        batch = input_values.shape[0]
+
+        features = self.feature_extractor(input_values, lengths)  # (B, C, T): C channels per frame
+        features = features.transpose(1, 2)  # (B, T, C): one C-vector per frame
+        num_frames = features.shape[1]
+        check_shape(features, (batch, None, self.config.conv_dim[-1]), "conv features")
+
+        if lengths is None:
+            frame_lengths = torch.full((batch,), num_frames, dtype=torch.long, device=features.device)
+            mask = None
+        else:
+            frame_lengths = output_lengths(lengths, self.config)
+            mask = frame_mask(frame_lengths, num_frames)
+
+        hidden, extract_features = self.feature_projection(features)  # (B, T, H), (B, T, C)
+        check_shape(hidden, (batch, num_frames, self.config.hidden_size), "projected features")
+        hidden, mask_time_indices = self._mask_hidden_states(hidden, mask_time_indices, mask)
+
+        hidden, states = self.encoder(hidden, mask)
+        return Wav2Vec2Output(
+            last_hidden_state=hidden,
+            extract_features=extract_features,
+            frame_mask=mask if mask is not None else torch.ones_like(hidden[..., 0], dtype=torch.bool),
+            frame_lengths=frame_lengths,
+            hidden_states=states if output_hidden_states else None,
+            mask_time_indices=mask_time_indices,
+        )
+
+    def _mask_hidden_states(
+        self, hidden: torch.Tensor, mask_time_indices: torch.Tensor | None, mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """SpecAugment-style masking of (B, T, H): time spans -> `masked_spec_embed`, channels -> 0."""
+        cfg = self.config
+        if not cfg.apply_spec_augment:
+            return hidden, None
+        batch, num_frames, size = hidden.shape
+        if mask_time_indices is None and cfg.mask_time_prob > 0 and self.training:
+            mask_time_indices = torch.as_tensor(compute_mask_indices(
+                (batch, num_frames), cfg.mask_time_prob, cfg.mask_time_length, attention_mask=mask,
+                min_masks=cfg.mask_time_min_masks), device=hidden.device)
+        if mask_time_indices is not None:
+            mask_time_indices = torch.as_tensor(mask_time_indices, device=hidden.device).bool()
+            if mask_time_indices.shape != (batch, num_frames):
+                raise ValueError(f"mask_time_indices must have shape {(batch, num_frames)} (B, T frames), "
+                                 f"got {tuple(mask_time_indices.shape)}")
+            if not hasattr(self, "masked_spec_embed"):
+                raise ValueError("mask_time_indices given but the config has mask_time_prob = 0, so the model "
+                                 "has no masked_spec_embed; set mask_time_prob > 0")
+            hidden = torch.where(mask_time_indices[..., None], self.masked_spec_embed.to(hidden.dtype), hidden)
+        if cfg.mask_feature_prob > 0 and self.training:
+            channels = torch.as_tensor(compute_mask_indices(
+                (batch, size), cfg.mask_feature_prob, cfg.mask_feature_length,
+                min_masks=cfg.mask_feature_min_masks), device=hidden.device)
+            hidden = hidden.masked_fill(channels[:, None, :], 0.0)
+        return hidden, mask_time_indices
+
+    def freeze_feature_encoder(self) -> None:
+        """Freeze the conv stack only (as in fine-tuning)."""
+        self.feature_extractor.freeze()
+
+    # ---- loading ---------------------------------------------------------------------------------
+    @classmethod
+    def from_hf(cls, hf_model: nn.Module) -> Wav2Vec2Model:
+        """Copy a live `transformers.Wav2Vec2Model` (or a model holding one as `.wav2vec2`)."""
+        hf_model = getattr(hf_model, "wav2vec2", hf_model)
+        model = cls(Wav2Vec2Config.from_hf(hf_model.config))
+        checkpoints.load_into(model, dict(hf_model.state_dict()), source="transformers model")
+        return model.eval()
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path) -> Wav2Vec2Model:
+        """Load `config.json` + weights from `folder` (ours, or transformers' `save_pretrained`).
+
+        Checkpoints of a pretraining or CTC model also load: their "wav2vec2." prefix is stripped and
+        their head weights (quantizer, project_hid, project_q, lm_head) are left out.
+        """
+        model = cls(checkpoints.load_config(folder))
+        state = checkpoints.strip_prefix(checkpoints.load_state_dict(folder), "wav2vec2.", drop=HEAD_PREFIXES)
+        checkpoints.load_into(model, state, source=str(folder))
+        return model.eval()
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Write `config.json` + `model.safetensors` into `folder`."""
+        return checkpoints.save_pretrained(self, self.config, folder)
