@@ -1,0 +1,99 @@
+"""samples -> frames -> frame mask: checked against the real conv stack and against transformers."""
+
+import math
+
+import pytest
+import torch
+import transformers
+from hf_utils import small_config
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from w2v_lite import Wav2Vec2Config, frame_mask, layer_lengths, output_lengths, receptive_field, samples_for_frames
+from w2v_lite.feature_encoder import FeatureEncoder
+
+ODD = small_config("group-preln-bias")  # kernels (10, 5, 3, 2), strides (5, 3, 2, 1)
+
+
+def conv_stack_lengths(config, max_len):
+    """Frames the real conv stack produces for every L in 0..max_len, by running it once on each prefix
+    length. Channels 1 keep it cheap; the length arithmetic does not depend on width."""
+    cfg = config.replace(conv_dim=(1,) * len(config.conv_dim), feat_extract_norm="layer")
+    convs = [layer.conv for layer in FeatureEncoder(cfg).conv_layers]
+    frames = []
+    with torch.no_grad():
+        for n in range(max_len + 1):
+            x = torch.zeros(1, 1, n)
+            for conv in convs:
+                x = conv(x) if x.shape[-1] >= conv.kernel_size[0] else x[..., :0]
+            frames.append(x.shape[-1])
+    return frames
+
+
+@pytest.mark.parametrize("config", [Wav2Vec2Config.base(), ODD], ids=["base", "odd"])
+def test_output_lengths_equal_real_conv_stack_for_every_length(config):
+    n_max = 20_000
+    real = conv_stack_lengths(config, n_max)
+    computed = output_lengths(torch.arange(n_max + 1), config).tolist()
+    assert computed == real
+    assert [output_lengths(n, config) for n in range(0, n_max + 1, 997)] == real[::997]
+
+
+def test_closed_form_and_zero_below_one_window():
+    for n in range(0, 400):
+        assert output_lengths(n) == 0
+    for n in range(400, 200_000, 7):
+        assert output_lengths(n) == math.floor((n - 400) / 320) + 1
+    assert [output_lengths(s * 16000) for s in (1, 2, 3, 10)] == [49, 99, 149, 499]
+    assert receptive_field() == (400, 320)
+
+
+def hf_reference(config):
+    return transformers.Wav2Vec2Model(transformers.Wav2Vec2Config(**config.to_hf_dict()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=400, max_value=300_000), min_size=1, max_size=8))
+def test_matches_transformers_formula_above_one_window(lengths):
+    ref = _BASE_HF._get_feat_extract_output_lengths(torch.tensor(lengths))
+    assert output_lengths(torch.tensor(lengths)).tolist() == ref.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(min_value=400, max_value=30_000), min_size=1, max_size=6))
+def test_frame_mask_matches_transformers(lengths):
+    longest = max(lengths)
+    mask = (torch.arange(longest)[None] < torch.tensor(lengths)[:, None]).long()
+    num_frames = output_lengths(longest)
+    ref = _BASE_HF._get_feature_vector_attention_mask(num_frames, mask)
+    ours = frame_mask(output_lengths(torch.tensor(lengths)), num_frames)
+    assert torch.equal(ours, ref.bool())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=0, max_value=2000))
+def test_samples_for_frames_inverts_output_lengths(t):
+    lo, hi = samples_for_frames(t, ODD)
+    assert output_lengths(lo, ODD) == t == output_lengths(hi, ODD)
+    assert lo == 0 or output_lengths(lo - 1, ODD) < t
+    assert output_lengths(hi + 1, ODD) > t
+
+
+def test_samples_for_frames_base_closed_form():
+    assert samples_for_frames(149) == (400 + 320 * 148, 400 + 320 * 149 - 1)
+    assert samples_for_frames(0) == (0, 399)
+
+
+def test_layer_lengths_monotone_and_bad_input():
+    steps = layer_lengths(48_000)
+    assert steps[0] == 48_000 and steps[-1] == 149
+    assert all(a > b for a, b in zip(steps, steps[1:]))
+    with pytest.raises(ValueError, match=">= 0"):
+        output_lengths(-1)
+    with pytest.raises(TypeError, match="integer"):
+        output_lengths(torch.tensor([1.5]))
+    with pytest.raises(TypeError, match="int"):
+        output_lengths(3.0)
+
+
+_BASE_HF = hf_reference(Wav2Vec2Config.base(num_hidden_layers=1))

@@ -1,0 +1,109 @@
+"""The stage-by-stage story of one waveform: conv table (arithmetic) and shape trace (a real forward pass).
+
+`conv_table` is pure arithmetic from the kernels and strides; `trace_shapes` records what the real model
+produces with forward hooks; `explain_rows` joins the two and checks that they agree, so a printed number
+is always a measured one.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import Wav2Vec2Config
+from .lengths import frame_mask, layer_lengths, output_lengths
+from .model import Wav2Vec2Model
+
+
+def conv_table(num_samples: int, config: Wav2Vec2Config | None = None) -> list[dict]:
+    """Per conv layer: its kernel, stride, channels, frames after it for `num_samples` input samples, and
+    the cumulative receptive field and hop (samples and ms). int -> list of dicts, one per layer."""
+    config = config or Wav2Vec2Config.base()
+    lengths = layer_lengths(int(num_samples), config)
+    rows, field, hop = [], 1, 1
+    for i, (c, k, s) in enumerate(zip(config.conv_dim, config.conv_kernel, config.conv_stride)):
+        field += (k - 1) * hop  # one more output step widens the window by (k - 1) input hops
+        hop *= s
+        rows.append(dict(layer=i, kernel=k, stride=s, channels=c, frames=lengths[i + 1], field=field, hop=hop,
+                         field_ms=1000 * field / config.sampling_rate, hop_ms=1000 * hop / config.sampling_rate))
+    return rows
+
+
+def trace_shapes(
+    model: Wav2Vec2Model, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None
+) -> list[tuple[str, tuple[int, ...]]]:
+    """Run `model` once and record (module name, output shape) for the conv layers, the projection, the
+    positional conv, every transformer layer and the model output. (B, L) -> list of (name, shape)."""
+    watched: list[tuple[str, nn.Module]] = [
+        *((f"feature_extractor.conv_layers.{i}", m) for i, m in enumerate(model.feature_extractor.conv_layers)),
+        ("feature_projection", model.feature_projection),
+        ("encoder.pos_conv_embed", model.encoder.pos_conv_embed),
+        *((f"encoder.layers.{i}", m) for i, m in enumerate(model.encoder.layers)),
+    ]
+    shapes: list[tuple[str, tuple[int, ...]]] = []
+
+    def hook(name: str):
+        def record(_module, _inputs, output):
+            first = output[0] if isinstance(output, tuple) else output  # projection returns a pair
+            shapes.append((name, tuple(first.shape)))
+        return record
+
+    handles = [m.register_forward_hook(hook(name)) for name, m in watched]
+    try:
+        with torch.no_grad():
+            out = model(input_values, attention_mask=attention_mask)
+    finally:
+        for h in handles:
+            h.remove()
+    shapes.append(("last_hidden_state", tuple(out.last_hidden_state.shape)))
+    return shapes
+
+
+def explain_rows(model: Wav2Vec2Model, waveform: torch.Tensor) -> list[tuple[str, str, str]]:
+    """The `explain` table for one clip (L,): rows of (stage, shape, note), every shape measured by a real
+    forward pass and cross-checked against `output_lengths`."""
+    cfg = model.config
+    num_samples = waveform.shape[-1]
+    traced = dict(trace_shapes(model, waveform.reshape(1, -1)))
+    rows = [("waveform", f"(1, {num_samples})",
+             f"{num_samples} samples = {num_samples / cfg.sampling_rate:.3f} s at {cfg.sampling_rate} Hz")]
+    for r in conv_table(num_samples, cfg):
+        shape = traced[f"feature_extractor.conv_layers.{r['layer']}"]
+        if shape[1:] != (r["channels"], r["frames"]):
+            raise AssertionError(f"conv layer {r['layer']}: model gave {shape}, arithmetic {r}")
+        rows.append((f"conv {r['layer']} (k={r['kernel']}, s={r['stride']})", f"(1, {shape[1]}, {shape[2]})",
+                     f"window {r['field']} samples = {r['field_ms']:g} ms, hop {r['hop']} = {r['hop_ms']:g} ms"))
+    frames = output_lengths(num_samples, cfg)
+    c, h = cfg.conv_dim[-1], cfg.hidden_size
+    rows.append(("transpose", f"(1, {frames}, {c})", f"{frames} frames of {c} channels: {c} is features, not time"))
+    proj = traced["feature_projection"]
+    if proj != (1, frames, h):
+        raise AssertionError(f"projection gave {proj}, expected {(1, frames, h)}")
+    rows.append(("feature_projection", f"(1, {frames}, {h})",
+                 f"LayerNorm({c}) + Linear({c}, {h}) on each frame separately"))
+    rows.append(("encoder.pos_conv_embed", str(traced["encoder.pos_conv_embed"]),
+                 f"grouped conv over {cfg.num_conv_pos_embeddings} frames, added to the input"))
+    out = traced["last_hidden_state"]
+    rows.append((f"transformer ({cfg.num_hidden_layers} layers)", str(out),
+                 f"{frames} frames attend to each other; width stays {h}"))
+    return rows
+
+
+def batch_rows(config: Wav2Vec2Config, lengths: list[int]) -> tuple[list[tuple[str, str, str]], torch.Tensor]:
+    """Padding summary for a batch of clip lengths: one row per clip (name, samples, frames) and the (B, T)
+    frame mask."""
+    t = torch.tensor(lengths)
+    frames = output_lengths(t, config)
+    mask = frame_mask(frames, int(output_lengths(max(lengths), config)))
+    longest = max(lengths)
+    rows = [(str(n), f"{n} samples + {longest - n} padding", f"{int(f)} of {mask.shape[1]} frames valid")
+            for n, f in zip(lengths, frames)]
+    return rows, mask
+
+
+def format_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    """Plain-text table with aligned columns."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
