@@ -6,6 +6,8 @@ from hf_utils import small_config
 
 from w2v_lite import Wav2Vec2Model
 
+LEFT_PADDED = torch.cat([torch.zeros(1, 100), torch.ones(1, 3900)], 1)
+
 
 @pytest.fixture(scope="module")
 def model():
@@ -31,8 +33,7 @@ def test_one_dimensional_input_is_a_batch_of_one(model):
         (dict(input_values=torch.tensor([[float("inf")] * 4000])), ValueError, "NaN or Inf"),
         (dict(input_values=torch.randn(2, 4000), attention_mask=torch.ones(2, 3999)), ValueError, "length 3999"),
         (dict(input_values=torch.randn(2, 4000), attention_mask=torch.ones(3, 4000)), ValueError, "shape"),
-        (dict(input_values=torch.randn(1, 4000), attention_mask=torch.cat([torch.zeros(1, 100), torch.ones(1, 3900)], 1)),
-         ValueError, "right-padded"),
+        (dict(input_values=torch.randn(1, 4000), attention_mask=LEFT_PADDED), ValueError, "right-padded"),
         (dict(input_values=torch.randn(2, 4000), attention_mask=torch.stack([torch.ones(4000), torch.zeros(4000)])),
          ValueError, "all zero"),
         (dict(input_values=torch.randn(1, 4000), attention_mask=torch.full((1, 4000), 2)), ValueError, "only 0"),

@@ -97,3 +97,9 @@ def test_layer_lengths_monotone_and_bad_input():
 
 
 _BASE_HF = hf_reference(Wav2Vec2Config.base(num_hidden_layers=1))
+
+
+def test_numpy_integers_are_accepted():
+    import numpy as np
+
+    assert output_lengths(np.int64(48_000)) == 149

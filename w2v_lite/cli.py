@@ -69,6 +69,7 @@ def explain(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `w2v-lite` argument parser with its subcommands."""
     parser = argparse.ArgumentParser(prog="w2v-lite", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("explain", help="show how a clip's length flows through the model")

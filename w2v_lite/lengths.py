@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import overload
 
+import numpy as np
 import torch
 
 from .config import Wav2Vec2Config
@@ -44,6 +45,8 @@ def layer_lengths(num_samples, config: Wav2Vec2Config | None = None) -> list:
 
     Once a length reaches 0 it stays 0: a layer cannot make frames out of nothing.
     """
+    if isinstance(num_samples, np.integer):  # e.g. a length read from a numpy array
+        num_samples = int(num_samples)
     if isinstance(num_samples, bool) or not isinstance(num_samples, (int, torch.Tensor)):
         raise TypeError(f"num_samples must be an int or an integer tensor, got {type(num_samples).__name__}")
     if isinstance(num_samples, torch.Tensor):

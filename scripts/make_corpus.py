@@ -1,0 +1,92 @@
+"""Synthesise the small spoken-digits corpus used by the pretraining and CTC notebooks.
+
+    python scripts/make_corpus.py                  # writes w2v_lite/assets/corpus/{train,test}/
+    python scripts/make_corpus.py --n-train 2000   # a bigger (uncommitted) corpus for longer runs
+
+Each clip is 1-4 digits spoken as words ("three one four") or one or two short command words ("stop go"),
+said by espeak-ng with a random accent + voice variant, speed (130-200 wpm) and pitch (30-70).
+Audio is 16 kHz mono 16-bit FLAC; each split has `transcripts.tsv` (filename TAB lowercase transcript).
+
+The split is BY VOICE: a voice (accent + variant) used in test never speaks in train, so a test score
+measures generalisation to unseen speakers. The voice is encoded in the filename:
+`{index:04d}_{accent}_{variant}.flac`, e.g. `0007_en-gb-scotland_f2.flac`. Everything is seeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_default_clip import ROOT, espeak_say, trim_silence, write_flac  # noqa: E402
+
+OUT_DIR = ROOT / "w2v_lite" / "assets" / "corpus"
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+WORDS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+ACCENTS = [  # espeak-ng English voices; combined with a variant (+m3, +f2, ...) this makes one "voice"
+    "en", "en-us", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc",
+]
+MALE = [f"m{i}" for i in range(1, 8)]
+FEMALE = [f"f{i}" for i in range(1, 5)]
+
+
+def split_voices(
+    rng: np.random.Generator, n_test_male: int, n_test_female: int
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """All (accent, variant) voices split into (train, test), with both sexes among the held-out voices."""
+    male = [(a, v) for a in ACCENTS for v in MALE]
+    female = [(a, v) for a in ACCENTS for v in FEMALE]
+    male = [male[i] for i in rng.permutation(len(male))]
+    female = [female[i] for i in rng.permutation(len(female))]
+    test = male[:n_test_male] + female[:n_test_female]
+    train = male[n_test_male:] + female[n_test_female:]
+    return sorted(train), sorted(test)
+
+
+def random_text(rng: np.random.Generator, p_digits: float = 0.75) -> str:
+    """A lowercase transcript: 1-4 digit words, or 1-2 command words."""
+    if rng.random() < p_digits:
+        return " ".join(DIGITS[d] for d in rng.integers(0, 10, size=rng.integers(1, 5)))
+    return " ".join(WORDS[w] for w in rng.integers(0, len(WORDS), size=rng.integers(1, 3)))
+
+
+def make_split(name: str, n_clips: int, voices: list[tuple[str, str]], rng: np.random.Generator) -> None:
+    """Write `n_clips` clips spoken by `voices` (round-robin, shuffled) plus transcripts.tsv."""
+    folder = OUT_DIR / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.flac"):  # regenerate from scratch: no leftovers from a bigger run
+        stale.unlink()
+    order = [voices[i % len(voices)] for i in range(n_clips)]
+    order = [order[i] for i in rng.permutation(n_clips)]
+    rows = []
+    for index, (accent, variant) in enumerate(tqdm(order, desc=name, unit="clip")):
+        text = random_text(rng)
+        speed, pitch = int(rng.integers(130, 201)), int(rng.integers(30, 71))
+        wave = trim_silence(espeak_say(text, voice=f"{accent}+{variant}", speed=speed, pitch=pitch))
+        filename = f"{index:04d}_{accent}_{variant}.flac"
+        write_flac(folder / filename, wave)
+        rows.append(f"{filename}\t{text}\n")
+    (folder / "transcripts.tsv").write_text("".join(rows), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-train", type=int, default=350)
+    parser.add_argument("--n-test", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    train_voices, test_voices = split_voices(rng, n_test_male=5, n_test_female=3)
+    make_split("train", args.n_train, train_voices, rng)
+    make_split("test", args.n_test, test_voices, rng)
+    size = sum(f.stat().st_size for f in OUT_DIR.rglob("*") if f.is_file())
+    print(f"{len(train_voices)} train voices, test voices: {', '.join(a + '+' + v for a, v in test_voices)}")
+    print(f"wrote {args.n_train} + {args.n_test} clips to {OUT_DIR} ({size / 2**20:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""Audio in, padded batch out: reading, resampling, padding and normalising waveforms.
+
+wav2vec 2.0 consumes raw 16 kHz mono waveforms. This module turns files on disk into exactly that:
+
+    load(path)              file -> (L,) float32 in [-1, 1] at 16 kHz
+    pad_batch([w1, w2, ...]) list of (L_i,) -> PaddedBatch: input_values (B, Lmax), attention_mask (B, Lmax),
+                            lengths (B,)
+    normalize(x, lengths)   (B, Lmax) -> (B, Lmax) zero mean / unit variance over the valid samples only
+
+`normalize` matches transformers' `Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True)`.
+Reading uses `soundfile` and resampling `scipy.signal.resample_poly` (torchaudio's I/O is gone since 2.9).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import soundfile as sf
+import torch
+from scipy.signal import resample_poly
+
+__all__ = [
+    "SAMPLING_RATE",
+    "DEFAULT_CLIP_TRANSCRIPT",
+    "AudioError",
+    "PaddedBatch",
+    "load",
+    "resample",
+    "default_clip_path",
+    "load_default",
+    "corpus_dir",
+    "corpus_items",
+    "pad_batch",
+    "normalize",
+]
+
+SAMPLING_RATE = 16000
+"""The rate every wav2vec 2.0 checkpoint was trained at (samples per second)."""
+
+DEFAULT_CLIP_TRANSCRIPT = "The quick brown fox jumps over the lazy dog."
+"""What the embedded default clip says (synthesised by scripts/make_default_clip.py)."""
+
+_ASSETS = Path(__file__).resolve().parent / "assets"
+_VAR_EPS = 1e-7  # same epsilon as transformers' zero_mean_unit_var_norm
+
+
+class AudioError(ValueError):
+    """A file could not be turned into a usable waveform (corrupt, empty, NaN/Inf, ...)."""
+
+
+class PaddedBatch(NamedTuple):
+    """A right-padded batch of waveforms.
+
+    input_values:   (B, Lmax) float32, zeros after each clip's end
+    attention_mask: (B, Lmax) long, 1 on real samples and 0 on padding
+    lengths:        (B,) long, number of real samples per clip
+    """
+
+    input_values: torch.Tensor
+    attention_mask: torch.Tensor
+    lengths: torch.Tensor
+
+
+def _check_rate(rate: object, name: str) -> int:
+    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)):
+        raise TypeError(f"{name} must be an int (samples per second), got {type(rate).__name__}")
+    if rate <= 0:
+        raise ValueError(f"{name} must be positive, got {rate}; wav2vec 2.0 expects {SAMPLING_RATE}")
+    return int(rate)
+
+
+def resample(waveform: np.ndarray, orig_sr: int, target_sr: int = SAMPLING_RATE) -> np.ndarray:
+    """Resample along the last axis with a polyphase filter: (..., L) -> (..., ceil(L * target / orig)).
+
+    The up/down factors are the gcd-reduced ratio, e.g. 22050 -> 16000 is up 320 / down 441.
+    Returns float32; the input is returned unchanged (as float32) when the rates already agree.
+    """
+    orig_sr = _check_rate(orig_sr, "orig_sr")
+    target_sr = _check_rate(target_sr, "target_sr")
+    waveform = np.asarray(waveform)
+    if orig_sr == target_sr:
+        return waveform.astype(np.float32, copy=False)
+    g = math.gcd(orig_sr, target_sr)
+    out = resample_poly(waveform.astype(np.float64, copy=False), target_sr // g, orig_sr // g, axis=-1)
+    return out.astype(np.float32)
+
+
+def load(path: str | os.PathLike[str], sampling_rate: int = SAMPLING_RATE) -> torch.Tensor:
+    """Read an audio file as a mono float waveform at `sampling_rate`: file -> (L,) float32.
+
+    Integer PCM is scaled to [-1, 1) by soundfile (int16 / 32768). Multichannel audio is mixed to mono by
+    averaging the channels. Other rates are resampled with `resample` (length ceil(N * sr / file_sr)).
+
+    Raises FileNotFoundError for a missing file, AudioError (a ValueError) for an unreadable, empty or
+    non-finite file, TypeError/ValueError for a bad `sampling_rate`.
+    """
+    sampling_rate = _check_rate(sampling_rate, "sampling_rate")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"audio file not found: {path} (check the path, or use load_default())")
+    if path.is_dir():
+        raise AudioError(f"{path} is a directory; pass the path of one audio file (WAV, FLAC, OGG)")
+    try:
+        data, file_sr = sf.read(path, dtype="float32", always_2d=True)  # (N, C)
+    except (sf.SoundFileError, RuntimeError) as err:
+        raise AudioError(
+            f"cannot decode audio file {path}: {str(err).rstrip('.')}. Convert it to 16-bit WAV or FLAC "
+            "(e.g. `ffmpeg -i in.mp3 -ac 1 -ar 16000 out.wav`)"
+        ) from err
+    if data.shape[0] == 0:
+        raise AudioError(f"audio file {path} contains no samples; record or choose a non-empty clip")
+    mono = data.mean(axis=1)  # (N,) average of channels
+    if not np.isfinite(mono).all():
+        raise AudioError(f"audio file {path} contains NaN or Inf samples; re-export it as PCM WAV/FLAC")
+    return torch.from_numpy(np.ascontiguousarray(resample(mono, file_sr, sampling_rate)))
+
+
+def default_clip_path() -> Path:
+    """Path of the embedded ~3 s, 16 kHz mono English clip (says `DEFAULT_CLIP_TRANSCRIPT`)."""
+    return _ASSETS / "default_clip.flac"
+
+
+def load_default() -> torch.Tensor:
+    """Load the embedded default clip: -> (L,) float32 at 16 kHz, L about 48 000."""
+    return load(default_clip_path())
+
+
+def corpus_dir(split: str) -> Path:
+    """Folder of the embedded spoken-digits corpus split ('train' or 'test')."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    return _ASSETS / "corpus" / split
+
+
+def corpus_items(split: str) -> list[tuple[Path, str]]:
+    """(file path, lowercase transcript) pairs of a corpus split, in transcripts.tsv order."""
+    folder = corpus_dir(split)
+    table = folder / "transcripts.tsv"
+    if not table.exists():
+        raise FileNotFoundError(f"{table} missing; generate the corpus with `python scripts/make_corpus.py`")
+    items = []
+    for line in table.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            name, text = line.split("\t", 1)
+            items.append((folder / name, text))
+    return items
+
+
+def _as_1d_float(item: object, i: int) -> torch.Tensor:
+    if isinstance(item, np.ndarray):
+        item = torch.from_numpy(item)
+    if not isinstance(item, torch.Tensor):
+        raise TypeError(f"waveform {i} is a {type(item).__name__}; pass torch.Tensor or numpy arrays")
+    if not item.is_floating_point():
+        raise TypeError(
+            f"waveform {i} has integer dtype {item.dtype}; scale PCM to [-1, 1] first (e.g. use load())"
+        )
+    if item.ndim != 1:
+        raise ValueError(
+            f"waveform {i} has shape {tuple(item.shape)}; each waveform must be 1-D (L,) mono samples "
+            "(mix channels with .mean(0) or use load())"
+        )
+    if item.numel() == 0:
+        raise ValueError(f"waveform {i} is empty; drop zero-length clips before batching")
+    if not torch.isfinite(item).all():
+        raise ValueError(f"waveform {i} contains NaN or Inf; clean the audio before batching")
+    return item.to(torch.float32)
+
+
+def pad_batch(waveforms: Sequence[torch.Tensor | np.ndarray]) -> PaddedBatch:
+    """Right-pad 1-D waveforms with zeros: list of B (L_i,) -> PaddedBatch with (B, max L_i) tensors.
+
+    The attention mask marks the real samples (1) and the padding (0); `lengths[b] == L_b`.
+    """
+    if isinstance(waveforms, (torch.Tensor, np.ndarray)):
+        raise TypeError("pad_batch takes a list of 1-D waveforms; wrap a single clip as pad_batch([wave])")
+    items = [_as_1d_float(w, i) for i, w in enumerate(waveforms)]
+    if not items:
+        raise ValueError("pad_batch got an empty list; pass at least one waveform")
+    lengths = torch.tensor([w.numel() for w in items], dtype=torch.long)
+    input_values = torch.zeros(len(items), int(lengths.max()), dtype=torch.float32)
+    for b, w in enumerate(items):
+        input_values[b, : w.numel()] = w
+    attention_mask = (torch.arange(input_values.shape[1]) < lengths[:, None]).long()
+    return PaddedBatch(input_values, attention_mask, lengths)
+
+
+def normalize(input_values: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """Zero-mean, unit-variance per clip over its valid samples: (B, L), (B,) -> (B, L).
+
+    Statistics use only the first `lengths[b]` samples (population variance + 1e-7, as in transformers'
+    Wav2Vec2FeatureExtractor); padding stays exactly 0. `lengths=None` means no padding.
+    Computed in float64, returned in the input's dtype.
+    """
+    if not isinstance(input_values, torch.Tensor) or not input_values.is_floating_point():
+        raise TypeError("input_values must be a floating-point torch.Tensor of shape (B, L)")
+    if input_values.ndim != 2:
+        raise ValueError(
+            f"input_values must be (B, L), got shape {tuple(input_values.shape)}; use pad_batch() first"
+        )
+    batch, length = input_values.shape
+    if lengths is None:
+        lengths = torch.full((batch,), length, dtype=torch.long)
+    if not isinstance(lengths, torch.Tensor) or lengths.dtype not in (torch.int32, torch.int64):
+        raise TypeError("lengths must be an integer torch.Tensor of shape (B,), e.g. PaddedBatch.lengths")
+    if lengths.shape != (batch,):
+        raise ValueError(f"lengths must have shape ({batch},) like input_values, got {tuple(lengths.shape)}")
+    if bool((lengths < 1).any()) or bool((lengths > length).any()):
+        raise ValueError(f"every length must be in [1, {length}], got {lengths.tolist()}")
+    x = input_values.double()
+    valid = (torch.arange(length, device=x.device) < lengths.to(x.device)[:, None]).double()  # (B, L)
+    n = valid.sum(1, keepdim=True)
+    mean = (x * valid).sum(1, keepdim=True) / n
+    var = (((x - mean) * valid) ** 2).sum(1, keepdim=True) / n
+    return ((x - mean) / torch.sqrt(var + _VAR_EPS) * valid).to(input_values.dtype)
