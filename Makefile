@@ -51,14 +51,10 @@ ifneq ($(NOTEBOOKS),)
 endif
 
 notebooks: $(STAMP)
-ifneq ($(NOTEBOOKS),)
-	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace $(NOTEBOOKS)
-else
-	@echo "no notebooks/*.ipynb to execute"
-endif
+	$(PYTHON) scripts/make_notebooks.py $(NOTEBOOKS)
 
 figures: $(STAMP)
-	$(PYTHON) -m w2v_lite.figures
+	$(PYTHON) -m w2v_lite.figures --out figures
 
 bench: $(STAMP)
 	$(PYTHON) benchmarks/forward.py

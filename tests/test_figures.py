@@ -1,0 +1,121 @@
+"""w2v_lite.figures: every figure draws the measured data, and regenerating gives identical PNG bytes."""
+
+import hashlib
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from w2v_lite import Wav2Vec2Config, Wav2Vec2Model
+from w2v_lite import figures as F
+from w2v_lite.explain import trace_shapes
+from w2v_lite.padding import mask_stages
+
+TINY = Wav2Vec2Config.tiny()
+
+
+@pytest.fixture
+def one_thread():
+    """One thread, as `python -m w2v_lite.figures` uses: fast on a shared CPU and bit-reproducible."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def texts(fig: Figure) -> str:
+    """All text drawn in a figure (titles, labels, annotations), joined."""
+    parts = [t.get_text() for t in fig.findobj(match=lambda a: hasattr(a, "get_text"))]
+    return " | ".join(p for p in parts if p)
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_frames_over_waveform_marks_real_windows():
+    clip = torch.sin(torch.arange(16000.0) / 7)
+    fig = F.frames_over_waveform_figure(clip, TINY, first_frame=10, count=3)
+    drawn = texts(fig)
+    assert "16000 samples (1.00 s) -> T = 49 frames" in drawn
+    for t in (10, 11, 12):
+        assert f"frame {t}: samples {320 * t}-{320 * t + 399}" in drawn
+    assert "frame 13" not in drawn
+    assert "400 samples (25 ms)" in drawn and "share 80 samples" in drawn
+
+
+def test_frames_over_waveform_rejects_too_short_clips():
+    try:
+        F.frames_over_waveform_figure(torch.zeros(800), count=4)
+    except ValueError as err:
+        assert "2 frames" in str(err)
+    else:
+        raise AssertionError("expected ValueError")
+
+
+def test_flow_stages_are_the_measured_shapes():
+    torch.manual_seed(0)
+    model = Wav2Vec2Model(TINY).eval()
+    x = torch.randn(1, 16000)
+    stages = F.flow_stages(model, x)
+    assert stages == [("waveform", (1, 16000)), ("conv feature encoder", (1, 64, 49)),
+                      ("transpose", (1, 49, 64)), ("feature projection", (1, 49, 96)),
+                      ("transformer", (1, 49, 96))]
+    assert F.stages_from_trace(trace_shapes(model, x), (1, 16000)) == stages
+
+
+def test_shape_flow_figure_shows_every_shape():
+    flows = {"short": [("waveform", (1, 16000)), ("transformer", (1, 49, 768))],
+             "long": [("waveform", (1, 48000)), ("transformer", (1, 149, 768))]}
+    drawn = texts(F.shape_flow_figure(flows))
+    for piece in ("short", "long", "(1, 16000)", "(1, 49, 768)", "(1, 48000)", "(1, 149, 768)"):
+        assert piece in drawn
+
+
+def test_masks_figure_draws_the_three_masks():
+    fig = F.masks_figure(mask_stages([16000, 35200, 49546]))
+    drawn = texts(fig)
+    assert "sample mask (B=3, L=49546)" in drawn and "frame mask (B=3, T=154)" in drawn
+    assert "49 valid" in drawn and "109 valid" in drawn and "attention bias, clip 0" in drawn
+    images = [im.get_array() for ax in fig.axes for im in ax.get_images()]
+    assert images[1].sum() == 49 + 109 + 154  # the frame-mask image is the frame mask
+    assert images[2].shape == (154, 154) and images[2][0].sum() == 154 - 49  # padded keys of clip 0
+
+
+def test_invariance_and_waste_figures_plot_the_given_numbers():
+    fig = F.invariance_figure([0, 16000], {"a": [0.0, 0.5], "b": [1e-6, 2e-6]})
+    (ax,) = fig.axes
+    lines = [ln for ln in ax.get_lines() if ln.get_label() in ("a", "b")]
+    assert [list(ln.get_ydata()) for ln in lines] == [[1e-9, 0.5], [1e-6, 2e-6]]  # 0 drawn at the floor
+    assert list(lines[0].get_xdata()) == [0.0, 1.0]  # seconds
+    drawn = texts(F.waste_figure({"naive": 0.486, "bucketed": 0.019}, "note"))
+    assert "48.6%" in drawn and "1.9%" in drawn and "note" in drawn
+
+
+def test_save_is_byte_stable_and_untagged(tmp_path):
+    clip = torch.sin(torch.arange(16000.0) / 7)
+    a = F.save(F.frames_over_waveform_figure(clip), tmp_path / "a.png")
+    b = F.save(F.frames_over_waveform_figure(clip), tmp_path / "b.png")
+    assert digest(a) == digest(b)
+    assert b"Software" not in a.read_bytes() and b"matplotlib" not in a.read_bytes()
+
+
+def test_make_all_writes_every_figure_deterministically(tmp_path, one_thread):
+    first = F.make_all(tmp_path / "one", shape_config=TINY, extras=(0, 1600))
+    second = F.make_all(tmp_path / "two", shape_config=TINY, extras=(0, 1600))
+    names = ["frames_over_waveform.png", "shape_flow.png", "masks.png", "padding_invariance.png",
+             "padding_waste.png"]
+    assert [p.name for p in first] == names
+    assert [digest(p) for p in first] == [digest(p) for p in second]
+
+
+def test_cli_passes_the_output_folder(tmp_path, monkeypatch, capsys):
+    seen = {}
+
+    def fake_make_all(out):  # the real one is tested above
+        seen["out"] = out
+        return [tmp_path / "x.png"]
+
+    monkeypatch.setattr(F, "make_all", fake_make_all)
+    F.main(["--out", str(tmp_path)])
+    assert seen["out"] == str(tmp_path) and "x.png" in capsys.readouterr().out
