@@ -89,3 +89,32 @@ def test_masked_time_indices_match_transformers():
         ref = hf(x, attention_mask=mask, mask_time_indices=spans).last_hidden_state
         out = ours(x, attention_mask=mask, mask_time_indices=spans).last_hidden_state
     torch.testing.assert_close(out[frames], ref[frames], atol=1e-5, rtol=0)
+
+
+def test_fresh_init_matches_transformers_statistics():
+    """A new model is initialised like transformers' (kaiming convs, N(0, 0.02) linears, ...): each weight's
+    standard deviation matches the reference's, so random-init demos behave like random-init HF models."""
+    import transformers
+
+    from w2v_lite import Wav2Vec2Model
+
+    cfg = Wav2Vec2Config.tiny()
+    torch.manual_seed(0)
+    ours = dict(Wav2Vec2Model(cfg).named_parameters())
+    ref = dict(transformers.Wav2Vec2Model(transformers.Wav2Vec2Config(**cfg.to_hf_dict())).named_parameters())
+    assert ours.keys() == ref.keys()
+    for name, p in ref.items():
+        if p.numel() >= 1000:
+            assert ours[name].std().item() == pytest.approx(p.std().item(), rel=0.15), name
+
+
+def test_fresh_conv_features_are_not_starved():
+    """PyTorch's default conv init would shrink the tiny conv stack's output below LayerNorm's eps."""
+    from w2v_lite import Wav2Vec2Model, audio
+
+    torch.manual_seed(0)
+    model = Wav2Vec2Model(Wav2Vec2Config.tiny()).eval()
+    clip = audio.load_default()
+    with torch.no_grad():
+        conv = model.feature_extractor(((clip - clip.mean()) / clip.std())[None])
+    assert conv.var().item() > 1e-3

@@ -21,6 +21,7 @@ from . import checkpoints
 from .config import Wav2Vec2Config
 from .context import TransformerEncoder
 from .feature_encoder import FeatureEncoder
+from .initialization import transformers_init_
 from .lengths import frame_mask, lengths_from_attention_mask, output_lengths, receptive_field
 from .masking import compute_mask_indices
 from .projection import FeatureProjection
@@ -118,6 +119,7 @@ class Wav2Vec2Model(nn.Module):
             # the learned vector that replaces masked frames (only exists when masking is configured, as in HF)
             self.masked_spec_embed = nn.Parameter(torch.empty(config.hidden_size).uniform_())
         self.encoder = TransformerEncoder(config)
+        transformers_init_(self)  # PyTorch's default conv init would starve the conv stack (see initialization.py)
 
     def forward(
         self,

@@ -1,0 +1,416 @@
+"""Shared training machinery: one loop for every objective (pretraining, CTC fine-tuning).
+
+An objective plugs in as a `Task` (build the model, turn clips into a batch, compute the loss); `train`
+does the rest the same way for all of them:
+
+    AudioFolder(dir)  every audio file of a folder in memory; unreadable files are reported by name
+                      (a `UserWarning` + `.skipped`) and skipped; clips are cropped to `max_seconds`
+    BucketBatchSampler  similar-length clips together, at most `batch_seconds` of padded audio per batch;
+                      under DDP rank r takes every R-th batch
+    AdamW + warm-up/linear decay (LambdaLR), gradient clipping, fairseq's `feature_grad_mult`
+    out/log.jsonl     one JSON line per step (rank 0): loss, the task's parts, lr, padded fraction, ...
+    out/              config.json + model.safetensors (`checkpoints.save_pretrained`) plus
+                      trainer_state.pt (optimizer, scheduler, step, RNG of every rank; `weights_only` load)
+
+`resume=True` continues *exactly*: the batch order is a function of (seed, epoch), crops of
+(seed, epoch, clip), and the RNG states are restored, so 2 steps + resume + 2 steps equal 4 steps.
+Run it under `torchrun --nproc_per_node=N` unchanged: gloo on CPU, NCCL on GPUs, only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+from . import checkpoints
+from .audio import SAMPLING_RATE, AudioError, load
+from .batching import BucketBatchSampler, padded_fraction
+from .config import Wav2Vec2Config
+from .lengths import receptive_field
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+STATE_FILE, LOG_FILE = "trainer_state.pt", "log.jsonl"
+
+
+@dataclass
+class Clip:
+    """One utterance: its file, waveform (L,) float32 at 16 kHz, and transcript (None if unknown)."""
+
+    path: Path
+    waveform: torch.Tensor
+    text: str | None = None
+
+
+class AudioFolder:
+    """Every .wav/.flac/.ogg file under `folder` (recursively, sorted), loaded into memory at 16 kHz.
+
+    Transcripts come from `folder/transcripts.tsv` (lines "file name<TAB>text") when it exists.
+    A file that cannot be decoded, or is shorter than `min_samples`, is *skipped*: it is named in a
+    `UserWarning` and listed in `.skipped` as (path, reason). An empty folder, or one with no usable
+    clip, raises ValueError. `clip(i, epoch, seed)` crops clips longer than `max_seconds` at a random
+    offset that depends only on (seed, epoch, i), so crops are reproducible across resumes.
+    """
+
+    def __init__(self, folder: str | Path, max_seconds: float | None = None, min_samples: int = 1) -> None:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ValueError(f"data folder {folder} does not exist; pass a folder of audio files")
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+        if not files:
+            raise ValueError(f"data folder {folder} holds no audio files ({', '.join(AUDIO_SUFFIXES)}); "
+                             "point it at e.g. w2v_lite/assets/corpus/train")
+        if max_seconds is not None and max_seconds <= 0:
+            raise ValueError(f"max_seconds must be > 0 (or None for no cropping), got {max_seconds}")
+        self.max_samples = None if max_seconds is None else int(max_seconds * SAMPLING_RATE)
+        if self.max_samples is not None and self.max_samples < min_samples:
+            raise ValueError(f"max_seconds={max_seconds} crops clips to fewer than the {min_samples} samples "
+                             "a training clip needs; raise max_seconds")
+        texts = read_transcripts(folder / "transcripts.tsv")
+        self.clips: list[Clip] = []
+        self.skipped: list[tuple[Path, str]] = []
+        for path in files:
+            try:
+                wave = load(path)
+            except AudioError as err:
+                self._skip(path, f"unreadable audio ({err})")
+                continue
+            if wave.numel() < min_samples:
+                self._skip(path, f"only {wave.numel()} samples, fewer than the {min_samples} a clip needs")
+                continue
+            self.clips.append(Clip(path, wave, texts.get(str(path.relative_to(folder)))))
+        if not self.clips:
+            raise ValueError(f"no usable clip in {folder}: all {len(files)} files were skipped")
+
+    def _skip(self, path: Path, reason: str) -> None:
+        self.skipped.append((path, reason))
+        warnings.warn(f"skipping audio file {path.name}: {reason}", stacklevel=3)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    @property
+    def lengths(self) -> list[int]:
+        """Samples per clip after cropping: [N ints] (what the batch sampler sees)."""
+        cap = self.max_samples or max(c.waveform.numel() for c in self.clips)
+        return [min(c.waveform.numel(), cap) for c in self.clips]
+
+    def clip(self, index: int, epoch: int = 0, seed: int = 0) -> Clip:
+        """Clip `index`, cropped to `max_seconds` at an offset drawn from rng(seed, epoch, index)."""
+        item = self.clips[index]
+        excess = item.waveform.numel() - (self.max_samples or item.waveform.numel())
+        if excess <= 0:
+            return item
+        start = int(np.random.default_rng([seed, epoch, index]).integers(0, excess + 1))
+        return Clip(item.path, item.waveform[start : start + self.max_samples], item.text)
+
+
+def read_transcripts(table: Path) -> dict[str, str]:
+    """`transcripts.tsv` ("relative file name<TAB>text" per line) -> {name: text}; {} if absent."""
+    if not table.is_file():
+        return {}
+    rows = (line.split("\t", 1) for line in table.read_text(encoding="utf-8").splitlines() if line.strip())
+    return {name: text for name, text in rows}
+
+
+class Task:
+    """What an objective provides to `train`. Subclass it and override the methods marked *required*.
+
+    `step` gets the model as wrapped for training (DDP or not: just call it); `on_step` and `evaluate`
+    get the bare model. Batches are dicts of tensors; `train` moves them to the device.
+    """
+
+    name = "task"
+    find_unused_parameters = False  # set True if some parameters get no gradient in a step (DDP needs it)
+
+    def build_model(self, config: Wav2Vec2Config, init: Path | None) -> nn.Module:
+        """*Required.* A fresh model for `config`, or one initialised from checkpoint folder `init`."""
+        raise NotImplementedError
+
+    def make_batch(self, clips: list[Clip]) -> dict[str, torch.Tensor]:
+        """*Required.* B clips -> tensors, e.g. {"input_values": (B, L), "lengths": (B,)}."""
+        raise NotImplementedError
+
+    def step(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """*Required.* Forward one batch: -> (loss () to backpropagate, {name: float} to log)."""
+        raise NotImplementedError
+
+    def min_samples(self, config: Wav2Vec2Config) -> int:
+        """Shortest usable clip in samples; shorter files are skipped. Default: one frame's window."""
+        return receptive_field(config)[0]
+
+    def on_step(self, model: nn.Module, step: int) -> dict[str, float]:
+        """Called before optimizer step `step` (0-based); returns values to log (e.g. a temperature)."""
+        return {}
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Called on rank 0 after training (model in eval mode); the result goes to out/eval.json."""
+        return {}
+
+
+@dataclass
+class TrainArgs:
+    """Hyper-parameters of `train` (the CLI flags of `python -m w2v_lite.train`)."""
+
+    data: Path
+    out: Path
+    steps: int  # optimizer steps in total; the learning-rate schedule ends here
+    batch_seconds: float = 8.0  # cap on padded audio per batch (per process), in seconds
+    max_seconds: float | None = None  # crop longer clips to this many seconds
+    lr: float = 5e-4
+    warmup_steps: int | None = None  # default: 10% of `steps`
+    weight_decay: float = 0.01
+    grad_clip: float = 5.0  # max global grad norm; 0 = no clipping
+    feature_grad_mult: float = 0.1  # conv stack gradient scale (fairseq); 0 = frozen conv stack
+    seed: int = 0
+    save_every: int = 0  # also checkpoint every N steps (0: only at the end)
+    stop_at: int | None = None  # stop (and checkpoint) after this step, e.g. to resume later
+    resume: bool = False
+    progress: bool = True
+    device: str | None = None  # default: cuda if available, else cpu
+    config_overrides: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.data, self.out = Path(self.data), Path(self.out)
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if self.batch_seconds <= 0 or self.lr <= 0 or self.grad_clip < 0 or self.feature_grad_mult < 0:
+            raise ValueError("batch_seconds and lr must be > 0; grad_clip and feature_grad_mult >= 0")
+        if self.warmup_steps is None:
+            self.warmup_steps = max(1, self.steps // 10)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python's `random`, numpy's global RNG (span masks, negatives) and torch (init, dropout, Gumbel)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict:
+    """Every RNG state of this process, as tensors and plain types (loadable with `weights_only=True`)."""
+    py_version, py_keys, py_gauss = random.getstate()
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {"python": (py_version, list(py_keys), py_gauss), "torch": torch.get_rng_state(),
+             "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss)}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what `rng_state` captured."""
+    version, keys, gauss = state["python"]
+    random.setstate((version, tuple(keys), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def warmup_linear_decay(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
+    """LR factor for step s (0-based): rises linearly to 1 over `warmup_steps`, then falls to 0 at the end."""
+
+    def factor(s: int) -> float:
+        if s < warmup_steps:
+            return (s + 1) / warmup_steps
+        return max(0.0, (total_steps - s) / max(1, total_steps - warmup_steps))
+
+    return factor
+
+
+def conv_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """Parameters of the conv feature encoder (any submodule named `feature_extractor`)."""
+    return [p for name, p in model.named_parameters() if "feature_extractor." in name]
+
+
+def _distributed(device: str | None) -> tuple[int, int, torch.device, bool]:
+    """(rank, world size, device, whether we started the process group) from torchrun's environment."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    cuda = torch.cuda.is_available() and device in (None, "cuda")
+    dev = torch.device(f"cuda:{local_rank}" if cuda else device or "cpu")
+    started = False
+    if world > 1 and not dist.is_initialized():
+        if cuda:
+            torch.cuda.set_device(dev)
+        dist.init_process_group("nccl" if cuda else "gloo")
+        started = True
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    return rank, world, dev, started
+
+
+def _mean_over_ranks(row: dict[str, float], world: int, device: torch.device) -> dict[str, float]:
+    if world == 1:
+        return row
+    keys = sorted(row)
+    values = torch.tensor([float(row[k]) for k in keys], dtype=torch.float64, device=device)
+    dist.all_reduce(values)
+    return {k: v / world for k, v in zip(keys, values.tolist())}
+
+
+def train(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | None = None) -> list[dict]:
+    """Train `task` on `args.data` for `args.steps` optimizer steps; returns rank 0's logged rows.
+
+    Writes the checkpoint (see the module docstring) to `args.out` at the end, every `save_every` steps
+    and at `stop_at`. `args.resume` continues from the checkpoint in `args.out` (its config wins).
+    """
+    rank, world, device, started = _distributed(args.device)
+    out, state_path = args.out, args.out / STATE_FILE
+    if args.resume and not state_path.is_file():
+        raise ValueError(f"--resume: no {STATE_FILE} in {out}; start without --resume first")
+    if not args.resume and state_path.is_file():
+        raise ValueError(f"{out} already holds a checkpoint; pass --resume to continue it or pick a new --out")
+    state = torch.load(state_path, map_location="cpu", weights_only=True) if args.resume else None
+    if state is not None:
+        config = checkpoints.load_config(out)
+    config = config.replace(**args.config_overrides) if args.config_overrides else config
+
+    seed_everything(args.seed)  # same on every rank: identical init (DDP also broadcasts rank 0's weights)
+    model = task.build_model(config, init).to(device)
+    config = getattr(model, "config", config)
+    if state is not None:
+        checkpoints.load_into(model, checkpoints.load_state_dict(out), source=str(out))
+    conv = conv_parameters(model)
+    if args.feature_grad_mult == 0:
+        for p in conv:
+            p.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), eps=1e-6,
+                                  weight_decay=args.weight_decay)  # fairseq's wav2vec 2.0 settings
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_linear_decay(args.warmup_steps, args.steps))
+    wrapped = model
+    if world > 1:
+        wrapped = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=task.find_unused_parameters)
+
+    data = AudioFolder(args.data, args.max_seconds, task.min_samples(config))
+    lengths = data.lengths
+    sampler = BucketBatchSampler(lengths, int(args.batch_seconds * SAMPLING_RATE), seed=args.seed,
+                                 num_replicas=world, rank=rank)
+    step = 0
+    seed_everything(args.seed + rank)  # ranks draw different masks, dropout and Gumbel noise
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step = int(state["step"])
+        if len(state["rng"]) == world:
+            set_rng_state(state["rng"][rank])
+        else:
+            warnings.warn(f"checkpoint was written by {len(state['rng'])} processes, resuming with {world}: "
+                          "the RNG streams restart from the seed, so the run is not bit-exact", stacklevel=2)
+    end = min(args.steps, args.stop_at or args.steps)
+    history = _read_log(out / LOG_FILE, step) if rank == 0 else []
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / LOG_FILE).write_text("".join(json.dumps(r) + "\n" for r in history))
+    bar = tqdm(total=end, initial=step, disable=not (args.progress and rank == 0), desc=task.name)
+    epoch, offset = divmod(step, len(sampler))
+    while step < end:
+        sampler.set_epoch(epoch)
+        for indices in list(sampler)[offset:]:
+            if step >= end:
+                break
+            started_at = time.perf_counter()
+            clips = [data.clip(i, epoch, args.seed) for i in indices]
+            batch = {k: v.to(device) for k, v in task.make_batch(clips).items()}
+            model.train()
+            row = {"step": step + 1, "epoch": epoch, "lr": scheduler.get_last_lr()[0]}
+            row.update(task.on_step(model, step))
+            loss, metrics = task.step(wrapped, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss is {loss.item()} at step {step + 1}; lower --lr or check data")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if args.feature_grad_mult not in (0.0, 1.0):  # = fairseq's GradMultiply on the conv features
+                for p in conv:
+                    if p.grad is not None:
+                        p.grad.mul_(args.feature_grad_mult)
+            norm = nn.utils.clip_grad_norm_(params, args.grad_clip if args.grad_clip > 0 else float("inf"))
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            row.update(loss=loss.item(), **metrics, grad_norm=norm.item(), batch_clips=len(indices),
+                       padded_fraction=padded_fraction([lengths[i] for i in indices],
+                                                       [list(range(len(indices)))], config),
+                       seconds=time.perf_counter() - started_at)
+            row = {**_mean_over_ranks(row, world, device), "step": step, "epoch": epoch}
+            if rank == 0:
+                history.append(row)
+                with open(out / LOG_FILE, "a") as log:
+                    log.write(json.dumps(row) + "\n")
+                bar.update(1)
+                bar.set_postfix(loss=f"{row['loss']:.3f}")
+            if step == end or (args.save_every and step % args.save_every == 0):
+                _save(model, config, optimizer, scheduler, step, args, out, rank, world)
+        epoch, offset = epoch + 1, 0
+    bar.close()
+    if rank == 0 and step >= args.steps:
+        model.eval()
+        with torch.no_grad():
+            result = task.evaluate(model)
+        if result:
+            (out / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
+    if started:
+        dist.destroy_process_group()
+    return history
+
+
+def _read_log(path: Path, step: int) -> list[dict]:
+    """Rows of an earlier run up to `step` (rows past the checkpoint are dropped on resume)."""
+    if step == 0 or not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in rows if r["step"] <= step]
+
+
+def _save(model, config, optimizer, scheduler, step, args, out, rank, world) -> None:
+    """Checkpoint: weights + config first, then the trainer state (written last, atomically)."""
+    rngs = [None] * world
+    if world > 1:
+        dist.all_gather_object(rngs, rng_state())  # every rank's RNG, so that a resume is exact
+    else:
+        rngs = [rng_state()]
+    if rank != 0:
+        return
+    checkpoints.save_pretrained(model, config, out)
+    state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
+             "rng": rngs}
+    tmp = out / f".{STATE_FILE}.tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, out / STATE_FILE)
+    info = {"step": step, "world_size": world, "args": {k: str(v) for k, v in asdict(args).items()}}
+    (out / "trainer_state.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+# ---- CLI registration: each objective adds a subcommand to `python -m w2v_lite.train` -----------------
+@dataclass
+class TaskEntry:
+    """A subcommand: its help line, extra argparse flags, and a factory from parsed args to a Task."""
+
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    make_task: Callable[[argparse.Namespace], Task]
+
+
+TASKS: dict[str, TaskEntry] = {}
+
+
+def register_task(name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None],
+                  make_task: Callable[[argparse.Namespace], Task]) -> None:
+    """Add subcommand `name` to the training CLI (call at import time of the task's module)."""
+    TASKS[name] = TaskEntry(help, add_arguments, make_task)
