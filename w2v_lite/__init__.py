@@ -6,13 +6,17 @@ quantizer, pretraining, ctc; plus checkpoints, explain and cli.
 
 from . import audio
 from .config import Wav2Vec2Config
+from .ctc import Wav2Vec2ForCTC
 from .lengths import frame_mask, layer_lengths, output_lengths, receptive_field, samples_for_frames
 from .masking import compute_mask_indices, sample_negative_indices
 from .model import Wav2Vec2Model, Wav2Vec2Output
 from .pretraining import Wav2Vec2ForPreTraining
 from .quantizer import GumbelVectorQuantizer, gumbel_temperature, perplexity
+from .tokenizer import CharTokenizer
 
 __all__ = [
+    "CharTokenizer",
+    "Wav2Vec2ForCTC",
     "GumbelVectorQuantizer",
     "Wav2Vec2Config",
     "Wav2Vec2ForPreTraining",

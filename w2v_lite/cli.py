@@ -1,4 +1,5 @@
-"""Command line: `python -m w2v_lite explain [FILE] [--seconds S] [--config NAME] [--batch A B ...]`.
+"""Command line: `python -m w2v_lite explain [FILE] [--seconds S] [--config NAME] [--batch A B ...]`
+and `python -m w2v_lite transcribe FILE [FILE ...] --model DIR [--frames]`.
 
 `explain` runs a real (random-init) model on a clip and prints each stage's shape: how L samples become
 T frames of 512 channels, then T vectors of the transformer width. Shapes do not depend on the weights,
@@ -18,6 +19,7 @@ from .config import Wav2Vec2Config
 from .explain import batch_rows, explain_rows, format_table
 from .lengths import output_lengths, receptive_field
 from .model import Wav2Vec2Model
+from .transcribe import add_transcribe_parser
 
 
 def _model(config_name: str) -> Wav2Vec2Model:
@@ -78,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default="base", choices=["base", "large", "large-lv60", "tiny"])
     p.add_argument("--batch", nargs="+", metavar="FILE", help="pad several files into one batch and show masks")
     p.set_defaults(func=explain)
+    add_transcribe_parser(sub)
     return parser
 
 

@@ -1,0 +1,160 @@
+"""`python -m w2v_lite.train ctc`: vocab.json, init from scratch / pretrained / CTC checkpoints, freezing
+the conv stack for the first steps, held-out CER/WER, bad arguments, and torchrun."""
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from w2v_lite import audio
+from w2v_lite.config import Wav2Vec2Config
+from w2v_lite.ctc import Wav2Vec2ForCTC, load_for_inference
+from w2v_lite.ctc_training import CTC_DEFAULTS, CTCTask, evaluate_ctc
+from w2v_lite.metrics import cer, wer
+from w2v_lite.pretraining import Wav2Vec2ForPreTraining
+from w2v_lite.tokenizer import CharTokenizer
+from w2v_lite.train import main
+from w2v_lite.training import AudioFolder, TrainArgs, seed_everything, train
+from w2v_lite.transcribe import DEFAULT_MODEL_DIR, recognize
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _subset(folder: Path, split: str, n: int) -> Path:
+    folder.mkdir(parents=True)
+    items = audio.corpus_items(split)[:n]
+    for path, _ in items:
+        shutil.copy(path, folder / path.name)
+    (folder / "transcripts.tsv").write_text("".join(f"{p.name}\t{t}\n" for p, t in items))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    return _subset(root / "train", "train", 6), _subset(root / "test", "test", 3)
+
+
+def _cli(data, out, *extra):
+    return main(["ctc", "--data", str(data), "--out", str(out), "--steps", "3", "--batch-seconds", "2",
+                 "--no-progress", *extra])  # fmt: skip
+
+
+def test_cli_from_scratch_writes_a_usable_checkpoint(corpus, tmp_path):
+    train_dir, _ = corpus
+    out = tmp_path / "run"
+    assert _cli(train_dir, out, "--init", "scratch", "--freeze-steps", "2", "--eval-every", "2") == 0
+    # the eval folder defaults to the "test" folder next to --data
+    names = {p.name for p in out.iterdir()}
+    assert {"config.json", "model.safetensors", "vocab.json", "eval.json", "log.jsonl"} <= names
+    texts = [t for _, t in audio.corpus_items("train")[:6]]
+    tok = CharTokenizer.load(out)
+    assert tok.vocab == CharTokenizer.from_transcripts(texts).vocab
+    config = Wav2Vec2Config.load(out / "config.json")
+    assert config.vocab_size == tok.vocab_size and config.hidden_size == Wav2Vec2Config.tiny().hidden_size
+    for key, value in CTC_DEFAULTS.items():
+        assert getattr(config, key) == value, key
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["conv_frozen"] for r in rows] == [1.0, 1.0, 0.0]
+    assert "eval_cer" in rows[2] and "eval_cer" not in rows[1]  # --eval-every 2: before step 3
+    result = json.loads((out / "eval.json").read_text())
+    assert result["clips"] == 3 and 0 <= result["cer"] and 0 <= result["wer"]
+    assert all(math.isfinite(r["loss"]) for r in rows)
+    model, loaded = load_for_inference(out)
+    assert model.lm_head.out_features == loaded.vocab_size
+
+
+def test_conv_stack_is_frozen_for_the_first_steps(corpus, tmp_path):
+    train_dir, _ = corpus
+    tok = CharTokenizer.from_transcripts(t for _, t in audio.corpus_items("train")[:6])
+    cfg = Wav2Vec2Config.tiny(mask_time_prob=0.0)
+    args = TrainArgs(data=train_dir, out=tmp_path / "run", steps=2, batch_seconds=2.0, progress=False)
+    seed_everything(args.seed)
+    start = CTCTask(tok).build_model(cfg, None)  # the same init `train` draws
+    train(CTCTask(tok, freeze_steps=2), cfg, args)
+    end = Wav2Vec2ForCTC.from_pretrained(tmp_path / "run")
+    before, after = start.state_dict(), end.state_dict()
+    conv = [k for k in before if k.startswith("wav2vec2.feature_extractor.")]
+    assert conv and all(torch.equal(before[k], after[k]) for k in conv)
+    assert not torch.equal(before["lm_head.weight"], after["lm_head.weight"])
+    assert not torch.equal(before["wav2vec2.feature_projection.projection.weight"],
+                           after["wav2vec2.feature_projection.projection.weight"])  # fmt: skip
+
+
+def test_init_from_pretraining_checkpoint_keeps_encoder(corpus, tmp_path):
+    torch.manual_seed(0)
+    pre = Wav2Vec2ForPreTraining(Wav2Vec2Config.tiny())
+    pre.save_pretrained(tmp_path / "pre")
+    tok = CharTokenizer.from_transcripts(["one two"])
+    for overrides in ({}, {"mask_time_prob": 0.0}):  # with or without a mask embedding
+        cfg = pre.config.replace(**overrides)
+        model = CTCTask(tok).build_model(cfg, tmp_path / "pre")
+        assert model.lm_head.out_features == tok.vocab_size
+        for key, value in model.wav2vec2.state_dict().items():
+            if key != "masked_spec_embed":
+                assert torch.equal(value, pre.wav2vec2.state_dict()[key]), key
+        assert ("masked_spec_embed" in model.wav2vec2.state_dict()) == (cfg.mask_time_prob > 0)
+
+
+def test_init_from_ctc_checkpoint_continues_it(tmp_path):
+    model, tok = load_for_inference(DEFAULT_MODEL_DIR)
+    again = CTCTask(tok).build_model(model.config, DEFAULT_MODEL_DIR)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in again.state_dict().items())
+    other = CharTokenizer.from_transcripts(["abc"])
+    with pytest.raises(ValueError, match="differs from the vocabulary"):
+        CTCTask(other).build_model(model.config.replace(vocab_size=other.vocab_size), DEFAULT_MODEL_DIR)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ((), "--init scratch"),
+        (("--init", "no/such/dir"), "no such checkpoint folder"),
+        (("--init", "scratch", "--max-seconds", "1"), "breaks their transcripts"),
+        (("--init", "scratch", "--freeze-steps", "-1"), ">= 0"),
+    ],
+)
+def test_bad_arguments(corpus, tmp_path, extra, message):
+    with pytest.raises(ValueError, match=message):
+        _cli(corpus[0], tmp_path / "run", *extra)
+
+
+def test_clip_without_transcript(tmp_path):
+    tok = CharTokenizer.from_transcripts(["one"])
+    folder = _subset(tmp_path / "d", "train", 1)
+    (folder / "transcripts.tsv").write_text("")
+    clips = AudioFolder(folder).clips
+    with pytest.raises(ValueError, match="no transcript"):
+        CTCTask(tok).make_batch(clips)
+
+
+def test_evaluate_ctc_scores_greedy_transcripts():
+    model, tok = load_for_inference(DEFAULT_MODEL_DIR)
+    clips = AudioFolder(audio.corpus_dir("test")).clips[:4]
+    hyps = [recognize(model, tok, c.waveform)[0] for c in clips]
+    result = evaluate_ctc(model, tok, clips)
+    refs = [c.text for c in clips]
+    assert result == {"cer": cer(refs, hyps), "wer": wer(refs, hyps), "clips": 4.0,
+                      "exact": sum(r == h for r, h in zip(refs, hyps, strict=True)) / 4}  # fmt: skip
+
+
+def test_torchrun_two_processes_across_the_unfreeze(corpus, tmp_path):
+    """Under DDP the conv stack is frozen, then unfrozen mid-run; the ranks stay in step."""
+    train_dir, _ = corpus
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}  # fmt: skip
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "w2v_lite.train", "ctc", "--init", "scratch", "--data", str(train_dir), "--out", str(out),
+           "--steps", "3", "--batch-seconds", "1.5", "--freeze-steps", "1", "--no-progress"]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["conv_frozen"] for r in rows] == [1.0, 0.0, 0.0]
+    assert (out / "vocab.json").is_file() and json.loads((out / "trainer_state.json").read_text())["world_size"] == 2

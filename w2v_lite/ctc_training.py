@@ -1,0 +1,178 @@
+"""CTC fine-tuning as a `training.Task`: `python -m w2v_lite.train ctc --init {scratch | DIR} ...`.
+
+    python -m w2v_lite.train ctc --init scratch --config tiny --data w2v_lite/assets/corpus/train \\
+        --steps 1500 --out runs/ctc-scratch          # held-out CER/WER -> runs/ctc-scratch/eval.json
+    python -m w2v_lite.train ctc --init w2v_lite/assets/checkpoints/pretrained-tiny --data ... --steps 1500
+
+The shared loop (`training.train`) does the batching, AdamW, schedule, clipping, logging, checkpoints,
+resume and torchrun. This task adds:
+
+- a character vocabulary built from the training transcripts, saved as `out/vocab.json` (the checkpoint
+  needs it to turn ids into text);
+- a `Wav2Vec2ForCTC` from scratch, from a pretrained encoder (its quantizer and projections are dropped
+  and a new `lm_head` is added), or from an earlier CTC checkpoint (continued as it is);
+- the conv feature encoder frozen for the first `--freeze-steps` steps, then trainable;
+- CER / WER of greedy decoding on held-out voices (`--eval-data`, default: the `test` folder next to
+  `--data`) at the end, and every `--eval-every` steps into log.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import checkpoints
+from .config import Wav2Vec2Config
+from .ctc import Wav2Vec2ForCTC, required_frames
+from .metrics import cer, wer
+from .tokenizer import VOCAB_FILE, CharTokenizer
+from .train import waveform_batch
+from .training import AudioFolder, Clip, Task, read_transcripts, register_task
+from .transcribe import recognize
+
+__all__ = ["CTC_DEFAULTS", "CTCTask", "evaluate_ctc"]
+
+# Fine-tuning defaults applied before the user's --set overrides (which win): the per-token mean loss keeps
+# the gradient scale independent of batch and label size; zero_infinity keeps one unalignable clip from
+# stopping the run; mask-aware GroupNorm makes a clip's features independent of its batch's padding,
+# so training batches and single-clip inference see the same statistics.
+CTC_DEFAULTS = {"ctc_loss_reduction": "mean", "ctc_zero_infinity": True, "mask_aware_group_norm": True,
+                "mask_time_prob": 0.05, "mask_time_length": 5, "mask_time_min_masks": 1, "layerdrop": 0.0}
+
+
+class CTCTask(Task):
+    """Character CTC on a folder of clips with `transcripts.tsv`; CER/WER on held-out clips."""
+
+    name = "ctc"
+    # frozen conv parameters get no gradient in the first steps; DDP must tolerate that
+    find_unused_parameters = True
+
+    def __init__(self, tokenizer: CharTokenizer, freeze_steps: int = 0, eval_data: Path | None = None,
+                 eval_every: int = 0) -> None:
+        if freeze_steps < 0 or eval_every < 0:
+            raise ValueError("--freeze-steps and --eval-every must be >= 0")
+        self.tokenizer = tokenizer
+        self.freeze_steps = freeze_steps
+        self.eval_every = eval_every
+        self.eval_data = eval_data
+        self._eval_clips: list[Clip] | None = None
+
+    def build_model(self, config: Wav2Vec2Config, init: Path | None) -> nn.Module:
+        """Scratch (`init` None), a pretrained encoder + new head, or a CTC checkpoint (has vocab.json)."""
+        config = config.replace(vocab_size=self.tokenizer.vocab_size, pad_token_id=self.tokenizer.pad_token_id)
+        model = Wav2Vec2ForCTC(config)
+        if init is None:
+            return model
+        if (Path(init) / VOCAB_FILE).is_file():  # an earlier CTC run: keep its head and vocabulary
+            if CharTokenizer.load(init).vocab != self.tokenizer.vocab:
+                raise ValueError(f"{init}/vocab.json differs from the vocabulary of --data; fine-tune a CTC "
+                                 "checkpoint only on data with the same characters, or start from its encoder")
+            checkpoints.load_into(model, checkpoints.load_state_dict(init), source=str(init))
+        else:  # a pretraining (or bare encoder) checkpoint: the encoder only, with a new head
+            model.load_encoder(init)
+        return model
+
+    def make_batch(self, clips: list[Clip]) -> dict[str, torch.Tensor]:
+        """Padded normalised waveforms, lengths, and (B, U) labels padded with -100."""
+        missing = [c.path.name for c in clips if c.text is None]
+        if missing:
+            raise ValueError(f"clips {missing} have no transcript; list them in transcripts.tsv")
+        return {**waveform_batch(clips), "labels": self.tokenizer.pad_labels([c.text for c in clips])}
+
+    def step(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """Forward with labels -> (CTC loss, {frames, tokens, share of clips with an impossible label})."""
+        out = model(**batch)
+        tokens = (batch["labels"] >= 0).sum(-1)
+        needed = required_frames(batch["labels"].cpu()).to(out.frame_lengths.device)
+        too_short = (needed > out.frame_lengths).float().mean()  # clips whose loss zero_infinity zeroes
+        return out.loss, {"frames": float(out.frame_lengths.sum()), "tokens": float(tokens.sum()),
+                          "too_short": float(too_short)}
+
+    def on_step(self, model: nn.Module, step: int) -> dict[str, float]:
+        """Freeze the conv stack before step `freeze_steps`, unfreeze it from then on; evaluate now and then."""
+        frozen = step < self.freeze_steps
+        if frozen:
+            model.freeze_feature_encoder()
+        else:
+            model.unfreeze_feature_encoder()
+        row = {"conv_frozen": float(frozen)}
+        if self.eval_every and step > 0 and step % self.eval_every == 0 and self.eval_data is not None:
+            start = time.perf_counter()
+            model.eval()
+            try:
+                row.update({f"eval_{k}": v for k, v in self.evaluate(model).items()})
+            finally:
+                model.train()
+            row["eval_seconds"] = time.perf_counter() - start
+        return row
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """CER and WER of greedy decoding on `eval_data` (one clip at a time, unpadded)."""
+        if self.eval_data is None:
+            return {}
+        if self._eval_clips is None:
+            config = model.config
+            self._eval_clips = AudioFolder(self.eval_data, min_samples=self.min_samples(config)).clips
+        return evaluate_ctc(model, self.tokenizer, self._eval_clips)
+
+
+@torch.no_grad()
+def evaluate_ctc(model: Wav2Vec2ForCTC, tokenizer: CharTokenizer, clips: Sequence[Clip]) -> dict[str, float]:
+    """Greedy-decode every clip and score against its transcript -> {cer, wer, clips, exact}."""
+    refs, hyps = [], []
+    for clip in clips:
+        if clip.text is None:
+            raise ValueError(f"{clip.path} has no transcript; evaluation needs transcripts.tsv")
+        refs.append(clip.text)
+        hyps.append(recognize(model, tokenizer, clip.waveform)[0])
+    exact = sum(r == h for r, h in zip(refs, hyps, strict=True)) / len(refs)
+    return {"cer": cer(refs, hyps), "wer": wer(refs, hyps), "clips": float(len(refs)), "exact": exact}
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--freeze-steps", type=int, default=100,
+                        help="keep the conv feature encoder frozen for this many first steps")
+    parser.add_argument("--eval-data", type=Path, default=None,
+                        help="held-out folder with transcripts.tsv (default: 'test' next to --data)")
+    parser.add_argument("--eval-every", type=int, default=0, help="also log held-out CER/WER every N steps")
+    parser.set_defaults(lr=3e-3, feature_grad_mult=1.0, batch_seconds=16.0)
+
+
+def make_task(args: argparse.Namespace) -> CTCTask:
+    """Parsed CLI args -> CTCTask. Resolves `--init scratch` (random init; config default tiny), adds the
+    fine-tuning config defaults in front of --set, and writes out/vocab.json (rank 0)."""
+    if args.init is None:
+        raise ValueError("ctc needs --init scratch (random init) or --init PRETRAINED_DIR")
+    if args.max_seconds is not None:  # a cropped clip no longer says its whole transcript
+        raise ValueError("--max-seconds crops clips, which breaks their transcripts; CTC trains on whole clips")
+    if str(args.init) == "scratch":
+        args.init = None
+        args.config = args.config or "tiny"
+    elif not Path(args.init).is_dir():
+        raise ValueError(f"--init {args.init}: no such checkpoint folder (or say --init scratch)")
+    args.overrides = [f"{k}={json.dumps(v)}" for k, v in CTC_DEFAULTS.items()] + list(args.overrides)
+    saved = Path(args.out) / VOCAB_FILE
+    if args.resume and saved.is_file():
+        tokenizer = CharTokenizer.load(saved)
+    else:
+        table = Path(args.data) / "transcripts.tsv"
+        texts = read_transcripts(table)
+        if not texts:
+            raise ValueError(f"no transcripts in {table}; CTC training needs 'file<TAB>text' lines")
+        tokenizer = CharTokenizer.from_transcripts(texts.values())
+        if int(os.environ.get("RANK", "0")) == 0:
+            tokenizer.save(args.out)
+    eval_data = args.eval_data
+    if eval_data is None and (Path(args.data).parent / "test" / "transcripts.tsv").is_file():
+        eval_data = Path(args.data).parent / "test"
+    return CTCTask(tokenizer, args.freeze_steps, eval_data, args.eval_every)
+
+
+register_task("ctc", "CTC fine-tuning on transcribed clips (character vocabulary)", _arguments, make_task)

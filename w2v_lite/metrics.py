@@ -1,0 +1,106 @@
+"""Scoring a recogniser: greedy CTC decoding of logits, and character / word error rates.
+
+    best_path(logits (B, T, V), frame_lengths (B,)) -> B lists of per-frame argmax ids (valid frames only)
+    greedy_decode(logits, tokenizer, frame_lengths) -> B strings (collapse repeats, drop blanks)
+    cer(references, hypotheses) = character edits / reference characters   (corpus level)
+    wer(references, hypotheses) = word edits / reference words
+
+Edit distance is the plain Levenshtein dynamic programme (substitution, insertion and deletion each cost 1),
+written out here so that the package needs no extra dependency; tests check it against `jiwer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from .tokenizer import CharTokenizer
+
+__all__ = ["edit_distance", "error_rate", "cer", "wer", "best_path", "greedy_decode"]
+
+
+def edit_distance(reference: Sequence, hypothesis: Sequence) -> int:
+    """Fewest substitutions + insertions + deletions turning `hypothesis` into `reference` (any sequences).
+
+    One row of the DP table at a time: ``row[j]`` = distance between the reference prefix read so far
+    and ``hypothesis[:j]``. O(len(ref) * len(hyp)) time, O(len(hyp)) memory.
+    """
+    row = list(range(len(hypothesis) + 1))  # empty reference prefix: j insertions
+    for i, r in enumerate(reference, start=1):
+        diagonal, row[0] = row[0], i  # i deletions against the empty hypothesis prefix
+        for j, h in enumerate(hypothesis, start=1):
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (r != h))
+    return row[-1]
+
+
+def _pairs(references: Sequence[str] | str, hypotheses: Sequence[str] | str) -> list[tuple[str, str]]:
+    if isinstance(references, str) != isinstance(hypotheses, str):
+        raise TypeError("pass two strings, or two lists of strings of the same length")
+    if isinstance(references, str):
+        references, hypotheses = [references], [hypotheses]
+    references, hypotheses = list(references), list(hypotheses)
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses; they must pair up")
+    if not references:
+        raise ValueError("no references to score against")
+    for text in (*references, *hypotheses):
+        if not isinstance(text, str):
+            raise TypeError(f"references and hypotheses must be str, got {type(text).__name__}")
+    return list(zip(references, hypotheses, strict=True))
+
+
+def error_rate(references: Sequence[str] | str, hypotheses: Sequence[str] | str, unit: str) -> float:
+    """Total edits / total reference units over the whole list, for ``unit`` "char" or "word".
+
+    Corpus-level (as jiwer), not the mean of per-clip rates, so long clips weigh more. Whitespace is
+    normalised first (trimmed, single spaces). Can exceed 1 when the hypotheses insert a lot.
+    """
+    if unit not in ("char", "word"):
+        raise ValueError(f"unit must be 'char' or 'word', got {unit!r}")
+    edits = total = 0
+    for ref, hyp in _pairs(references, hypotheses):
+        ref_words, hyp_words = ref.split(), hyp.split()
+        if unit == "word":
+            ref_units, hyp_units = ref_words, hyp_words
+        else:
+            ref_units, hyp_units = " ".join(ref_words), " ".join(hyp_words)
+        edits += edit_distance(ref_units, hyp_units)
+        total += len(ref_units)
+    if total == 0:
+        raise ValueError("the references are all empty, so an error rate is undefined")
+    return edits / total
+
+
+def cer(references: Sequence[str] | str, hypotheses: Sequence[str] | str) -> float:
+    """Character error rate (spaces count as characters): cer("two", "to") == 1/3."""
+    return error_rate(references, hypotheses, "char")
+
+
+def wer(references: Sequence[str] | str, hypotheses: Sequence[str] | str) -> float:
+    """Word error rate: wer("one two", "one too") == 1/2."""
+    return error_rate(references, hypotheses, "word")
+
+
+def best_path(logits: torch.Tensor, frame_lengths: torch.Tensor | None = None) -> list[list[int]]:
+    """(B, T, V) logits [+ (B,) valid frame counts] -> B lists of per-frame argmax ids, padding cut off."""
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 3:
+        raise ValueError(f"logits must be a (B, T, V) tensor, got {getattr(logits, 'shape', type(logits))}")
+    batch, frames, _ = logits.shape
+    if frame_lengths is None:
+        frame_lengths = torch.full((batch,), frames)
+    if frame_lengths.shape != (batch,) or (frame_lengths > frames).any() or (frame_lengths < 0).any():
+        raise ValueError(f"frame_lengths must be (B,) = ({batch},) counts in [0, {frames}], "
+                         f"got {frame_lengths.tolist()}")
+    ids = logits.argmax(-1).tolist()
+    return [row[:n] for row, n in zip(ids, frame_lengths.tolist(), strict=True)]
+
+
+def greedy_decode(
+    logits: torch.Tensor, tokenizer: CharTokenizer, frame_lengths: torch.Tensor | None = None
+) -> list[str]:
+    """(B, T, V) logits -> B transcripts: argmax per valid frame, collapse repeats, drop blanks."""
+    if logits.shape[-1] != tokenizer.vocab_size:
+        raise ValueError(f"logits have {logits.shape[-1]} classes but the tokenizer has "
+                         f"{tokenizer.vocab_size} tokens; use the vocab.json saved with the checkpoint")
+    return [tokenizer.decode(path) for path in best_path(logits, frame_lengths)]

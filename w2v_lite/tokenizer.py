@@ -1,0 +1,173 @@
+"""Characters <-> label ids for CTC, in the style of transformers' `Wav2Vec2CTCTokenizer`.
+
+    vocab:  {"<pad>": 0, "<unk>": 1, "|": 2, "e": 3, "f": 4, ...}    (saved as vocab.json)
+    encode("two one")          -> [t, w, o, |, o, n, e]   ids; a space becomes the word delimiter "|"
+    decode([0, t, t, 0, w, o]) -> "two"   greedy CTC: collapse repeats, then drop blanks, "|" -> " "
+
+`<pad>` (id 0) doubles as the CTC blank, as in every wav2vec 2.0 CTC checkpoint (`pad_token_id = 0`).
+The same vocab.json loads in transformers: ``Wav2Vec2CTCTokenizer(path, unk_token="<unk>",
+pad_token="<pad>", word_delimiter_token="|")`` gives the same ids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import torch
+
+__all__ = ["PAD", "UNK", "WORD_DELIMITER", "VOCAB_FILE", "CharTokenizer", "collapse_repeats"]
+
+PAD, UNK, WORD_DELIMITER = "<pad>", "<unk>", "|"
+VOCAB_FILE = "vocab.json"
+IGNORE_INDEX = -100  # label padding, as in transformers (F.cross_entropy's ignore_index)
+
+
+def collapse_repeats(ids: Sequence[int]) -> list[int]:
+    """Merge runs of the same id into one: [0, 5, 5, 0, 5, 7, 7] -> [0, 5, 0, 5, 7].
+
+    The first half of greedy CTC decoding; the blank (0 above) must still be there, because it is what
+    separates a real double letter ("5, blank, 5") from one letter held over several frames ("5, 5").
+    """
+    return [t for i, t in enumerate(ids) if i == 0 or t != ids[i - 1]]
+
+
+class CharTokenizer:
+    """One id per character. `<pad>` = 0 is the CTC blank, `<unk>` = 1, `|` (= 2) stands for a space."""
+
+    def __init__(self, vocab: dict[str, int]) -> None:
+        if not isinstance(vocab, dict) or not vocab:
+            raise TypeError("vocab must be a non-empty dict {token: id}; see CharTokenizer.from_transcripts")
+        ids = sorted(vocab.values())
+        if ids != list(range(len(vocab))):
+            raise ValueError(f"vocab ids must be exactly 0..{len(vocab) - 1} (each once), got {ids}")
+        for token in (PAD, UNK, WORD_DELIMITER):
+            if token not in vocab:
+                raise ValueError(f"vocab has no {token!r} token; use CharTokenizer.from_transcripts")
+        if vocab[PAD] != 0:
+            raise ValueError(f"{PAD!r} must have id 0 (it is the CTC blank), got {vocab[PAD]}")
+        bad = [t for t in vocab if t not in (PAD, UNK) and len(t) != 1]
+        if bad:
+            raise ValueError(f"tokens must be single characters (besides {PAD}, {UNK}), got {bad}")
+        self.vocab = dict(vocab)
+        self.id_to_token = {i: t for t, i in vocab.items()}
+
+    # ---- ids of the special tokens ------------------------------------------------------------------
+    @property
+    def pad_token_id(self) -> int:
+        """The blank / padding id (0)."""
+        return self.vocab[PAD]
+
+    @property
+    def unk_token_id(self) -> int:
+        """Id given to characters that are not in the vocabulary."""
+        return self.vocab[UNK]
+
+    @property
+    def word_delimiter_token_id(self) -> int:
+        """Id of "|", which stands for the space between words."""
+        return self.vocab[WORD_DELIMITER]
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of tokens, the width V of the CTC head's output (B, T, V)."""
+        return len(self.vocab)
+
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+    # ---- building ---------------------------------------------------------------------------------------
+    @classmethod
+    def from_transcripts(cls, transcripts: Iterable[str]) -> CharTokenizer:
+        """Vocabulary of every character in `transcripts` (spaces become "|"), sorted, after the specials."""
+        chars: set[str] = set()
+        for i, text in enumerate(transcripts):
+            chars.update(cls._normalise(text, f"transcript {i}"))
+        chars.discard(" ")
+        chars -= {WORD_DELIMITER}
+        tokens = [PAD, UNK, WORD_DELIMITER, *sorted(chars)]
+        return cls({t: i for i, t in enumerate(tokens)})
+
+    @staticmethod
+    def _normalise(text: str, what: str = "text") -> str:
+        if not isinstance(text, str):
+            raise TypeError(f"{what} must be a str, got {type(text).__name__}")
+        text = " ".join(text.split())  # trim, and one space between words
+        if not text:
+            raise ValueError(f"{what} is empty; CTC needs at least one token per clip (fix or drop it)")
+        return text
+
+    # ---- text -> ids -> text ----------------------------------------------------------------------------
+    def encode(self, text: str) -> list[int]:
+        """"two one" -> [t, w, o, |, o, n, e] ids (len = characters after collapsing runs of spaces).
+
+        Unknown characters become `<unk>`; an empty (or all-whitespace) text raises ValueError.
+        """
+        text = self._normalise(text)
+        return [self.vocab.get(WORD_DELIMITER if c == " " else c, self.unk_token_id) for c in text]
+
+    def decode(self, ids: Sequence[int] | torch.Tensor, group_tokens: bool = True) -> str:
+        """Ids -> text. With `group_tokens` (greedy CTC output, the default, as in transformers): collapse
+        repeats, then drop blanks. Without (reference labels, where "ee" is really two e's): only drop
+        blanks and -100 label padding. "|" becomes a space; spaces at the ends are stripped."""
+        if isinstance(ids, torch.Tensor):
+            if ids.dim() != 1 or ids.is_floating_point():
+                raise ValueError(f"decode takes one 1-D integer sequence, got {ids.dtype} "
+                                 f"{tuple(ids.shape)}; use batch_decode for (B, U) batches")
+            ids = ids.tolist()
+        ids = [int(i) for i in ids if int(i) != IGNORE_INDEX]
+        unknown = [i for i in ids if i not in self.id_to_token]
+        if unknown:
+            raise ValueError(f"ids {sorted(set(unknown))} are not in the vocabulary (size {self.vocab_size})")
+        if group_tokens:
+            ids = collapse_repeats(ids)
+        tokens = [self.id_to_token[i] for i in ids if i != self.pad_token_id]
+        text = "".join(" " if t == WORD_DELIMITER else t for t in tokens)
+        return " ".join(text.split())
+
+    def batch_decode(
+        self, sequences: torch.Tensor | Sequence[Sequence[int]], group_tokens: bool = True
+    ) -> list[str]:
+        """(B, U) ids (padded with -100 or with the blank) -> B strings; see `decode`.
+
+        For a padded batch of *labels* pass ``group_tokens=False``, or double letters are merged.
+        """
+        if isinstance(sequences, torch.Tensor) and sequences.dim() != 2:
+            raise ValueError(f"batch_decode takes a (B, U) batch, got shape {tuple(sequences.shape)}")
+        return [self.decode(seq, group_tokens=group_tokens) for seq in sequences]
+
+    def pad_labels(self, transcripts: Sequence[str]) -> torch.Tensor:
+        """B transcripts -> (B, U_max) long labels, right-padded with -100 (ignored by the CTC loss)."""
+        if isinstance(transcripts, str):
+            raise TypeError("pad_labels takes a list of transcripts; wrap one as [text]")
+        encoded = [self.encode(t) for t in transcripts]
+        if not encoded:
+            raise ValueError("pad_labels got no transcripts")
+        labels = torch.full((len(encoded), max(map(len, encoded))), IGNORE_INDEX, dtype=torch.long)
+        for b, ids in enumerate(encoded):
+            labels[b, : len(ids)] = torch.tensor(ids)
+        return labels
+
+    # ---- vocab.json -------------------------------------------------------------------------------------
+    def save(self, folder: str | Path) -> Path:
+        """Write `folder/vocab.json` (created if needed); returns its path."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / VOCAB_FILE
+        path.write_text(json.dumps(self.vocab, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, folder: str | Path) -> CharTokenizer:
+        """Read `folder/vocab.json` (or a path to the file itself)."""
+        path = Path(folder)
+        if path.is_dir():
+            path = path / VOCAB_FILE
+        if not path.is_file():
+            raise ValueError(f"no {VOCAB_FILE} at {path}: a CTC checkpoint needs its vocabulary next to "
+                             "config.json; write it with CharTokenizer.save(folder) (the ctc trainer does)")
+        vocab = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(vocab, dict) or not all(isinstance(v, int) for v in vocab.values()):
+            raise ValueError(f"{path} must hold a JSON object {{token: id}}")
+        return cls(vocab)
