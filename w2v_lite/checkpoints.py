@@ -84,6 +84,21 @@ def load_into(model: nn.Module, state: dict[str, torch.Tensor], source: str = "c
     model.load_state_dict(state, strict=True)
 
 
+def build_from_hf(cls: type, hf_model: nn.Module) -> nn.Module:
+    """`cls(config)` with a live transformers model's config and weights, strictly checked, in eval mode."""
+    model = cls(Wav2Vec2Config.from_hf(hf_model.config))
+    load_into(model, dict(hf_model.state_dict()), source="transformers model")
+    return model.eval()
+
+
+def build_from_folder(cls: type, folder: str | Path) -> nn.Module:
+    """`cls(config)` with `folder`'s config.json and weights (ours or transformers'), strictly checked, in eval
+    mode."""
+    model = cls(load_config(folder))
+    load_into(model, load_state_dict(folder), source=str(folder))
+    return model.eval()
+
+
 def save_pretrained(model: nn.Module, config: Wav2Vec2Config, folder: str | Path) -> Path:
     """Write `config.json` and `model.safetensors` into `folder` (created if needed).
 

@@ -158,17 +158,13 @@ class Wav2Vec2ForCTC(nn.Module):
     @classmethod
     def from_hf(cls, hf_model: nn.Module) -> Wav2Vec2ForCTC:
         """Copy a live `transformers.Wav2Vec2ForCTC` (same parameter names)."""
-        model = cls(Wav2Vec2Config.from_hf(hf_model.config))
-        checkpoints.load_into(model, dict(hf_model.state_dict()), source="transformers model")
-        return model.eval()
+        return checkpoints.build_from_hf(cls, hf_model)
 
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> Wav2Vec2ForCTC:
         """Load `config.json` + weights of a CTC checkpoint (ours or transformers'). For the tokenizer too,
         use `load_for_inference(folder)`."""
-        model = cls(checkpoints.load_config(folder))
-        checkpoints.load_into(model, checkpoints.load_state_dict(folder), source=str(folder))
-        return model.eval()
+        return checkpoints.build_from_folder(cls, folder)
 
     def save_pretrained(self, folder: str | Path, tokenizer: CharTokenizer | None = None) -> Path:
         """Write `config.json` + `model.safetensors` (+ `vocab.json` when a tokenizer is given)."""

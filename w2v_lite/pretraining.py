@@ -196,16 +196,12 @@ class Wav2Vec2ForPreTraining(nn.Module):
     @classmethod
     def from_hf(cls, hf_model: nn.Module) -> Wav2Vec2ForPreTraining:
         """Copy a live `transformers.Wav2Vec2ForPreTraining` (same parameter names)."""
-        model = cls(Wav2Vec2Config.from_hf(hf_model.config))
-        checkpoints.load_into(model, dict(hf_model.state_dict()), source="transformers model")
-        return model.eval()
+        return checkpoints.build_from_hf(cls, hf_model)
 
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> Wav2Vec2ForPreTraining:
         """Load `config.json` + weights of a pretraining checkpoint (ours or transformers')."""
-        model = cls(checkpoints.load_config(folder))
-        checkpoints.load_into(model, checkpoints.load_state_dict(folder), source=str(folder))
-        return model.eval()
+        return checkpoints.build_from_folder(cls, folder)
 
     def save_pretrained(self, folder: str | Path) -> Path:
         """Write `config.json` + `model.safetensors` into `folder`."""
