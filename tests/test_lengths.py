@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from w2v_lite import Wav2Vec2Config, frame_mask, layer_lengths, output_lengths, receptive_field, samples_for_frames
 from w2v_lite.feature_encoder import FeatureEncoder
+from w2v_lite.lengths import layer_receptive_fields, masked_mean_var
 
 ODD = small_config("group-preln-bias")  # kernels (10, 5, 3, 2), strides (5, 3, 2, 1)
 
@@ -103,3 +104,16 @@ def test_numpy_integers_are_accepted():
     import numpy as np
 
     assert output_lengths(np.int64(48_000)) == 149
+
+
+def test_layer_receptive_fields_end_at_the_stack_receptive_field():
+    fields = layer_receptive_fields()
+    assert fields[0] == (10, 5) and fields[-1] == (400, 320) == receptive_field()
+    assert [hop for _, hop in fields] == [5, 10, 20, 40, 80, 160, 320]
+
+
+def test_masked_mean_var_ignores_masked_positions():
+    x = torch.tensor([[1.0, 3.0, 100.0], [2.0, 2.0, 2.0]])
+    mask = torch.tensor([[True, True, False], [True, True, True]])
+    mean, var = masked_mean_var(x, mask)
+    assert mean.flatten().tolist() == [2.0, 2.0] and var.flatten().tolist() == [1.0, 0.0]

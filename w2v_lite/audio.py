@@ -24,6 +24,8 @@ import soundfile as sf
 import torch
 from scipy.signal import resample_poly
 
+from .lengths import frame_mask, masked_mean_var
+
 __all__ = [
     "SAMPLING_RATE",
     "DEFAULT_CLIP_TRANSCRIPT",
@@ -188,7 +190,7 @@ def pad_batch(waveforms: Sequence[torch.Tensor | np.ndarray]) -> PaddedBatch:
     input_values = torch.zeros(len(items), int(lengths.max()), dtype=torch.float32)
     for b, w in enumerate(items):
         input_values[b, : w.numel()] = w
-    attention_mask = (torch.arange(input_values.shape[1]) < lengths[:, None]).long()
+    attention_mask = frame_mask(lengths, input_values.shape[1]).long()  # right padding
     return PaddedBatch(input_values, attention_mask, lengths)
 
 
@@ -215,8 +217,6 @@ def normalize(input_values: torch.Tensor, lengths: torch.Tensor | None = None) -
     if bool((lengths < 1).any()) or bool((lengths > length).any()):
         raise ValueError(f"every length must be in [1, {length}], got {lengths.tolist()}")
     x = input_values.double()
-    valid = (torch.arange(length, device=x.device) < lengths.to(x.device)[:, None]).double()  # (B, L)
-    n = valid.sum(1, keepdim=True)
-    mean = (x * valid).sum(1, keepdim=True) / n
-    var = (((x - mean) * valid) ** 2).sum(1, keepdim=True) / n
+    valid = frame_mask(lengths.to(x.device), length)  # (B, L) True on real samples
+    mean, var = masked_mean_var(x, valid, dim=1)
     return ((x - mean) / torch.sqrt(var + _VAR_EPS) * valid).to(input_values.dtype)

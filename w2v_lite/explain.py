@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from .config import Wav2Vec2Config
-from .lengths import frame_mask, layer_lengths, output_lengths
+from .lengths import frame_mask, layer_lengths, layer_receptive_fields, output_lengths
 from .model import Wav2Vec2Model
 
 
@@ -20,10 +20,10 @@ def conv_table(num_samples: int, config: Wav2Vec2Config | None = None) -> list[d
     the cumulative receptive field and hop (samples and ms). int -> list of dicts, one per layer."""
     config = config or Wav2Vec2Config.base()
     lengths = layer_lengths(int(num_samples), config)
-    rows, field, hop = [], 1, 1
+    rows = []
+    fields = layer_receptive_fields(config)
     for i, (c, k, s) in enumerate(zip(config.conv_dim, config.conv_kernel, config.conv_stride)):
-        field += (k - 1) * hop  # one more output step widens the window by (k - 1) input hops
-        hop *= s
+        field, hop = fields[i]
         rows.append(dict(layer=i, kernel=k, stride=s, channels=c, frames=lengths[i + 1], field=field, hop=hop,
                          field_ms=1000 * field / config.sampling_rate, hop_ms=1000 * hop / config.sampling_rate))
     return rows

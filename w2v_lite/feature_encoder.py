@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import Wav2Vec2Config
-from .lengths import frame_mask, layer_lengths
+from .lengths import frame_mask, layer_lengths, masked_mean_var
 
 
 class MaskAwareGroupNorm(nn.GroupNorm):
@@ -31,10 +31,7 @@ class MaskAwareGroupNorm(nn.GroupNorm):
         """(B, C, T), lengths (B,) -> (B, C, T)."""
         if lengths is None:
             return super().forward(x)
-        valid = frame_mask(lengths, x.shape[-1])[:, None, :].to(x.dtype)  # (B, 1, T)
-        count = valid.sum(-1, keepdim=True)
-        mean = (x * valid).sum(-1, keepdim=True) / count
-        var = (((x - mean) * valid) ** 2).sum(-1, keepdim=True) / count  # biased, as GroupNorm
+        mean, var = masked_mean_var(x, frame_mask(lengths, x.shape[-1])[:, None, :])  # (B, C, 1) each
         x = (x - mean) * torch.rsqrt(var + self.eps)
         return x * self.weight[None, :, None] + self.bias[None, :, None]
 

@@ -68,17 +68,24 @@ def layer_lengths(num_samples, config: Wav2Vec2Config | None = None) -> list:
     return out
 
 
-def receptive_field(config: Wav2Vec2Config | None = None) -> tuple[int, int]:
-    """(samples one frame sees, samples between frame starts), derived from kernels and strides.
+def layer_receptive_fields(config: Wav2Vec2Config | None = None) -> list[tuple[int, int]]:
+    """(samples one output step sees, samples between output steps) after each conv layer, from the kernels
+    and strides. Base: [(10, 5), (20, 10), ..., (400, 320)].
 
-    Base stack: (400, 320). Walking back from the top: a frame covers ``rf = rf_below + (k - 1) * jump``
-    input samples, where `jump` is the product of the strides below.
+    One more output step of a layer with kernel k widens the window by ``(k - 1) * jump`` input samples,
+    where `jump` is the product of the strides below it.
     """
-    field, jump = 1, 1
+    fields, field, jump = [], 1, 1
     for k, s in zip(*_stack(config)):
         field += (k - 1) * jump
         jump *= s
-    return field, jump
+        fields.append((field, jump))
+    return fields
+
+
+def receptive_field(config: Wav2Vec2Config | None = None) -> tuple[int, int]:
+    """(samples one frame sees, samples between frame starts) of the whole stack. Base: (400, 320)."""
+    return layer_receptive_fields(config)[-1]
 
 
 def samples_for_frames(num_frames: int, config: Wav2Vec2Config | None = None) -> tuple[int, int]:
@@ -142,6 +149,19 @@ def lengths_from_attention_mask(attention_mask: torch.Tensor, num_samples: int |
             "padding at the end, as w2v_lite.audio.pad_batch does"
         )
     return lengths
+
+
+def masked_mean_var(x: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and biased variance of `x` over the positions where `mask` is True, along `dim` (kept).
+
+    `mask` broadcasts against `x`, e.g. x (B, C, T) with mask (B, 1, T) -> two (B, C, 1) tensors. Used to
+    normalise over real samples/frames only, so that padding does not change the statistics.
+    """
+    weight = mask.to(x.dtype)
+    count = weight.sum(dim, keepdim=True)
+    mean = (x * weight).sum(dim, keepdim=True) / count
+    var = (((x - mean) * weight) ** 2).sum(dim, keepdim=True) / count
+    return mean, var
 
 
 def attention_bias(mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
