@@ -17,7 +17,7 @@ help:
 	@echo "make demo          run 'python -m w2v_lite explain' on the embedded clip"
 	@echo "make test          ruff + pytest tests + nbval notebooks"
 	@echo "make notebooks     re-execute notebooks/*.ipynb in place"
-	@echo "make figures       regenerate figures (python -m w2v_lite.figures)"
+	@echo "make figures       regenerate figures (python -m w2v_lite figures)"
 	@echo "make bench         run benchmarks/forward.py"
 	@echo "make test-browser  widget tests in headless chromium (tests/browser)"
 	@echo "make clean         remove caches and build outputs (keeps the venv)"
@@ -54,7 +54,7 @@ notebooks: $(STAMP)
 	$(PYTHON) scripts/make_notebooks.py $(NOTEBOOKS)
 
 figures: $(STAMP)
-	$(PYTHON) -m w2v_lite.figures --out figures
+	$(PYTHON) -m w2v_lite figures --out figures
 
 bench: $(STAMP)
 	$(PYTHON) benchmarks/forward.py

@@ -21,7 +21,7 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from w2v_lite.audio import DEFAULT_CLIP_TRANSCRIPT, SAMPLING_RATE, default_clip_path, resample  # noqa: E402
+from w2v_lite.data.audio import DEFAULT_CLIP_TRANSCRIPT, SAMPLING_RATE, default_clip_path, resample  # noqa: E402
 
 VOICE, SPEED, PITCH = "en-us", 150, 50  # fixed so the clip is reproducible
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from w2v_lite.batching import BucketBatchSampler, bucket_batches, naive_batches, padded_fraction
+from w2v_lite.data.batching import BucketBatchSampler, bucket_batches, naive_batches, padded_fraction
 from w2v_lite.lengths import output_lengths
 
 

@@ -9,7 +9,7 @@ from hf_utils import hf_model, padded_batch, small_config
 from safetensors.torch import load_file, save_file
 
 from w2v_lite import Wav2Vec2Model
-from w2v_lite.checkpoints import load_state_dict
+from w2v_lite.model.checkpoints import load_state_dict
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,7 @@ def test_save_keeps_old_checkpoint_when_writing_fails(tmp_path, monkeypatch):
         open(path, "wb").write(b"partial")
         raise OSError("No space left on device")
 
-    monkeypatch.setattr("w2v_lite.checkpoints.save_file", disk_full)
+    monkeypatch.setattr("w2v_lite.model.checkpoints.save_file", disk_full)
     with pytest.raises(OSError, match="No space"):
         model.save_pretrained(tmp_path)
     assert (tmp_path / "model.safetensors").read_bytes() == before

@@ -4,7 +4,7 @@ import re
 
 import soundfile as sf
 
-from w2v_lite.audio import corpus_dir, corpus_items
+from w2v_lite.data.audio import corpus_dir, corpus_items
 
 NAME = re.compile(r"^\d{4}_(?P<accent>[a-z0-9-]+)_(?P<variant>[mf]\d)\.flac$")
 

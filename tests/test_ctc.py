@@ -5,9 +5,10 @@ import torch
 import transformers
 from hf_utils import hf_model, padded_batch, small_config
 
-from w2v_lite.ctc import Wav2Vec2ForCTC, ctc_loss, label_lengths, load_for_inference, required_frames
+from w2v_lite.asr.decoding import load_for_inference
+from w2v_lite.data.tokenizer import CharTokenizer
 from w2v_lite.lengths import output_lengths
-from w2v_lite.tokenizer import CharTokenizer
+from w2v_lite.model.ctc import Wav2Vec2ForCTC, ctc_loss, label_lengths, required_frames
 
 VOCAB = 11
 CONFIGS = {  # group norm + post-LN (base-like) and layer norm + pre-LN with conv bias (lv60-like)

@@ -13,15 +13,17 @@ import pytest
 import torch
 
 from w2v_lite import audio
+from w2v_lite.asr.decoding import load_for_inference, recognize
+from w2v_lite.asr.metrics import cer, wer
+from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
+from w2v_lite.cli import main as cli_main
 from w2v_lite.config import Wav2Vec2Config
-from w2v_lite.ctc import Wav2Vec2ForCTC, load_for_inference
-from w2v_lite.ctc_training import CTC_DEFAULTS, CTCTask, evaluate_ctc
-from w2v_lite.metrics import cer, wer
-from w2v_lite.pretraining import Wav2Vec2ForPreTraining
-from w2v_lite.tokenizer import CharTokenizer
-from w2v_lite.train import main
-from w2v_lite.training import AudioFolder, TrainArgs, seed_everything, train
-from w2v_lite.transcribe import DEFAULT_MODEL_DIR, recognize
+from w2v_lite.data.dataset import AudioFolder
+from w2v_lite.data.tokenizer import CharTokenizer
+from w2v_lite.model.ctc import Wav2Vec2ForCTC
+from w2v_lite.model.pretraining import Wav2Vec2ForPreTraining
+from w2v_lite.train.ctc import CTC_DEFAULTS, CTCTask, evaluate_ctc
+from w2v_lite.train.loop import TrainArgs, seed_everything, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +44,7 @@ def corpus(tmp_path_factory):
 
 
 def _cli(data, out, *extra):
-    return main(["ctc", "--data", str(data), "--out", str(out), "--steps", "3", "--batch-seconds", "2",
+    return cli_main(["train", "ctc", "--data", str(data), "--out", str(out), "--steps", "3", "--batch-seconds", "2",
                  "--no-progress", *extra])  # fmt: skip
 
 
@@ -120,9 +122,10 @@ def test_init_from_ctc_checkpoint_continues_it(tmp_path):
         (("--init", "scratch", "--freeze-steps", "-1"), ">= 0"),
     ],
 )
-def test_bad_arguments(corpus, tmp_path, extra, message):
-    with pytest.raises(ValueError, match=message):
-        _cli(corpus[0], tmp_path / "run", *extra)
+def test_bad_arguments(corpus, tmp_path, extra, message, capsys):
+    assert _cli(corpus[0], tmp_path / "run", *extra) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
 
 
 def test_clip_without_transcript(tmp_path):

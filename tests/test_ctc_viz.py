@@ -6,11 +6,18 @@ import torch
 from matplotlib.figure import Figure
 
 from w2v_lite import audio
-from w2v_lite.ctc import load_for_inference
-from w2v_lite.ctc_viz import clip_report, emission_figure, emission_widget, emissions, frame_centres, path_strip_html
+from w2v_lite.asr.decoding import load_for_inference
+from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
+from w2v_lite.data.dataset import AudioFolder, Clip
 from w2v_lite.lengths import output_lengths
-from w2v_lite.training import AudioFolder, Clip
-from w2v_lite.transcribe import DEFAULT_MODEL_DIR
+from w2v_lite.teach.ctc_viz import (
+    clip_report,
+    emission_figure,
+    emission_widget,
+    emissions,
+    frame_centres,
+    path_strip_html,
+)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""w2v_lite.figures: every figure draws the measured data, and regenerating gives identical PNG bytes."""
+"""w2v_lite.teach.figures: every figure draws the measured data, and regenerating gives identical PNG bytes."""
 
 import hashlib
 
@@ -7,16 +7,17 @@ import torch
 from matplotlib.figure import Figure
 
 from w2v_lite import Wav2Vec2Config, Wav2Vec2Model
-from w2v_lite import figures as F
-from w2v_lite.explain import trace_shapes
-from w2v_lite.padding import mask_stages
+from w2v_lite.cli import main as cli_main
+from w2v_lite.teach import figures as F
+from w2v_lite.teach.explain import trace_shapes
+from w2v_lite.teach.padding import mask_stages
 
 TINY = Wav2Vec2Config.tiny()
 
 
 @pytest.fixture
 def one_thread():
-    """One thread, as `python -m w2v_lite.figures` uses: fast on a shared CPU and bit-reproducible."""
+    """One thread, as `w2v-lite figures` uses: fast on a shared CPU and bit-reproducible."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -117,5 +118,5 @@ def test_cli_passes_the_output_folder(tmp_path, monkeypatch, capsys):
         return [tmp_path / "x.png"]
 
     monkeypatch.setattr(F, "make_all", fake_make_all)
-    F.main(["--out", str(tmp_path)])
+    assert cli_main(["figures", "--out", str(tmp_path)]) == 0
     assert seen["out"] == str(tmp_path) and "x.png" in capsys.readouterr().out

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from w2v_lite import Wav2Vec2Config, frame_mask, layer_lengths, output_lengths, receptive_field, samples_for_frames
-from w2v_lite.feature_encoder import FeatureEncoder
-from w2v_lite.lengths import layer_receptive_fields, masked_mean_var
+from w2v_lite.lengths import layer_receptive_fields
+from w2v_lite.model.feature_encoder import FeatureEncoder, masked_mean_var
 
 ODD = small_config("group-preln-bias")  # kernels (10, 5, 3, 2), strides (5, 3, 2, 1)
 

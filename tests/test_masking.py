@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers.models.wav2vec2.modeling_wav2vec2 import _compute_mask_indices, _sample_negative_indices
 
-from w2v_lite.masking import compute_mask_indices, sample_negative_indices
+from w2v_lite.model.masking import compute_mask_indices, sample_negative_indices
 
 PROPS = settings(derandomize=True, max_examples=60, deadline=None)
 

@@ -4,8 +4,9 @@ import jiwer
 import pytest
 import torch
 
-from w2v_lite.metrics import best_path, cer, edit_distance, greedy_decode, wer
-from w2v_lite.tokenizer import CharTokenizer
+from w2v_lite.asr.decoding import best_path, greedy_decode
+from w2v_lite.asr.metrics import cer, edit_distance, wer
+from w2v_lite.data.tokenizer import CharTokenizer
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from w2v_lite import Wav2Vec2Config, Wav2Vec2Model
-from w2v_lite.audio import normalize
+from w2v_lite.data.audio import normalize
 from w2v_lite.lengths import output_lengths
-from w2v_lite.padding import (
+from w2v_lite.teach.padding import (
     crops,
     leak_without_zeroing,
     mask_stages,

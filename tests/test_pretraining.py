@@ -7,8 +7,8 @@ import transformers
 from hf_utils import hf_model, padded_batch, small_config
 
 from w2v_lite.lengths import frame_mask, output_lengths
-from w2v_lite.masking import compute_mask_indices, sample_negative_indices
-from w2v_lite.pretraining import Wav2Vec2ForPreTraining, contrastive_logits, contrastive_loss, diversity_loss
+from w2v_lite.model.masking import compute_mask_indices, sample_negative_indices
+from w2v_lite.model.pretraining import Wav2Vec2ForPreTraining, contrastive_logits, contrastive_loss, diversity_loss
 
 # Unusual quantizer sizes on top of the lead's small encoders: G groups of V codes, D, P, K.
 QUANT = dict(num_codevector_groups=3, num_codevectors_per_group=11, codevector_dim=21, proj_codevector_dim=13,

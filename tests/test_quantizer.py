@@ -8,7 +8,7 @@ import transformers
 from transformers.models.wav2vec2.modeling_wav2vec2 import Wav2Vec2GumbelVectorQuantizer as HFQuantizer
 
 from w2v_lite.config import Wav2Vec2Config
-from w2v_lite.quantizer import GumbelVectorQuantizer, gumbel_temperature, perplexity
+from w2v_lite.model.quantizer import GumbelVectorQuantizer, gumbel_temperature, perplexity
 
 # Unusual sizes on purpose: 3 groups of 7 entries, 5 channels each; 24 conv channels in.
 CFG = Wav2Vec2Config(conv_dim=(16, 24), conv_kernel=(3, 2), conv_stride=(2, 2), hidden_size=32,

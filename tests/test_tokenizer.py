@@ -6,7 +6,7 @@ import pytest
 import torch
 import transformers
 
-from w2v_lite.tokenizer import CharTokenizer, collapse_repeats
+from w2v_lite.data.tokenizer import CharTokenizer, collapse_repeats
 
 # from "three one" + "stop go": specials first, then the sorted letters e g h n o p r s t
 EXPECTED_VOCAB = {"<pad>": 0, "<unk>": 1, "|": 2, "e": 3, "g": 4, "h": 5, "n": 6, "o": 7, "p": 8, "r": 9,

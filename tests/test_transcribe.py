@@ -16,11 +16,12 @@ import pytest
 import soundfile as sf
 import torch
 
-from w2v_lite.audio import corpus_items, load
-from w2v_lite.ctc import Wav2Vec2ForCTC, load_for_inference
+from w2v_lite.asr.decoding import load_for_inference, recognize
+from w2v_lite.asr.metrics import cer, wer
+from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR, add_transcribe_parser, format_frames, transcribe
+from w2v_lite.data.audio import corpus_items, load
 from w2v_lite.lengths import output_lengths, receptive_field
-from w2v_lite.metrics import cer, wer
-from w2v_lite.transcribe import DEFAULT_MODEL_DIR, add_transcribe_parser, format_frames, recognize, transcribe
+from w2v_lite.model.ctc import Wav2Vec2ForCTC
 
 CLIP = Path(__file__).parent / "data" / "four_seven_two_22k_stereo.wav"
 TEXT = "four seven two"

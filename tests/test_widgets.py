@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from w2v_lite import Wav2Vec2Config, Wav2Vec2Model, output_lengths
-from w2v_lite.widgets import (
+from w2v_lite.teach.widgets import (
     FRAMES_LABEL_CLASS,
     clip_of_length,
     format_error,

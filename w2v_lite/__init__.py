@@ -1,24 +1,29 @@
 """w2v_lite: a small, exact, readable wav2vec 2.0 in PyTorch.
 
-Modules in data-flow order: config, audio, lengths, feature_encoder, projection, masking, context, model,
-quantizer, pretraining, ctc; plus checkpoints, explain and cli.
+    config.py, lengths.py   the model's numbers; samples -> frames -> masks (the heart of the lesson)
+    model/                  conv stack, projection, masking, transformer, quantizer, pretraining and CTC heads
+    data/                   audio I/O, datasets, bucketing, tokenizer
+    train/                  the shared training loop, one module per objective, the training CLI
+    asr/                    decoding, error rates, transcription
+    teach/                  explain tables, figures, widgets (imports matplotlib; not loaded here)
+    cli.py                  the `w2v-lite` command line
 """
 
-from . import audio
-from .config import Wav2Vec2Config
-from .ctc import Wav2Vec2ForCTC
-from .lengths import frame_mask, layer_lengths, output_lengths, receptive_field, samples_for_frames
-from .masking import compute_mask_indices, sample_negative_indices
-from .model import Wav2Vec2Model, Wav2Vec2Output
-from .pretraining import Wav2Vec2ForPreTraining
-from .quantizer import GumbelVectorQuantizer, gumbel_temperature, perplexity
-from .tokenizer import CharTokenizer
+from w2v_lite.config import Wav2Vec2Config
+from w2v_lite.data import audio
+from w2v_lite.data.tokenizer import CharTokenizer
+from w2v_lite.lengths import frame_mask, layer_lengths, output_lengths, receptive_field, samples_for_frames
+from w2v_lite.model.ctc import Wav2Vec2ForCTC
+from w2v_lite.model.masking import compute_mask_indices, sample_negative_indices
+from w2v_lite.model.pretraining import Wav2Vec2ForPreTraining
+from w2v_lite.model.quantizer import GumbelVectorQuantizer, gumbel_temperature, perplexity
+from w2v_lite.model.wav2vec2 import Wav2Vec2Model, Wav2Vec2Output
 
 __all__ = [
     "CharTokenizer",
-    "Wav2Vec2ForCTC",
     "GumbelVectorQuantizer",
     "Wav2Vec2Config",
+    "Wav2Vec2ForCTC",
     "Wav2Vec2ForPreTraining",
     "Wav2Vec2Model",
     "Wav2Vec2Output",

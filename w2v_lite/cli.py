@@ -1,5 +1,9 @@
-"""Command line: `python -m w2v_lite explain [FILE] [--seconds S] [--config NAME] [--batch A B ...]`
-and `python -m w2v_lite transcribe FILE [FILE ...] --model DIR [--frames]`.
+"""The command line: `w2v-lite` (or `python -m w2v_lite`) with one subcommand per job.
+
+    w2v-lite explain [FILE] [--seconds S] [--config NAME] [--batch A B ...]   shapes through the model
+    w2v-lite transcribe FILE [FILE ...] [--model DIR] [--frames]             speech to text (CTC)
+    w2v-lite train pretrain|ctc --data DIR --out DIR --steps N ...           training (see train/cli.py)
+    w2v-lite figures [--out DIR]                                             regenerate figures/
 
 `explain` runs a real (random-init) model on a clip and prints each stage's shape: how L samples become
 T frames of 512 channels, then T vectors of the transformer width. Shapes do not depend on the weights,
@@ -11,15 +15,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 import torch
 
-from . import audio
-from .config import Wav2Vec2Config
-from .explain import batch_rows, explain_rows, format_table
-from .lengths import output_lengths, receptive_field
-from .model import Wav2Vec2Model
-from .transcribe import add_transcribe_parser
+from w2v_lite.asr.transcribe import add_transcribe_parser
+from w2v_lite.config import PRESETS, SAMPLING_RATE, Wav2Vec2Config
+from w2v_lite.data import audio
+from w2v_lite.lengths import output_lengths, receptive_field
+from w2v_lite.model.wav2vec2 import Wav2Vec2Model
+from w2v_lite.teach.explain import batch_rows, explain_rows, format_table
+from w2v_lite.train.cli import add_train_parser
 
 
 def _model(config_name: str) -> Wav2Vec2Model:
@@ -33,7 +39,7 @@ def _clip(args: argparse.Namespace) -> tuple[torch.Tensor, str]:
     if args.seconds is not None:
         if args.seconds <= 0:
             raise SystemExit(f"error: --seconds must be positive, got {args.seconds}")
-        n = round(args.seconds * audio.SAMPLING_RATE)
+        n = round(args.seconds * SAMPLING_RATE)
         return torch.randn(n, generator=torch.Generator().manual_seed(0)) * 0.1, f"{args.seconds} s of noise"
     if args.file:
         return audio.load(args.file), args.file
@@ -70,26 +76,54 @@ def explain(args: argparse.Namespace) -> None:
     print(f"\nT = floor((L - {field}) / {hop}) + 1 = floor(({n} - {field}) / {hop}) + 1 = {output_lengths(n, cfg)}")
 
 
+def figures(args: argparse.Namespace) -> None:
+    """Regenerate every figure into `args.out` (matplotlib is imported only here)."""
+    from w2v_lite.teach.figures import make_all
+
+    torch.set_num_threads(1)  # fixed thread count: the same reductions, so the same pixels
+    for path in make_all(args.out):
+        print(path)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: `error: ...` plus where to look, exit code 2 (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def _example(text: str) -> dict:
+    return {"epilog": "example:\n  " + text, "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `w2v-lite` argument parser with its subcommands."""
-    parser = argparse.ArgumentParser(prog="w2v-lite", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("explain", help="show how a clip's length flows through the model")
+    parser = Parser(prog="w2v-lite", description=__doc__.splitlines()[0], **_example("w2v-lite explain --seconds 3"))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+    p = sub.add_parser("explain", help="show how a clip's length flows through the model",
+                       description="Run a random-init model on a clip and print every stage's shape.",
+                       **_example("w2v-lite explain clip.wav --config base"))
     p.add_argument("file", nargs="?", help="WAV or FLAC, any sample rate, mono or stereo (default: embedded clip)")
     p.add_argument("--seconds", type=float, help="use a clip of this many seconds instead of a file")
-    p.add_argument("--config", default="base", choices=["base", "large", "large-lv60", "tiny"])
+    p.add_argument("--config", default="base", choices=PRESETS)
     p.add_argument("--batch", nargs="+", metavar="FILE", help="pad several files into one batch and show masks")
     p.set_defaults(func=explain)
     add_transcribe_parser(sub)
+    add_train_parser(sub, Parser)
+    p = sub.add_parser("figures", help="regenerate the figures (needs matplotlib)",
+                       description="Draw every figure of the README and notebooks into a folder.",
+                       **_example("w2v-lite figures --out figures"))
+    p.add_argument("--out", default="figures", help="output folder (default: figures/)")
+    p.set_defaults(func=figures)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `python -m w2v_lite` and the `w2v-lite` console script."""
+    """Entry point of `w2v-lite`, `python -m w2v_lite` and `python -m w2v_lite.train`; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, TypeError) as err:  # bad input: one clear line, no traceback
+    except (ValueError, TypeError, OSError) as err:  # bad input: one clear line, no traceback
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

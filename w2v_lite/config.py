@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+SAMPLING_RATE = 16_000  # Hz: every wav2vec 2.0 checkpoint was trained on 16 kHz audio
+BLANK_ID = 0  # the CTC blank is the tokenizer's pad token, id 0 in every wav2vec 2.0 CTC checkpoint
+IGNORE_INDEX = -100  # label padding, as in transformers (F.cross_entropy's ignore_index)
+PRESETS = ("base", "large", "large-lv60", "tiny")  # names accepted by `Wav2Vec2Config.preset`
+
 # The wav2vec 2.0 conv stack: 7 layers, 512 channels. Kernel 10 stride 5 first, then 3/2 and 2/2.
 BASE_CONV_DIM = (512,) * 7
 BASE_CONV_KERNEL = (10, 3, 3, 3, 3, 2, 2)
@@ -67,11 +72,11 @@ class Wav2Vec2Config:
     diversity_loss_weight: float = 0.1
     # CTC head
     vocab_size: int = 32
-    pad_token_id: int = 0
+    pad_token_id: int = BLANK_ID
     ctc_loss_reduction: str = "sum"
     ctc_zero_infinity: bool = False
     # audio
-    sampling_rate: int = 16000
+    sampling_rate: int = SAMPLING_RATE
     # free-form extras carried through `to_hf_dict` (e.g. tokenizer ids); not used by the model
     extra: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -144,11 +149,9 @@ class Wav2Vec2Config:
     @classmethod
     def preset(cls, name: str) -> Wav2Vec2Config:
         """Look up a preset by name: base, large, large-lv60 (or large_lv60), tiny."""
-        presets = {"base": cls.base, "large": cls.large, "large-lv60": cls.large_lv60,
-                   "large_lv60": cls.large_lv60, "tiny": cls.tiny}
-        if name not in presets:
-            raise ValueError(f"unknown config {name!r}; choose one of base, large, large-lv60, tiny")
-        return presets[name]()
+        if not isinstance(name, str) or name.replace("_", "-") not in PRESETS:
+            raise ValueError(f"unknown config {name!r}; choose one of {', '.join(PRESETS)}")
+        return getattr(cls, name.replace("-", "_"))()
 
     # ---- conversion ------------------------------------------------------------------------------
     def replace(self, **changes: Any) -> Wav2Vec2Config:

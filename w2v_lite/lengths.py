@@ -17,7 +17,7 @@ from typing import overload
 import numpy as np
 import torch
 
-from .config import Wav2Vec2Config
+from w2v_lite.config import Wav2Vec2Config
 
 
 def _stack(config: Wav2Vec2Config | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -149,27 +149,3 @@ def lengths_from_attention_mask(attention_mask: torch.Tensor, num_samples: int |
             "padding at the end, as w2v_lite.audio.pad_batch does"
         )
     return lengths
-
-
-def masked_mean_var(x: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and biased variance of `x` over the positions where `mask` is True, along `dim` (kept).
-
-    `mask` broadcasts against `x`, e.g. x (B, C, T) with mask (B, 1, T) -> two (B, C, 1) tensors. Used to
-    normalise over real samples/frames only, so that padding does not change the statistics.
-    """
-    weight = mask.to(x.dtype)
-    count = weight.sum(dim, keepdim=True)
-    mean = (x * weight).sum(dim, keepdim=True) / count
-    var = (((x - mean) * weight) ** 2).sum(dim, keepdim=True) / count
-    return mean, var
-
-
-def attention_bias(mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Additive key-padding bias for self-attention: (B, T) bool -> (B, 1, 1, T) float.
-
-    0 where the key is a real frame, the dtype's most negative value where it is padding, so that after
-    softmax no query attends to padding.
-    """
-    bias = torch.zeros(mask.shape, dtype=dtype, device=mask.device)
-    bias = bias.masked_fill(~mask, torch.finfo(dtype).min)
-    return bias[:, None, None, :]

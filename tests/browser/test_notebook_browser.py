@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from w2v_lite.widgets import FRAMES_LABEL_CLASS, frames_per_layer_text
+from w2v_lite.teach.widgets import FRAMES_LABEL_CLASS, frames_per_layer_text
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "01_samples_to_frames.ipynb"

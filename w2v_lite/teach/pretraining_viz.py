@@ -19,10 +19,10 @@ import torch
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from .audio import PaddedBatch
-from .config import Wav2Vec2Config
-from .lengths import receptive_field
-from .pretraining import PreTrainingOutput
+from w2v_lite.config import Wav2Vec2Config
+from w2v_lite.data.audio import PaddedBatch
+from w2v_lite.lengths import receptive_field
+from w2v_lite.model.pretraining import PreTrainingOutput
 
 __all__ = [
     "FRAME_COLORS",

@@ -17,8 +17,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from torch.utils.data import Sampler
 
-from .config import Wav2Vec2Config
-from .lengths import output_lengths
+from w2v_lite.config import Wav2Vec2Config
+from w2v_lite.lengths import output_lengths
 
 __all__ = ["padded_fraction", "naive_batches", "bucket_batches", "BucketBatchSampler"]
 

@@ -24,7 +24,9 @@ import soundfile as sf
 import torch
 from scipy.signal import resample_poly
 
-from .lengths import frame_mask, masked_mean_var
+from w2v_lite.config import SAMPLING_RATE
+from w2v_lite.lengths import frame_mask
+from w2v_lite.model.feature_encoder import masked_mean_var
 
 __all__ = [
     "SAMPLING_RATE",
@@ -41,13 +43,12 @@ __all__ = [
     "normalize",
 ]
 
-SAMPLING_RATE = 16000
 """The rate every wav2vec 2.0 checkpoint was trained at (samples per second)."""
 
 DEFAULT_CLIP_TRANSCRIPT = "The quick brown fox jumps over the lazy dog."
 """What the embedded default clip says (synthesised by scripts/make_default_clip.py)."""
 
-_ASSETS = Path(__file__).resolve().parent / "assets"
+_ASSETS = Path(__file__).resolve().parent.parent / "assets"
 _VAR_EPS = 1e-7  # same epsilon as transformers' zero_mean_unit_var_norm
 
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import Wav2Vec2Config
+from w2v_lite.config import Wav2Vec2Config
 
 
 class PositionalConvEmbedding(nn.Module):

@@ -28,14 +28,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import checkpoints
-from .config import Wav2Vec2Config
-from .ctc import Wav2Vec2ForCTC, required_frames
-from .metrics import cer, wer
-from .tokenizer import VOCAB_FILE, CharTokenizer
-from .train import waveform_batch
-from .training import AudioFolder, Clip, Task, read_transcripts, register_task
-from .transcribe import recognize
+from w2v_lite.asr.decoding import recognize
+from w2v_lite.asr.metrics import cer, wer
+from w2v_lite.config import Wav2Vec2Config
+from w2v_lite.data.dataset import AudioFolder, Clip, read_transcripts
+from w2v_lite.data.tokenizer import VOCAB_FILE, CharTokenizer
+from w2v_lite.model import checkpoints
+from w2v_lite.model.ctc import Wav2Vec2ForCTC, required_frames
+from w2v_lite.train.loop import Task, waveform_batch
 
 __all__ = ["CTC_DEFAULTS", "CTCTask", "evaluate_ctc"]
 
@@ -136,7 +136,7 @@ def evaluate_ctc(model: Wav2Vec2ForCTC, tokenizer: CharTokenizer, clips: Sequenc
     return {"cer": cer(refs, hyps), "wer": wer(refs, hyps), "clips": float(len(refs)), "exact": exact}
 
 
-def _arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--freeze-steps", type=int, default=100,
                         help="keep the conv feature encoder frozen for this many first steps")
     parser.add_argument("--eval-data", type=Path, default=None,
@@ -174,5 +174,3 @@ def make_task(args: argparse.Namespace) -> CTCTask:
         eval_data = Path(args.data).parent / "test"
     return CTCTask(tokenizer, args.freeze_steps, eval_data, args.eval_every)
 
-
-register_task("ctc", "CTC fine-tuning on transcribed clips (character vocabulary)", _arguments, make_task)

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import torch
 
+from w2v_lite.config import IGNORE_INDEX
+
 __all__ = ["PAD", "UNK", "WORD_DELIMITER", "VOCAB_FILE", "CharTokenizer", "collapse_repeats"]
 
 PAD, UNK, WORD_DELIMITER = "<pad>", "<unk>", "|"
 VOCAB_FILE = "vocab.json"
-IGNORE_INDEX = -100  # label padding, as in transformers (F.cross_entropy's ignore_index)
 
 
 def collapse_repeats(ids: Sequence[int]) -> list[int]:

@@ -13,11 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
-
-from .tokenizer import CharTokenizer
-
-__all__ = ["edit_distance", "error_rate", "cer", "wer", "best_path", "greedy_decode"]
+__all__ = ["cer", "edit_distance", "error_rate", "wer"]
 
 
 def edit_distance(reference: Sequence, hypothesis: Sequence) -> int:
@@ -80,27 +76,3 @@ def cer(references: Sequence[str] | str, hypotheses: Sequence[str] | str) -> flo
 def wer(references: Sequence[str] | str, hypotheses: Sequence[str] | str) -> float:
     """Word error rate: wer("one two", "one too") == 1/2."""
     return error_rate(references, hypotheses, "word")
-
-
-def best_path(logits: torch.Tensor, frame_lengths: torch.Tensor | None = None) -> list[list[int]]:
-    """(B, T, V) logits [+ (B,) valid frame counts] -> B lists of per-frame argmax ids, padding cut off."""
-    if not isinstance(logits, torch.Tensor) or logits.dim() != 3:
-        raise ValueError(f"logits must be a (B, T, V) tensor, got {getattr(logits, 'shape', type(logits))}")
-    batch, frames, _ = logits.shape
-    if frame_lengths is None:
-        frame_lengths = torch.full((batch,), frames)
-    if frame_lengths.shape != (batch,) or (frame_lengths > frames).any() or (frame_lengths < 0).any():
-        raise ValueError(f"frame_lengths must be (B,) = ({batch},) counts in [0, {frames}], "
-                         f"got {frame_lengths.tolist()}")
-    ids = logits.argmax(-1).tolist()
-    return [row[:n] for row, n in zip(ids, frame_lengths.tolist(), strict=True)]
-
-
-def greedy_decode(
-    logits: torch.Tensor, tokenizer: CharTokenizer, frame_lengths: torch.Tensor | None = None
-) -> list[str]:
-    """(B, T, V) logits -> B transcripts: argmax per valid frame, collapse repeats, drop blanks."""
-    if logits.shape[-1] != tokenizer.vocab_size:
-        raise ValueError(f"logits have {logits.shape[-1]} classes but the tokenizer has "
-                         f"{tokenizer.vocab_size} tokens; use the vocab.json saved with the checkpoint")
-    return [tokenizer.decode(path) for path in best_path(logits, frame_lengths)]

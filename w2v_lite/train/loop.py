@@ -19,13 +19,12 @@ Run it under `torchrun --nproc_per_node=N` unchanged: gloo on CPU, NCCL on GPUs,
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,14 +34,20 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from . import checkpoints
-from .audio import SAMPLING_RATE
-from .batching import BucketBatchSampler, padded_fraction
-from .config import Wav2Vec2Config
-from .dataset import AUDIO_SUFFIXES, AudioFolder, Clip, read_transcripts  # noqa: F401  (public here too)
-from .lengths import receptive_field
+from w2v_lite.config import SAMPLING_RATE, Wav2Vec2Config
+from w2v_lite.data.audio import normalize, pad_batch
+from w2v_lite.data.batching import BucketBatchSampler, padded_fraction
+from w2v_lite.data.dataset import AudioFolder, Clip
+from w2v_lite.lengths import receptive_field
+from w2v_lite.model import checkpoints
 
 STATE_FILE, LOG_FILE = "trainer_state.pt", "log.jsonl"
+
+
+def waveform_batch(clips: Sequence[Clip]) -> dict[str, torch.Tensor]:
+    """B clips -> {"input_values": (B, Lmax) normalised per clip over its own samples, "lengths": (B,)}."""
+    padded = pad_batch([c.waveform for c in clips])
+    return {"input_values": normalize(padded.input_values, padded.lengths), "lengths": padded.lengths}
 
 
 class Task:
@@ -315,22 +320,3 @@ def _save(model, config, optimizer, scheduler, step, args, out, rank, world) -> 
     os.replace(tmp, out / STATE_FILE)
     info = {"step": step, "world_size": world, "args": {k: str(v) for k, v in asdict(args).items()}}
     (out / "trainer_state.json").write_text(json.dumps(info, indent=2) + "\n")
-
-
-# ---- CLI registration: each objective adds a subcommand to `python -m w2v_lite.train` -----------------
-@dataclass
-class TaskEntry:
-    """A subcommand: its help line, extra argparse flags, and a factory from parsed args to a Task."""
-
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    make_task: Callable[[argparse.Namespace], Task]
-
-
-TASKS: dict[str, TaskEntry] = {}
-
-
-def register_task(name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None],
-                  make_task: Callable[[argparse.Namespace], Task]) -> None:
-    """Add subcommand `name` to the training CLI (call at import time of the task's module)."""
-    TASKS[name] = TaskEntry(help, add_arguments, make_task)

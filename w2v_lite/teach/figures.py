@@ -8,7 +8,6 @@ dpi and metadata are fixed so that the same library versions give byte-identical
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,12 +15,12 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-from .audio import load_default
-from .config import Wav2Vec2Config
-from .explain import trace_shapes
-from .lengths import output_lengths, receptive_field
-from .model import Wav2Vec2Model
-from .padding import MaskStages, mask_stages, padding_waste, realistic_lengths, sweep
+from w2v_lite.config import Wav2Vec2Config
+from w2v_lite.data.audio import load_default
+from w2v_lite.lengths import output_lengths, receptive_field
+from w2v_lite.model.wav2vec2 import Wav2Vec2Model
+from w2v_lite.teach.explain import trace_shapes
+from w2v_lite.teach.padding import MaskStages, mask_stages, padding_waste, realistic_lengths, sweep
 
 __all__ = [
     "DPI",
@@ -245,17 +244,3 @@ def make_all(
     paths.append(save(waste_figure({"naive": waste["naive"], "length-bucketed": waste["bucketed"]}, note),
                       out / "padding_waste.png"))
     return paths
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m w2v_lite.figures [--out DIR]`: regenerate every figure."""
-    parser = argparse.ArgumentParser(description="Regenerate the w2v_lite figures.")
-    parser.add_argument("--out", default="figures", help="output folder (default: figures/)")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(1)  # fixed thread count: the same reductions, so the same pixels
-    for path in make_all(args.out):
-        print(path)
-
-
-if __name__ == "__main__":
-    main()

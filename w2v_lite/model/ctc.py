@@ -14,18 +14,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import checkpoints
-from .config import Wav2Vec2Config
-from .model import Wav2Vec2Model
-from .tokenizer import IGNORE_INDEX, CharTokenizer
+from w2v_lite.config import BLANK_ID, IGNORE_INDEX, Wav2Vec2Config
+from w2v_lite.model import checkpoints
+from w2v_lite.model.wav2vec2 import Wav2Vec2Model
 
-__all__ = ["CTCOutput", "Wav2Vec2ForCTC", "ctc_loss", "label_lengths", "load_for_inference", "required_frames"]
+__all__ = ["CTCOutput", "Vocabulary", "Wav2Vec2ForCTC", "check_vocabulary", "ctc_loss", "label_lengths",
+           "required_frames"]
 
+
+
+class Vocabulary(Protocol):
+    """What the CTC head needs of a tokenizer (e.g. `w2v_lite.data.tokenizer.CharTokenizer`)."""
+
+    @property
+    def vocab_size(self) -> int: ...
+    @property
+    def pad_token_id(self) -> int: ...
+    def save(self, folder: str | Path) -> Path: ...
 
 
 @dataclass
@@ -39,7 +50,7 @@ class CTCOutput:
     hidden_states: tuple[torch.Tensor, ...] | None = None
 
 
-def label_lengths(labels: torch.Tensor, vocab_size: int, blank: int = 0) -> torch.Tensor:
+def label_lengths(labels: torch.Tensor, vocab_size: int, blank: int = BLANK_ID) -> torch.Tensor:
     """Check a (B, U) label batch and count its tokens: -> (B,) long.
 
     Entries equal to -100 (or to the blank, as transformers also allows) are padding. Raises ValueError for
@@ -62,7 +73,7 @@ def label_lengths(labels: torch.Tensor, vocab_size: int, blank: int = 0) -> torc
     return lengths
 
 
-def required_frames(labels: torch.Tensor, blank: int = 0) -> torch.Tensor:
+def required_frames(labels: torch.Tensor, blank: int = BLANK_ID) -> torch.Tensor:
     """Fewest frames that can emit each label: (B, U) padded with -100 -> (B,) = tokens + repeats.
 
     Every token needs a frame of its own, and two equal neighbours ("e", "e" in "three") need a blank
@@ -77,7 +88,7 @@ def ctc_loss(
     logits: torch.Tensor,
     labels: torch.Tensor,
     frame_lengths: torch.Tensor,
-    blank: int = 0,
+    blank: int = BLANK_ID,
     reduction: str = "sum",
     zero_infinity: bool = False,
 ) -> torch.Tensor:
@@ -163,33 +174,21 @@ class Wav2Vec2ForCTC(nn.Module):
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> Wav2Vec2ForCTC:
         """Load `config.json` + weights of a CTC checkpoint (ours or transformers'). For the tokenizer too,
-        use `load_for_inference(folder)`."""
+        use `w2v_lite.asr.load_for_inference(folder)`."""
         return checkpoints.build_from_folder(cls, folder)
 
-    def save_pretrained(self, folder: str | Path, tokenizer: CharTokenizer | None = None) -> Path:
+    def save_pretrained(self, folder: str | Path, tokenizer: Vocabulary | None = None) -> Path:
         """Write `config.json` + `model.safetensors` (+ `vocab.json` when a tokenizer is given)."""
         if tokenizer is not None:
-            _check_vocab(self.config, tokenizer, str(folder))
+            check_vocabulary(self.config, tokenizer, str(folder))
         folder = checkpoints.save_pretrained(self, self.config, folder)
         if tokenizer is not None:
             tokenizer.save(folder)
         return folder
 
 
-def _check_vocab(config: Wav2Vec2Config, tokenizer: CharTokenizer, source: str) -> None:
+def check_vocabulary(config: Wav2Vec2Config, tokenizer: Vocabulary, source: str) -> None:
     if tokenizer.vocab_size != config.vocab_size or tokenizer.pad_token_id != config.pad_token_id:
         raise ValueError(f"{source}: the tokenizer has {tokenizer.vocab_size} tokens (pad "
                          f"{tokenizer.pad_token_id}) but the model's head has vocab_size {config.vocab_size} "
                          f"(pad {config.pad_token_id}); use the vocab.json the model was trained with")
-
-
-def load_for_inference(folder: str | Path) -> tuple[Wav2Vec2ForCTC, CharTokenizer]:
-    """(model in eval mode, tokenizer) from a CTC checkpoint folder that has config.json, weights and
-    vocab.json. A folder without vocab.json raises ValueError (ids could not be turned into text)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ValueError(f"model folder {folder} does not exist; pass a folder written by the ctc trainer")
-    tokenizer = CharTokenizer.load(folder)  # first: no point loading weights that can't be decoded
-    model = Wav2Vec2ForCTC.from_pretrained(folder)
-    _check_vocab(model.config, tokenizer, str(folder))
-    return model, tokenizer

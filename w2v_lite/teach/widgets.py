@@ -16,11 +16,11 @@ import html
 import ipywidgets as widgets
 import torch
 
-from .config import Wav2Vec2Config
-from .figures import flow_stages
-from .lengths import layer_lengths, output_lengths
-from .model import Wav2Vec2Model
-from .padding import sweep
+from w2v_lite.config import Wav2Vec2Config
+from w2v_lite.lengths import layer_lengths, output_lengths
+from w2v_lite.model.wav2vec2 import Wav2Vec2Model
+from w2v_lite.teach.figures import flow_stages
+from w2v_lite.teach.padding import sweep
 
 __all__ = [
     "FRAMES_LABEL_CLASS",

@@ -16,18 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
+from w2v_lite.asr.decoding import load_for_inference, recognize
+from w2v_lite.data.audio import load
+from w2v_lite.data.tokenizer import CharTokenizer
+from w2v_lite.lengths import receptive_field
+from w2v_lite.model.ctc import Wav2Vec2ForCTC
 
-from .audio import load, normalize
-from .ctc import Wav2Vec2ForCTC, load_for_inference
-from .lengths import output_lengths, receptive_field
-from .metrics import best_path
-from .tokenizer import CharTokenizer
+__all__ = ["DEFAULT_MODEL_DIR", "FrameStep", "Transcript", "add_transcribe_parser", "format_frames", "transcribe"]
 
-__all__ = ["DEFAULT_MODEL_DIR", "FrameStep", "Transcript", "recognize", "transcribe", "format_frames",
-           "add_transcribe_parser"]  # fmt: skip
-
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "checkpoints" / "ctc-tiny"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "checkpoints" / "ctc-tiny"
 
 
 @dataclass
@@ -50,28 +47,6 @@ class Transcript:
     num_samples: int  # at 16 kHz, after resampling
     num_frames: int
     frames: list[FrameStep] | None = field(default=None, repr=False)
-
-
-@torch.no_grad()
-def recognize(
-    model: Wav2Vec2ForCTC, tokenizer: CharTokenizer, waveform: torch.Tensor
-) -> tuple[str, list[int], torch.Tensor]:
-    """One 16 kHz clip (L,) -> (text, greedy path of T argmax ids, logits (T, V)).
-
-    The clip is normalised on its own (zero mean, unit variance, as in training) and run unpadded, so the
-    result does not depend on other clips. Raises ValueError for a clip shorter than one frame's window.
-    """
-    if waveform.dim() != 1:
-        raise ValueError(f"waveform must be one mono clip (L,), got shape {tuple(waveform.shape)}")
-    window = receptive_field(model.config)[0]
-    if output_lengths(int(waveform.numel()), model.config) == 0:
-        raise ValueError(f"the clip has {waveform.numel()} samples, fewer than the {window} "
-                         f"({1000 * window / model.config.sampling_rate:g} ms) one frame needs; use a longer clip")
-    model.eval()
-    x = normalize(waveform[None].float())
-    logits = model(x.to(next(model.parameters()).device)).logits.float().cpu()  # (1, T, V)
-    path = best_path(logits)[0]
-    return tokenizer.decode(path), path, logits[0]
 
 
 def frame_steps(path: Sequence[int], tokenizer: CharTokenizer, model: Wav2Vec2ForCTC) -> list[FrameStep]:
@@ -128,7 +103,10 @@ def _run(args: argparse.Namespace) -> None:
 
 def add_transcribe_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `transcribe FILE... --model DIR [--frames]` on a subparsers object (sets `func`)."""
-    p = subparsers.add_parser("transcribe", help="speech to text with a fine-tuned CTC checkpoint")
+    p = subparsers.add_parser("transcribe", help="speech to text with a fine-tuned CTC checkpoint",
+                              description="Transcribe audio files with a CTC checkpoint (greedy decoding).",
+                              epilog="example:\n  w2v-lite transcribe speech.wav --frames",
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", metavar="FILE", help="audio files: WAV/FLAC/OGG, any rate, mono or stereo")
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR,
                    help="checkpoint folder with config.json, model.safetensors, vocab.json "

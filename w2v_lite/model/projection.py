@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import Wav2Vec2Config
+from w2v_lite.config import Wav2Vec2Config
 
 
 class FeatureProjection(nn.Module):

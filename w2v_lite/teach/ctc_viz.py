@@ -22,12 +22,12 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .ctc import Wav2Vec2ForCTC
-from .lengths import receptive_field
-from .metrics import cer
-from .tokenizer import CharTokenizer
-from .training import Clip
-from .transcribe import recognize
+from w2v_lite.asr.decoding import recognize
+from w2v_lite.asr.metrics import cer
+from w2v_lite.data.dataset import Clip
+from w2v_lite.data.tokenizer import CharTokenizer
+from w2v_lite.lengths import receptive_field
+from w2v_lite.model.ctc import Wav2Vec2ForCTC
 
 __all__ = ["Emissions", "emissions", "frame_centres", "emission_figure", "path_strip_html", "clip_report",
            "emission_widget"]  # fmt: skip

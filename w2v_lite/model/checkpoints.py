@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .config import Wav2Vec2Config
+from w2v_lite.config import Wav2Vec2Config
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 _LEGACY = {".weight_g": ".parametrizations.weight.original0", ".weight_v": ".parametrizations.weight.original1"}

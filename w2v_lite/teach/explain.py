@@ -10,9 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import Wav2Vec2Config
-from .lengths import frame_mask, layer_lengths, layer_receptive_fields, output_lengths
-from .model import Wav2Vec2Model
+from w2v_lite.config import Wav2Vec2Config
+from w2v_lite.lengths import frame_mask, layer_lengths, layer_receptive_fields, output_lengths
+from w2v_lite.model.wav2vec2 import Wav2Vec2Model
 
 
 def conv_table(num_samples: int, config: Wav2Vec2Config | None = None) -> list[dict]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import SAMPLING_RATE, AudioError, load
+from w2v_lite.data.audio import SAMPLING_RATE, AudioError, load
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 

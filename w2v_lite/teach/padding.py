@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .audio import PaddedBatch, normalize, pad_batch
-from .batching import bucket_batches, naive_batches, padded_fraction
-from .config import Wav2Vec2Config
-from .lengths import attention_bias, frame_mask, output_lengths
-from .model import Wav2Vec2Model
+from w2v_lite.config import Wav2Vec2Config
+from w2v_lite.data.audio import PaddedBatch, normalize, pad_batch
+from w2v_lite.data.batching import bucket_batches, naive_batches, padded_fraction
+from w2v_lite.lengths import frame_mask, output_lengths
+from w2v_lite.model.wav2vec2 import Wav2Vec2Model
 
 __all__ = [
     "LeakResult",
@@ -205,3 +205,14 @@ def padding_waste(
 def crops(clip: torch.Tensor, seconds: Sequence[float], sampling_rate: int = 16000) -> PaddedBatch:
     """Pieces of one clip as a padded batch: the first `s` seconds for each s. (L,) -> `PaddedBatch`."""
     return pad_batch([clip[: int(round(s * sampling_rate))] for s in seconds])
+
+
+def attention_bias(mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Additive key-padding bias for self-attention: (B, T) bool -> (B, 1, 1, T) float.
+
+    0 where the key is a real frame, the dtype's most negative value where it is padding, so that after
+    softmax no query attends to padding.
+    """
+    bias = torch.zeros(mask.shape, dtype=dtype, device=mask.device)
+    bias = bias.masked_fill(~mask, torch.finfo(dtype).min)
+    return bias[:, None, None, :]

@@ -17,8 +17,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import Wav2Vec2Config
-from .lengths import frame_mask, layer_lengths, masked_mean_var
+from w2v_lite.config import Wav2Vec2Config
+from w2v_lite.lengths import frame_mask, layer_lengths
+
+
+def masked_mean_var(x: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and biased variance of `x` over the positions where `mask` is True, along `dim` (kept).
+
+    `mask` broadcasts against `x`, e.g. x (B, C, T) with mask (B, 1, T) -> two (B, C, 1) tensors. Used to
+    normalise over real samples/frames only, so that padding does not change the statistics.
+    """
+    weight = mask.to(x.dtype)
+    count = weight.sum(dim, keepdim=True)
+    mean = (x * weight).sum(dim, keepdim=True) / count
+    var = (((x - mean) * weight) ** 2).sum(dim, keepdim=True) / count
+    return mean, var
 
 
 class MaskAwareGroupNorm(nn.GroupNorm):

@@ -19,11 +19,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import checkpoints
-from .config import Wav2Vec2Config
-from .masking import sample_negative_indices
-from .model import Wav2Vec2Model
-from .quantizer import GumbelVectorQuantizer
+from w2v_lite.config import Wav2Vec2Config
+from w2v_lite.model import checkpoints
+from w2v_lite.model.masking import sample_negative_indices
+from w2v_lite.model.quantizer import GumbelVectorQuantizer
+from w2v_lite.model.wav2vec2 import Wav2Vec2Model
 
 
 @dataclass

@@ -17,14 +17,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import checkpoints
-from .config import Wav2Vec2Config
-from .context import TransformerEncoder
-from .feature_encoder import FeatureEncoder
-from .initialization import transformers_init_
-from .lengths import frame_mask, lengths_from_attention_mask, output_lengths, receptive_field
-from .masking import compute_mask_indices
-from .projection import FeatureProjection
+from w2v_lite.config import Wav2Vec2Config
+from w2v_lite.lengths import frame_mask, lengths_from_attention_mask, output_lengths, receptive_field
+from w2v_lite.model import checkpoints
+from w2v_lite.model.context import TransformerEncoder
+from w2v_lite.model.feature_encoder import FeatureEncoder
+from w2v_lite.model.initialization import transformers_init_
+from w2v_lite.model.masking import compute_mask_indices
+from w2v_lite.model.projection import FeatureProjection
 
 # head weights found in pretraining / CTC checkpoints that the bare encoder does not use
 HEAD_PREFIXES = ("quantizer.", "project_hid.", "project_q.", "lm_head.")
