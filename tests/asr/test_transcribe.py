@@ -23,7 +23,7 @@ from w2v_lite.data.audio import corpus_items, load
 from w2v_lite.lengths import output_lengths, receptive_field
 from w2v_lite.model.ctc import Wav2Vec2ForCTC
 
-CLIP = Path(__file__).parent / "data" / "four_seven_two_22k_stereo.wav"
+CLIP = Path(__file__).resolve().parents[1] / "assets" / "four_seven_two_22k_stereo.wav"
 TEXT = "four seven two"
 
 

@@ -25,7 +25,7 @@ from w2v_lite.model.pretraining import Wav2Vec2ForPreTraining
 from w2v_lite.train.ctc import CTC_DEFAULTS, CTCTask, evaluate_ctc
 from w2v_lite.train.loop import TrainArgs, seed_everything, train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _subset(folder: Path, split: str, n: int) -> Path:

@@ -28,7 +28,7 @@ from w2v_lite.train.pretrain import PretrainTask, masked_prediction_metrics
 def main(argv: list[str]) -> int:
     return cli_main(["train", *argv])
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
