@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from w2v_lite import Wav2Vec2Config, frame_mask, layer_lengths, output_lengths, receptive_field, samples_for_frames
-from w2v_lite.lengths import layer_receptive_fields
+from w2v_lite.lengths import layer_receptive_fields, lengths_to_mask
 from w2v_lite.model.feature_encoder import FeatureEncoder, masked_mean_var
 
 ODD = small_config("group-preln-bias")  # kernels (10, 5, 3, 2), strides (5, 3, 2, 1)
@@ -69,6 +69,25 @@ def test_frame_mask_matches_transformers(lengths):
     ref = _BASE_HF._get_feature_vector_attention_mask(num_frames, mask)
     ours = frame_mask(output_lengths(torch.tensor(lengths)), num_frames)
     assert torch.equal(ours, ref.bool())
+
+
+def test_lengths_to_mask_marks_the_first_n_positions_of_each_row():
+    mask = lengths_to_mask(torch.tensor([3, 0, 5]), 5)
+    expected = torch.tensor([[1, 1, 1, 0, 0], [0, 0, 0, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    assert torch.equal(mask, expected)
+    with pytest.raises(ValueError, match=r"lengths must have shape \(B,\)"):
+        lengths_to_mask(torch.tensor([[3]]), 5)
+
+
+def test_sample_mask_and_frame_mask_come_from_the_same_builder():
+    """pad_batch's sample mask and the model's frame mask both mark the first `count` positions."""
+    from w2v_lite.data.audio import pad_batch
+
+    batch = pad_batch([torch.ones(500), torch.ones(1200)])
+    assert torch.equal(batch.attention_mask.bool(), lengths_to_mask(batch.lengths, 1200))
+    frames = output_lengths(batch.lengths)
+    assert torch.equal(frame_mask(frames, 3), lengths_to_mask(frames, 3))
+    assert frames.tolist() == [1, 3]  # floor((L - 400) / 320) + 1
 
 
 @settings(max_examples=100, deadline=None)

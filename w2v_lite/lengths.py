@@ -1,4 +1,4 @@
-"""Length and mask arithmetic: samples -> frames -> frame mask -> attention mask.
+"""Length and mask arithmetic: sample attention_mask -> lengths -> frame_lengths -> frame_mask.
 
 Every conv layer with kernel k and stride s maps a length L to ``floor((L - k) / s) + 1`` (no padding).
 For the wav2vec 2.0 stack (kernels 10,3,3,3,3,2,2; strides 5,2,2,2,2,2,2) the seven steps collapse to
@@ -111,6 +111,18 @@ def samples_for_frames(num_frames: int, config: Wav2Vec2Config | None = None) ->
     return lo, hi
 
 
+def lengths_to_mask(lengths: torch.Tensor, size: int) -> torch.Tensor:
+    """Right-padding mask from per-clip counts: (B,) long -> (B, size) bool, True at positions < lengths[b].
+
+    The one mask builder along the chain: sample counts give the sample mask (size = padded samples L),
+    frame counts give the frame mask (size = T).
+    """
+    if lengths.dim() != 1:
+        raise ValueError(f"lengths must have shape (B,), got {tuple(lengths.shape)}")
+    positions = torch.arange(size, device=lengths.device)
+    return positions[None, :] < lengths[:, None]
+
+
 def frame_mask(frame_lengths: torch.Tensor, num_frames: int) -> torch.Tensor:
     """Valid-frame mask from per-clip frame counts: (B,) long -> (B, T) bool, True on real frames.
 
@@ -118,8 +130,7 @@ def frame_mask(frame_lengths: torch.Tensor, num_frames: int) -> torch.Tensor:
     """
     if frame_lengths.dim() != 1:
         raise ValueError(f"frame_lengths must have shape (B,), got {tuple(frame_lengths.shape)}")
-    positions = torch.arange(num_frames, device=frame_lengths.device)
-    return positions[None, :] < frame_lengths[:, None]
+    return lengths_to_mask(frame_lengths, num_frames)
 
 
 def lengths_from_attention_mask(attention_mask: torch.Tensor, num_samples: int | None = None) -> torch.Tensor:
@@ -143,7 +154,7 @@ def lengths_from_attention_mask(attention_mask: torch.Tensor, num_samples: int |
         rows = torch.nonzero(lengths == 0).flatten().tolist()
         raise ValueError(f"attention_mask rows {rows} are all zero: every clip needs at least one real sample")
     # right padding means the mask is exactly `arange(L) < length`
-    if not torch.equal(mask.bool(), frame_mask(lengths, mask.shape[1])):
+    if not torch.equal(mask.bool(), lengths_to_mask(lengths, mask.shape[1])):
         raise ValueError(
             "attention_mask is not right-padded (a 0 comes before a 1); put the real samples first and the "
             "padding at the end, as w2v_lite.audio.pad_batch does"

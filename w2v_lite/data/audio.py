@@ -25,7 +25,7 @@ import torch
 from scipy.signal import resample_poly
 
 from w2v_lite.config import SAMPLING_RATE
-from w2v_lite.lengths import frame_mask
+from w2v_lite.lengths import lengths_to_mask
 from w2v_lite.model.feature_encoder import masked_mean_var
 
 __all__ = [
@@ -191,7 +191,7 @@ def pad_batch(waveforms: Sequence[torch.Tensor | np.ndarray]) -> PaddedBatch:
     input_values = torch.zeros(len(items), int(lengths.max()), dtype=torch.float32)
     for b, w in enumerate(items):
         input_values[b, : w.numel()] = w
-    attention_mask = frame_mask(lengths, input_values.shape[1]).long()  # right padding
+    attention_mask = lengths_to_mask(lengths, input_values.shape[1]).long()  # right padding
     return PaddedBatch(input_values, attention_mask, lengths)
 
 
@@ -218,6 +218,6 @@ def normalize(input_values: torch.Tensor, lengths: torch.Tensor | None = None) -
     if bool((lengths < 1).any()) or bool((lengths > length).any()):
         raise ValueError(f"every length must be in [1, {length}], got {lengths.tolist()}")
     x = input_values.double()
-    valid = frame_mask(lengths.to(x.device), length)  # (B, L) True on real samples
+    valid = lengths_to_mask(lengths.to(x.device), length)  # (B, L) True on real samples
     mean, var = masked_mean_var(x, valid, dim=1)
     return ((x - mean) / torch.sqrt(var + _VAR_EPS) * valid).to(input_values.dtype)

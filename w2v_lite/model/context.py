@@ -56,15 +56,15 @@ class SelfAttention(nn.Module):
         self.v_proj = nn.Linear(h, h)
         self.out_proj = nn.Linear(h, h)
 
-    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, T, H), key_mask (B, 1, 1, T) bool (True = attend) -> (B, T, H)."""
+    def forward(self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, H), key_padding_mask (B, 1, 1, T) bool (True = attend to this key) -> (B, T, H)."""
         b, t, h = x.shape
 
         def heads(proj: nn.Linear) -> torch.Tensor:  # (B, T, H) -> (B, heads, T, head_dim)
             return proj(x).view(b, t, self.num_heads, self.head_dim).transpose(1, 2)
 
         out = F.scaled_dot_product_attention(
-            heads(self.q_proj), heads(self.k_proj), heads(self.v_proj), attn_mask=key_mask,
+            heads(self.q_proj), heads(self.k_proj), heads(self.v_proj), attn_mask=key_padding_mask,
             dropout_p=self.dropout if self.training else 0.0,
         )  # scale defaults to head_dim ** -0.5
         return self.out_proj(out.transpose(1, 2).reshape(b, t, h))
@@ -98,12 +98,12 @@ class EncoderLayer(nn.Module):
         self.feed_forward = FeedForward(config)
         self.final_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
-    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, T, H), key_mask (B, 1, 1, T) bool or None -> (B, T, H)."""
+    def forward(self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, H), key_padding_mask (B, 1, 1, T) bool or None -> (B, T, H)."""
         if self.pre_ln:
-            x = x + self.dropout(self.attention(self.layer_norm(x), key_mask))
+            x = x + self.dropout(self.attention(self.layer_norm(x), key_padding_mask))
             return x + self.feed_forward(self.final_layer_norm(x))
-        x = self.layer_norm(x + self.dropout(self.attention(x, key_mask)))
+        x = self.layer_norm(x + self.dropout(self.attention(x, key_padding_mask)))
         return self.final_layer_norm(x + self.feed_forward(x))
 
 
@@ -119,19 +119,19 @@ class TransformerEncoder(nn.Module):
         self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.num_hidden_layers))
 
     def forward(
-        self, hidden_states: torch.Tensor, mask: torch.Tensor | None = None
+        self, hidden_states: torch.Tensor, frame_mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        """(B, T, H), frame mask (B, T) bool or None -> ((B, T, H), hidden states).
+        """(B, T, H), frame_mask (B, T) bool (True on real frames) or None -> ((B, T, H), hidden states).
 
         The hidden states are the input of layer 0 followed by the output of every layer (so
         ``num_hidden_layers + 1`` tensors), as transformers returns them.
         """
-        key_mask = None
-        if mask is not None:
+        key_padding_mask = None
+        if frame_mask is not None:
             # zero padded frames, so the positional conv cannot carry padding into real frames
-            hidden_states = hidden_states.masked_fill(~mask[:, :, None], 0.0)
-            if not bool(mask.all()):  # with no padding, skip the mask: SDPA takes its fastest path
-                key_mask = mask[:, None, None, :]
+            hidden_states = hidden_states.masked_fill(~frame_mask[:, :, None], 0.0)
+            if not bool(frame_mask.all()):  # with no padding, skip the mask: SDPA takes its fastest path
+                key_padding_mask = frame_mask[:, None, None, :]  # padded frames are never attended to
         x = hidden_states + self.pos_conv_embed(hidden_states)
         if not self.config.do_stable_layer_norm:
             x = self.layer_norm(x)
@@ -141,7 +141,7 @@ class TransformerEncoder(nn.Module):
             # LayerDrop: in training, skip a whole layer with probability `layerdrop`
             if self.training and self.config.layerdrop > 0 and torch.rand([]) < self.config.layerdrop:
                 continue
-            x = layer(x, key_mask)
+            x = layer(x, key_padding_mask)
             states.append(x)
         if self.config.do_stable_layer_norm:
             x = self.layer_norm(x)

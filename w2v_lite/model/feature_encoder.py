@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from w2v_lite.config import Wav2Vec2Config
-from w2v_lite.lengths import frame_mask, layer_lengths
+from w2v_lite.lengths import layer_lengths, lengths_to_mask
 
 
 def masked_mean_var(x: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -37,14 +37,14 @@ def masked_mean_var(x: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> tuple
 class MaskAwareGroupNorm(nn.GroupNorm):
     """GroupNorm(C, C) whose per-channel mean and variance use only the valid time steps of each clip.
 
-    With `lengths=None` it is exactly `nn.GroupNorm`, so it loads the same weights (`weight`, `bias`).
+    With `valid_steps=None` it is exactly `nn.GroupNorm`, so it loads the same weights (`weight`, `bias`).
     """
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, C, T), lengths (B,) -> (B, C, T)."""
-        if lengths is None:
+    def forward(self, x: torch.Tensor, valid_steps: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C, T), valid_steps (B,) long (real time steps of each clip in x) -> (B, C, T)."""
+        if valid_steps is None:
             return super().forward(x)
-        mean, var = masked_mean_var(x, frame_mask(lengths, x.shape[-1])[:, None, :])  # (B, C, 1) each
+        mean, var = masked_mean_var(x, lengths_to_mask(valid_steps, x.shape[-1])[:, None, :])  # (B, C, 1) each
         x = (x - mean) * torch.rsqrt(var + self.eps)
         return x * self.weight[None, :, None] + self.bias[None, :, None]
 
@@ -64,12 +64,12 @@ class ConvLayer(nn.Module):
         elif norm == "layer":
             self.layer_norm = nn.LayerNorm(c_out, elementwise_affine=True)
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, C_in, L_in) -> (B, C_out, L_out). `lengths` (valid outputs per clip) only matter for
-        a mask-aware GroupNorm."""
+    def forward(self, x: torch.Tensor, valid_steps: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C_in, L_in) -> (B, C_out, L_out). `valid_steps` (B,), the real outputs of this layer per
+        clip, only matter for a mask-aware GroupNorm."""
         x = self.conv(x)
         if self.norm_kind == "group":
-            x = self.layer_norm(x, lengths)
+            x = self.layer_norm(x, valid_steps)
         elif self.norm_kind == "layer":
             # LayerNorm over channels, frame by frame: move channels last and back
             x = self.layer_norm(x.transpose(-2, -1)).transpose(-2, -1)
@@ -99,11 +99,11 @@ class FeatureEncoder(nn.Module):
     def forward(self, input_values: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(B, L) -> (B, C, T). `lengths` (B,) sample counts; used only by a mask-aware GroupNorm."""
         x = input_values[:, None, :]  # one input channel
-        norm_lengths = None
+        layer0_steps = None  # real outputs of conv layer 0 per clip: the only layer with a GroupNorm
         if lengths is not None and self.config.mask_aware_group_norm:
-            norm_lengths = layer_lengths(lengths, self.config)[1]  # valid outputs of layer 0
+            layer0_steps = layer_lengths(lengths, self.config)[1]
         for layer in self.conv_layers:
-            x = layer(x, norm_lengths)
+            x = layer(x, layer0_steps)
         return x
 
     def freeze(self) -> None:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from w2v_lite.config import Wav2Vec2Config
-from w2v_lite.lengths import frame_mask, lengths_from_attention_mask, output_lengths, receptive_field
+from w2v_lite.lengths import lengths_from_attention_mask, lengths_to_mask, output_lengths, receptive_field
 from w2v_lite.model import checkpoints
 from w2v_lite.model.context import TransformerEncoder
 from w2v_lite.model.feature_encoder import FeatureEncoder
@@ -142,29 +142,30 @@ class Wav2Vec2Model(nn.Module):
         num_frames = features.shape[1]
         check_shape(features, (batch, None, self.config.conv_dim[-1]), "conv features")
 
+        # the mask chain: attention_mask (B, L) -> lengths (B,) samples -> frame_lengths (B,) -> frame_mask (B, T)
         if lengths is None:
             frame_lengths = torch.full((batch,), num_frames, dtype=torch.long, device=features.device)
-            mask = None
+            frame_mask = None
         else:
             frame_lengths = output_lengths(lengths, self.config)
-            mask = frame_mask(frame_lengths, num_frames)
+            frame_mask = lengths_to_mask(frame_lengths, num_frames)  # (B, T), as lengths.frame_mask
 
         hidden, extract_features = self.feature_projection(features)  # (B, T, H), (B, T, C)
         check_shape(hidden, (batch, num_frames, self.config.hidden_size), "projected features")
-        hidden, mask_time_indices = self._mask_hidden_states(hidden, mask_time_indices, mask)
+        hidden, mask_time_indices = self._mask_hidden_states(hidden, mask_time_indices, frame_mask)
 
-        hidden, states = self.encoder(hidden, mask)
+        hidden, states = self.encoder(hidden, frame_mask)
         return Wav2Vec2Output(
             last_hidden_state=hidden,
             extract_features=extract_features,
-            frame_mask=mask if mask is not None else torch.ones_like(hidden[..., 0], dtype=torch.bool),
+            frame_mask=frame_mask if frame_mask is not None else torch.ones_like(hidden[..., 0], dtype=torch.bool),
             frame_lengths=frame_lengths,
             hidden_states=states if output_hidden_states else None,
             mask_time_indices=mask_time_indices,
         )
 
     def _mask_hidden_states(
-        self, hidden: torch.Tensor, mask_time_indices: torch.Tensor | None, mask: torch.Tensor | None
+        self, hidden: torch.Tensor, mask_time_indices: torch.Tensor | None, frame_mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """SpecAugment-style masking of (B, T, H): time spans -> `masked_spec_embed`, channels -> 0."""
         cfg = self.config
@@ -173,7 +174,7 @@ class Wav2Vec2Model(nn.Module):
         batch, num_frames, size = hidden.shape
         if mask_time_indices is None and cfg.mask_time_prob > 0 and self.training:
             mask_time_indices = torch.as_tensor(compute_mask_indices(
-                (batch, num_frames), cfg.mask_time_prob, cfg.mask_time_length, attention_mask=mask,
+                (batch, num_frames), cfg.mask_time_prob, cfg.mask_time_length, attention_mask=frame_mask,
                 min_masks=cfg.mask_time_min_masks), device=hidden.device)
         if mask_time_indices is not None:
             mask_time_indices = torch.as_tensor(mask_time_indices, device=hidden.device).bool()

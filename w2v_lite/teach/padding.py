@@ -21,7 +21,7 @@ import torch
 from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.data.audio import PaddedBatch, normalize, pad_batch
 from w2v_lite.data.batching import bucket_batches, naive_batches, padded_fraction
-from w2v_lite.lengths import frame_mask, output_lengths
+from w2v_lite.lengths import frame_mask, lengths_to_mask, output_lengths
 from w2v_lite.model.wav2vec2 import Wav2Vec2Model
 
 __all__ = [
@@ -158,7 +158,7 @@ def mask_stages(lengths: Sequence[int], config: Wav2Vec2Config | None = None) ->
     longest = int(samples.max())
     frames = output_lengths(samples, config)
     fmask = frame_mask(frames, int(output_lengths(longest, config)))
-    return MaskStages(sample_mask=frame_mask(samples, longest), frame_lengths=frames, frame_mask=fmask,
+    return MaskStages(sample_mask=lengths_to_mask(samples, longest), frame_lengths=frames, frame_mask=fmask,
                       attention_bias=attention_bias(fmask))
 
 
