@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_default_clip import ROOT, espeak_say, trim_silence, write_flac  # noqa: E402
+from make_default_clip import ROOT, espeak_say, trim_silence, write_flac
 
 OUT_DIR = ROOT / "w2v_lite" / "assets" / "corpus"
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]

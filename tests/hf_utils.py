@@ -43,9 +43,16 @@ def hf_model(cfg: Wav2Vec2Config, seed: int = 0, cls=transformers.Wav2Vec2Model)
     return cls(transformers.Wav2Vec2Config(**cfg.to_hf_dict())).eval()
 
 
-def model_pair(cfg: Wav2Vec2Config, seed: int = 0):
-    hf = hf_model(cfg, seed)
-    return hf, Wav2Vec2Model.from_hf(hf)
+def model_pair(cfg: Wav2Vec2Config, seed: int = 0, cls: type = Wav2Vec2Model):
+    """(transformers model, ours with the same weights). `cls` is one of our model classes
+    (Wav2Vec2Model, Wav2Vec2ForPreTraining, Wav2Vec2ForCTC); its namesake in transformers is the reference."""
+    hf = hf_model(cfg, seed, getattr(transformers, cls.__name__))
+    return hf, cls.from_hf(hf)
+
+
+def rel_error(a: torch.Tensor, b: torch.Tensor) -> float:
+    """|a - b| / |b| of two scalars (e.g. losses), with b the reference."""
+    return abs(a.item() - b.item()) / max(abs(b.item()), 1e-12)
 
 
 def padded_batch(lengths: list[int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -95,10 +95,7 @@ def samples_for_frames(num_frames: int, config: Wav2Vec2Config | None = None) ->
     if num_frames < 0:
         raise ValueError(f"num_frames must be >= 0, got {num_frames}")
     field, hop = receptive_field(config)
-    if num_frames == 0:
-        lo = 0
-    else:
-        lo = field + hop * (num_frames - 1)
+    lo = 0 if num_frames == 0 else field + hop * (num_frames - 1)
     # the closed form is exact only for a stack whose layers never drop samples unevenly, so search
     # from the closed-form guess using the real layer-by-layer arithmetic
     while lo > 0 and output_lengths(lo - 1, config) >= num_frames:

@@ -10,7 +10,7 @@ from w2v_lite.data.tokenizer import CharTokenizer
 
 
 @pytest.mark.parametrize(
-    "ref, hyp, distance",
+    ("ref", "hyp", "distance"),
     [
         ("kitten", "sitting", 3),  # k->s, e->i, +g
         ("", "abc", 3),
@@ -49,10 +49,10 @@ def test_agrees_with_jiwer():
 
 
 @pytest.mark.parametrize(
-    "refs, hyps, error",
+    ("refs", "hyps", "error"),
     [(["a", "b"], ["a"], ValueError), ([], [], ValueError), (["", " "], ["a", "b"], ValueError),
      ("a", ["a"], TypeError), ([1], ["a"], TypeError)],
-)  # fmt: skip
+)
 def test_bad_input(refs, hyps, error):
     with pytest.raises(error):
         cer(refs, hyps)

@@ -28,6 +28,8 @@ from playwright.sync_api import sync_playwright
 
 from w2v_lite.teach.widgets import FRAMES_LABEL_CLASS, frames_per_layer_text
 
+pytestmark = pytest.mark.browser  # `make test-browser` runs it; `make test` and `make test-fast` skip it
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "01_samples_to_frames.ipynb"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -71,7 +73,7 @@ def lab(tmp_path):
            f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}"]
     if os.geteuid() == 0:
         cmd.append("--allow-root")  # CI containers run as root
-    log = open(tmp_path / "lab.log", "wb")
+    log = open(tmp_path / "lab.log", "wb")  # noqa: SIM115 (the server writes to it until stop() closes it)
     server = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)  # own process group: stop() ends it and its kernels
     base = f"http://127.0.0.1:{port}"

@@ -52,9 +52,9 @@ def test_load_to_other_rate(tmp_path):
 def test_load_errors(tmp_path):
     bad = tmp_path / "corrupt.wav"
     bad.write_bytes(b"RIFF this is not really audio" * 10)
-    with pytest.raises(ValueError, match="corrupt.wav"):
+    with pytest.raises(ValueError, match=r"corrupt\.wav"):
         audio.load(bad)
-    with pytest.raises(FileNotFoundError, match="missing.wav"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.wav"):
         audio.load(tmp_path / "missing.wav")
     with pytest.raises(ValueError, match="directory"):
         audio.load(tmp_path)

@@ -1,5 +1,7 @@
 """w2v_lite.batching: bucketing covers every clip once, respects the cap, and cuts padding."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -49,7 +51,7 @@ def test_bucket_batches_cover_every_index_once_and_respect_cap(shuffle):
         assert len(b) * max(lengths[i] for i in b) <= cap
     # Greedy filling: a batch plus the next clip in sorted order would overflow the cap.
     ordered = sorted(batches, key=lambda b: max(lengths[i] for i in b))
-    for b, nxt in zip(ordered, ordered[1:], strict=False):
+    for b, nxt in itertools.pairwise(ordered):
         assert (len(b) + 1) * min(lengths[i] for i in nxt) > cap
 
 

@@ -10,7 +10,7 @@ from w2v_lite.data.tokenizer import CharTokenizer, collapse_repeats
 
 # from "three one" + "stop go": specials first, then the sorted letters e g h n o p r s t
 EXPECTED_VOCAB = {"<pad>": 0, "<unk>": 1, "|": 2, "e": 3, "g": 4, "h": 5, "n": 6, "o": 7, "p": 8, "r": 9,
-                  "s": 10, "t": 11}  # fmt: skip
+                  "s": 10, "t": 11}
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_batch_decode_padded_labels(tok):
 def test_matches_transformers_tokenizer(tok, tmp_path):
     tok.save(tmp_path)
     hf = transformers.Wav2Vec2CTCTokenizer(str(tmp_path / "vocab.json"), unk_token="<unk>", pad_token="<pad>",
-                                           word_delimiter_token="|")  # fmt: skip
+                                           word_delimiter_token="|")
     for text in ["three one", "stop go", "the zoo"]:
         assert tok.encode(text) == hf(text).input_ids
     path = [0, 11, 11, 5, 9, 9, 0, 3, 0, 3, 3, 2, 2, 7, 6, 6, 3, 0]
@@ -77,7 +77,7 @@ def test_save_load_roundtrip(tok, tmp_path):
 
 
 def test_missing_vocab_file(tmp_path):
-    with pytest.raises(ValueError, match="no vocab.json"):
+    with pytest.raises(ValueError, match=r"no vocab\.json"):
         CharTokenizer.load(tmp_path)
 
 
@@ -92,7 +92,7 @@ def test_empty_transcript_raises(tok, text):
 
 
 @pytest.mark.parametrize(
-    "vocab, message",
+    ("vocab", "message"),
     [
         ({"<unk>": 0, "<pad>": 1, "|": 2}, "id 0"),
         ({"<pad>": 0, "<unk>": 1, "|": 3}, "0..2"),

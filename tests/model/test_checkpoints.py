@@ -1,6 +1,7 @@
 """Loading transformers checkpoints (safetensors and legacy .bin), safely and strictly."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -59,7 +60,7 @@ def test_pickled_code_is_refused(tmp_path, hf_and_input):
             return (print, ("pwned",))
 
     torch.save({"x": Evil()}, tmp_path / "pytorch_model.bin")
-    with pytest.raises(Exception, match="Weights only load failed|Unsupported"):
+    with pytest.raises(Exception, match=r"Weights only load failed|Unsupported"):
         load_state_dict(tmp_path)
 
 
@@ -111,7 +112,7 @@ def test_save_keeps_old_checkpoint_when_writing_fails(tmp_path, monkeypatch):
     before = (tmp_path / "model.safetensors").read_bytes()
 
     def disk_full(state, path, metadata=None):
-        open(path, "wb").write(b"partial")
+        Path(path).write_bytes(b"partial")  # a torn write, then the disk fills
         raise OSError("No space left on device")
 
     monkeypatch.setattr("w2v_lite.model.checkpoints.save_file", disk_full)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 import transformers
-from hf_utils import hf_model, padded_batch, small_config
+from hf_utils import model_pair, padded_batch, rel_error, small_config
 
 from w2v_lite.asr.decoding import load_for_inference
 from w2v_lite.data.tokenizer import CharTokenizer
@@ -22,7 +22,7 @@ LABELS = torch.tensor([
     [3, 4, 5, 6, 7, 8, 3, 4, 5, -100],
     [1, 1, 2, 2, 9, 10, -100, -100, -100, -100],  # repeated tokens: each pair needs a blank in between
     [4, 5, 6, 7, 8, 9, 10, 3, -100, -100],
-])  # fmt: skip
+])
 POSSIBLE = LABELS[:2]
 
 
@@ -32,12 +32,7 @@ def _cfg(name, **kw):
 
 
 def _pair(cfg, seed=0):
-    hf = hf_model(cfg, seed, transformers.Wav2Vec2ForCTC)
-    return hf, Wav2Vec2ForCTC.from_hf(hf)
-
-
-def _rel(a, b):
-    return abs(a.item() - b.item()) / max(abs(b.item()), 1e-12)
+    return model_pair(cfg, seed, Wav2Vec2ForCTC)
 
 
 def test_frame_lengths_are_ctc_input_lengths():
@@ -70,7 +65,7 @@ def test_logits_and_loss_match_transformers(name, reduction, zero_infinity):
     if not zero_infinity:  # the third clip cannot be aligned: both libraries say inf
         assert torch.isinf(out.loss) and torch.isinf(ref.loss)
     else:
-        assert torch.isfinite(out.loss) and _rel(out.loss, ref.loss) < 1e-5
+        assert torch.isfinite(out.loss) and rel_error(out.loss, ref.loss) < 1e-5
     assert torch.equal(by_lengths.logits, out.logits)
     assert torch.equal(by_lengths.loss, out.loss)
 
@@ -130,7 +125,7 @@ def test_train_mode_matches_transformers_without_dropout():
     hf.train(), ours.train()
     x, am = padded_batch([4800, 4000], seed=8)
     ref, out = hf(x, attention_mask=am, labels=POSSIBLE), ours(x, attention_mask=am, labels=POSSIBLE)
-    assert _rel(out.loss, ref.loss) < 1e-5
+    assert rel_error(out.loss, ref.loss) < 1e-5
 
 
 def test_dropout_sits_before_lm_head():
@@ -152,7 +147,7 @@ def test_no_mask_means_every_sample_is_real():
     with torch.no_grad():
         ref, out = hf(x, labels=POSSIBLE), ours(x, labels=POSSIBLE)
     assert out.frame_lengths.tolist() == [output_lengths(3000, cfg)] * 2
-    assert _rel(out.loss, ref.loss) < 1e-5
+    assert rel_error(out.loss, ref.loss) < 1e-5
 
 
 def test_log_softmax_in_fp32_for_half_logits():
@@ -161,8 +156,8 @@ def test_log_softmax_in_fp32_for_half_logits():
     ref = ctc_loss(logits, POSSIBLE, frames)
     half = ctc_loss(logits.to(torch.bfloat16), POSSIBLE, frames)
     assert half.dtype == torch.float32
-    assert _rel(half, ctc_loss(logits.to(torch.bfloat16).float(), POSSIBLE, frames)) < 1e-6
-    assert _rel(half, ref) < 1e-2
+    assert rel_error(half, ctc_loss(logits.to(torch.bfloat16).float(), POSSIBLE, frames)) < 1e-6
+    assert rel_error(half, ref) < 1e-2
 
 
 def test_freeze_feature_encoder_freezes_conv_stack_only():
@@ -184,7 +179,7 @@ def test_freeze_feature_encoder_freezes_conv_stack_only():
 
 
 @pytest.mark.parametrize(
-    "labels, message",
+    ("labels", "message"),
     [
         (torch.tensor([[3, VOCAB, -100]]), "outside the vocabulary"),
         (torch.tensor([[3, -1, 4]]), "outside the vocabulary"),
@@ -226,7 +221,7 @@ def test_folder_without_vocab_is_rejected(tmp_path):
     ours = Wav2Vec2ForCTC(_cfg("group-postln"))
     ours.save_pretrained(tmp_path)
     assert Wav2Vec2ForCTC.from_pretrained(tmp_path).config.vocab_size == VOCAB  # weights alone do load
-    with pytest.raises(ValueError, match="vocab.json"):
+    with pytest.raises(ValueError, match=r"vocab\.json"):
         load_for_inference(tmp_path)
 
 

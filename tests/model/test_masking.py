@@ -41,7 +41,7 @@ GRID = [
 ]
 
 
-@pytest.mark.parametrize("lengths,T,p,m,min_masks", GRID)
+@pytest.mark.parametrize(("lengths", "T", "p", "m", "min_masks"), GRID)
 @pytest.mark.parametrize("seed", [0, 1, 7, 123])
 def test_mask_indices_match_transformers(seed, lengths, T, p, m, min_masks):
     fm = None if lengths is None else _frame_mask(lengths, T)
@@ -92,7 +92,7 @@ def test_min_masks_guarantees_spans_at_low_probability():
 
 
 @pytest.mark.parametrize(
-    "kwargs,match",
+    ("kwargs", "match"),
     [
         (dict(mask_length=0), "mask_length must be >= 1"),
         (dict(mask_length=21), r"mask_length \(21 frames\).*sequence \(20 frames\)"),

@@ -30,6 +30,7 @@ def test_small_configs_match_transformers(name, with_mask):
     assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in hf.parameters())
 
 
+@pytest.mark.slow
 def test_full_size_base_matches_transformers():
     cfg = Wav2Vec2Config.base(hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, layerdrop=0.0)
     hf, ours = model_pair(cfg, seed=3)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 import transformers
-from hf_utils import hf_model, padded_batch, small_config
+from hf_utils import model_pair, padded_batch, rel_error, small_config
 
 from w2v_lite.lengths import frame_mask, output_lengths
 from w2v_lite.model.masking import compute_mask_indices, sample_negative_indices
@@ -12,20 +12,19 @@ from w2v_lite.model.pretraining import Wav2Vec2ForPreTraining, contrastive_logit
 
 # Unusual quantizer sizes on top of the lead's small encoders: G groups of V codes, D, P, K.
 QUANT = dict(num_codevector_groups=3, num_codevectors_per_group=11, codevector_dim=21, proj_codevector_dim=13,
-             num_negatives=7, mask_time_prob=0.5, mask_time_length=3, mask_time_min_masks=2)  # fmt: skip
+             num_negatives=7, mask_time_prob=0.5, mask_time_length=3, mask_time_min_masks=2)
 CONFIGS = {
     "group-norm": lambda: small_config("group-postln", **QUANT),
     # LayerNorm conv stack with bias + pre-LN ("stable") transformer, like large-lv60
     "layer-norm-stable": lambda: small_config(
         "lv60-like", **{**QUANT, "num_codevector_groups": 4, "num_codevectors_per_group": 5,
-                        "codevector_dim": 8, "proj_codevector_dim": 10}),  # fmt: skip
+                        "codevector_dim": 8, "proj_codevector_dim": 10}),
 }
 LENGTHS = [4000, 2600, 3333]
 
 
 def _pair(cfg, seed=0):
-    hf = hf_model(cfg, seed, transformers.Wav2Vec2ForPreTraining)
-    return hf, Wav2Vec2ForPreTraining.from_hf(hf)
+    return model_pair(cfg, seed, Wav2Vec2ForPreTraining)
 
 
 def _masks(cfg, attention_mask, num_samples, seed=0):
@@ -40,11 +39,7 @@ def _masks(cfg, attention_mask, num_samples, seed=0):
 
 def _args(attention_mask, mask, neg):
     return dict(attention_mask=attention_mask, mask_time_indices=torch.tensor(mask),
-                sampled_negative_indices=torch.tensor(neg))  # fmt: skip
-
-
-def _rel(a, b):
-    return abs(a.item() - b.item()) / max(abs(b.item()), 1e-12)
+                sampled_negative_indices=torch.tensor(neg))
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
@@ -58,7 +53,7 @@ def test_matches_transformers_on_padded_batch(name, seed):
     with torch.no_grad():
         ref, out = hf(x, **args), ours(x, **args)
     for key in ("loss", "contrastive_loss", "diversity_loss", "codevector_perplexity"):
-        assert _rel(getattr(out, key), getattr(ref, key)) < 1e-5, key
+        assert rel_error(getattr(out, key), getattr(ref, key)) < 1e-5, key
     assert torch.equal(out.frame_mask, fm) and torch.equal(out.mask_time_indices, torch.tensor(mask))
     for key in ("projected_states", "projected_quantized_states"):
         torch.testing.assert_close(getattr(out, key)[fm], getattr(ref, key)[fm], rtol=0, atol=1e-5)
@@ -66,9 +61,9 @@ def test_matches_transformers_on_padded_batch(name, seed):
     n_masked = int(mask.sum())
     assert out.logits.shape == (3, fm.shape[1], 1 + cfg.num_negatives)
     by_hand = -torch.log_softmax(out.logits[torch.tensor(mask)], -1)[:, 0].sum()
-    assert _rel(by_hand, out.contrastive_loss) < 1e-6
+    assert rel_error(by_hand, out.contrastive_loss) < 1e-6
     gv = cfg.num_codevector_groups * cfg.num_codevectors_per_group
-    assert _rel(out.diversity_loss, (gv - out.codevector_perplexity) / gv * n_masked) < 1e-6
+    assert rel_error(out.diversity_loss, (gv - out.codevector_perplexity) / gv * n_masked) < 1e-6
 
 
 def test_train_mode_matches_transformers_under_same_seed():
@@ -85,7 +80,7 @@ def test_train_mode_matches_transformers_under_same_seed():
     torch.manual_seed(9)
     out = ours(x, **args)
     for key in ("loss", "contrastive_loss", "diversity_loss", "codevector_perplexity"):
-        assert _rel(getattr(out, key), getattr(ref, key)) < 1e-5, key
+        assert rel_error(getattr(out, key), getattr(ref, key)) < 1e-5, key
     ref.loss.backward(), out.loss.backward()
     ours_params = dict(ours.named_parameters())
     for name, p in hf.named_parameters():
@@ -109,7 +104,7 @@ def test_training_draws_masks_and_negatives_itself():
     out.loss.backward()
     names = ("quantizer.weight_proj.weight", "quantizer.codevectors", "project_hid.weight",
              "project_q.weight", "wav2vec2.masked_spec_embed",
-             "wav2vec2.feature_extractor.conv_layers.0.conv.weight")  # fmt: skip
+             "wav2vec2.feature_extractor.conv_layers.0.conv.weight")
     for name in names:
         assert model.get_parameter(name).grad.abs().sum() > 0, name
 
@@ -123,7 +118,7 @@ def test_eval_without_masks_returns_states_and_no_loss():
         by_lengths = ours(x, lengths=am.sum(-1))  # torchaudio-style lengths give the same result
     assert torch.equal(by_lengths.projected_quantized_states, out.projected_quantized_states)
     assert out.loss is None and out.mask_time_indices is None and out.logits is None
-    assert _rel(out.codevector_perplexity, ref.codevector_perplexity) < 1e-5
+    assert rel_error(out.codevector_perplexity, ref.codevector_perplexity) < 1e-5
     assert out.code_indices.shape == (3, out.frame_mask.shape[1], 3)
     with torch.no_grad():
         quantized = ours.quantizer(ours.wav2vec2(x, am).extract_features)[0]
@@ -165,7 +160,7 @@ def test_checkpoint_round_trips(tmp_path):
     torch.testing.assert_close(a.projected_states[v], c.projected_states[v], rtol=0, atol=1e-5)
     # a bare encoder checkpoint has no quantizer: strict loading names the missing keys
     ours.wav2vec2.save_pretrained(tmp_path / "bare")
-    with pytest.raises(ValueError, match="quantizer.codevectors"):
+    with pytest.raises(ValueError, match=r"quantizer\.codevectors"):
         Wav2Vec2ForPreTraining.from_pretrained(tmp_path / "bare")
 
 
@@ -206,6 +201,6 @@ def test_bad_input():
     _, mask, neg = _masks(cfg, am, x.shape[1])
     with pytest.raises(ValueError, match="flat indices"):
         model(x, attention_mask=am, mask_time_indices=torch.tensor(mask),
-              sampled_negative_indices=torch.tensor(neg) + 3 * frames)  # fmt: skip
+              sampled_negative_indices=torch.tensor(neg) + 3 * frames)
     with pytest.raises(ValueError, match="mask_time_prob > 0"):
         Wav2Vec2ForPreTraining(cfg.replace(mask_time_prob=0.0)).train()(x, attention_mask=am)

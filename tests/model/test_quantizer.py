@@ -13,7 +13,7 @@ from w2v_lite.model.quantizer import GumbelVectorQuantizer, gumbel_temperature, 
 # Unusual sizes on purpose: 3 groups of 7 entries, 5 channels each; 24 conv channels in.
 CFG = Wav2Vec2Config(conv_dim=(16, 24), conv_kernel=(3, 2), conv_stride=(2, 2), hidden_size=32,
                      num_attention_heads=2, num_conv_pos_embedding_groups=2, num_codevector_groups=3,
-                     num_codevectors_per_group=7, codevector_dim=15)  # fmt: skip
+                     num_codevectors_per_group=7, codevector_dim=15)
 
 
 def _pair():
@@ -82,7 +82,7 @@ def test_init_and_names():
     assert tuple(q.weight_proj.weight.shape) == (640, 24)
     assert q.weight_proj.weight.std().item() == pytest.approx(1.0, abs=0.02)
     assert (q.weight_proj.bias == 0).all()
-    assert 0 <= q.codevectors.min() and q.codevectors.max() < 1
+    assert q.codevectors.min() >= 0 and q.codevectors.max() < 1
     assert set(q.state_dict()) == {"codevectors", "weight_proj.weight", "weight_proj.bias"}
 
 

@@ -118,7 +118,7 @@ def test_naive_normalisation_is_wrong_on_short_clips_and_valid_only_is_right():
     naive, proper = naive_normalize(batch.input_values), normalize(batch.input_values, batch.lengths)
     means, stds = valid_stats(proper, batch.lengths)
     assert means.abs().max() < 1e-5 and (stds - 1).abs().max() < 1e-4
-    naive_means, naive_stds = valid_stats(naive, batch.lengths)
+    _, naive_stds = valid_stats(naive, batch.lengths)
     assert naive_stds[0] > 1.5  # the short clip's statistics were diluted by 1.5 s of zeros
     assert (naive[0, 8000:] != 0).all()  # and its padding is no longer silence
     assert (proper[0, 8000:] == 0).all()

@@ -68,7 +68,7 @@ def test_clip_of_length_cuts_and_repeats():
     clip = torch.arange(5.0)
     assert clip_of_length(clip, 3).tolist() == [0.0, 1.0, 2.0]
     assert clip_of_length(clip, 12).tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"num_samples must be >= 1, got 0"):
         clip_of_length(clip, 0)
 
 
@@ -90,7 +90,7 @@ def test_format_error_is_stable_text():
 def test_mask_bar_html():
     bar = mask_bar_html(49, 74)
     assert "49 valid frames + 25 padded = T 74" in bar and "width:147px" in bar and "width:75px" in bar
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="need 0 <= valid <= total, got valid=5, total=4"):
         mask_bar_html(5, 4)
 
 

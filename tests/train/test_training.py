@@ -31,35 +31,20 @@ def main(argv: list[str]) -> int:
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine, spinning OpenMP threads cost more than they give."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _corpus_subset(folder: Path, n: int, start: int = 0) -> Path:
-    """Copy n training clips (and their transcript lines) into `folder`."""
-    folder.mkdir()
-    items = audio.corpus_items("train")[start : start + n]
-    for path, _ in items:
-        shutil.copy(path, folder / path.name)
-    (folder / "transcripts.tsv").write_text("".join(f"{p.name}\t{t}\n" for p, t in items))
-    return folder
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: one torch thread per test
 
 
 def _args(data, out, **kw):
     return TrainArgs(**{"data": data, "out": out, "steps": 4, "batch_seconds": 2.0, "lr": 2e-3,
-                        "progress": False, **kw})  # fmt: skip
+                        "progress": False, **kw})
 
 
-def test_tiny_pretraining_loss_falls(tmp_path):
-    data = _corpus_subset(tmp_path / "data", 8)
+@pytest.mark.slow
+def test_tiny_pretraining_loss_falls(tmp_path, corpus_subset, tiny_config):
+    data = corpus_subset(tmp_path / "data", 8)
     task = PretrainTask(temp_decay=0.99)
     steps, lr = 100, 3e-3  # ~15 s on one core; 30 steps only sometimes get below chance
-    rows = train(task, Wav2Vec2Config.tiny(), _args(data, tmp_path / "out", steps=steps, batch_seconds=3.0, lr=lr))
+    rows = train(task, tiny_config, _args(data, tmp_path / "out", steps=steps, batch_seconds=3.0, lr=lr))
     assert [r["step"] for r in rows] == list(range(1, steps + 1))
     first = sum(r["loss"] for r in rows[:6]) / 6
     last = sum(r["loss"] for r in rows[-6:]) / 6
@@ -77,13 +62,13 @@ def test_tiny_pretraining_loss_falls(tmp_path):
     logged = [json.loads(line) for line in (tmp_path / "out" / "log.jsonl").read_text().splitlines()]
     assert logged == rows
     assert {p.name for p in (tmp_path / "out").iterdir()} == {
-        "config.json", "model.safetensors", STATE_FILE, "trainer_state.json", "log.jsonl"}  # fmt: skip
+        "config.json", "model.safetensors", STATE_FILE, "trainer_state.json", "log.jsonl"}
 
 
-def test_resume_is_exact(tmp_path):
+def test_resume_is_exact(tmp_path, corpus_subset, tiny_config):
     """4 steps in one go == 2 steps, stop, --resume, 2 more (crops, epochs, masks, dropout included)."""
-    data = _corpus_subset(tmp_path / "data", 6)
-    cfg = Wav2Vec2Config.tiny()
+    data = corpus_subset(tmp_path / "data", 6)
+    cfg = tiny_config
     kw = dict(max_seconds=0.8, seed=3)
     full = train(PretrainTask(), cfg, _args(data, tmp_path / "full", **kw))
     half = train(PretrainTask(), cfg, _args(data, tmp_path / "split", stop_at=2, **kw))
@@ -98,20 +83,20 @@ def test_resume_is_exact(tmp_path):
         assert torch.equal(a[key], b[key]), key
     drop = ("seconds",)
     assert [{k: v for k, v in r.items() if k not in drop} for r in full] == \
-           [{k: v for k, v in r.items() if k not in drop} for r in resumed]  # fmt: skip
+           [{k: v for k, v in r.items() if k not in drop} for r in resumed]
     state = torch.load(tmp_path / "split" / STATE_FILE, weights_only=True)
     assert state["step"] == 4 and len(state["rng"]) == 1
 
 
-def test_resume_without_checkpoint_errors(tmp_path):
-    data = _corpus_subset(tmp_path / "data", 2)
-    with pytest.raises(ValueError, match="no trainer_state.pt"):
-        train(PretrainTask(), Wav2Vec2Config.tiny(), _args(data, tmp_path / "out", resume=True))
+def test_resume_without_checkpoint_errors(tmp_path, corpus_subset, tiny_config):
+    data = corpus_subset(tmp_path / "data", 2)
+    with pytest.raises(ValueError, match=r"no trainer_state\.pt"):
+        train(PretrainTask(), tiny_config, _args(data, tmp_path / "out", resume=True))
 
 
-def test_feature_grad_mult_zero_freezes_conv_stack(tmp_path):
-    data = _corpus_subset(tmp_path / "data", 3)
-    cfg = Wav2Vec2Config.tiny()
+def test_feature_grad_mult_zero_freezes_conv_stack(tmp_path, corpus_subset, tiny_config):
+    data = corpus_subset(tmp_path / "data", 3)
+    cfg = tiny_config
     train(PretrainTask(), cfg, _args(data, tmp_path / "out", steps=2, feature_grad_mult=0.0))
     torch.manual_seed(0)  # train() seeds before building, so this is the same initial model
     init = PretrainTask().build_model(cfg, None).state_dict()
@@ -130,11 +115,11 @@ def test_empty_data_folder(tmp_path, capsys):
     assert "holds no audio files" in capsys.readouterr().err
 
 
-def test_unreadable_file_is_reported_by_name_and_skipped(tmp_path):
-    data = _corpus_subset(tmp_path / "data", 2)
+def test_unreadable_file_is_reported_by_name_and_skipped(tmp_path, corpus_subset):
+    data = corpus_subset(tmp_path / "data", 2)
     (data / "broken_clip.wav").write_bytes(b"RIFF\x00\x00not really a wave file")
     sf.write(data / "too_short.wav", np.full(100, 0.1), 16000)  # valid, but shorter than one frame
-    with pytest.warns(UserWarning) as caught:
+    with pytest.warns(UserWarning, match="skipping audio file") as caught:
         folder = AudioFolder(data, min_samples=400)
     assert [str(w.message).split(":")[0] for w in caught] == [
         "skipping audio file broken_clip.wav", "skipping audio file too_short.wav"]
@@ -144,12 +129,12 @@ def test_unreadable_file_is_reported_by_name_and_skipped(tmp_path):
     only_bad = tmp_path / "bad"
     only_bad.mkdir()
     shutil.copy(data / "broken_clip.wav", only_bad)
-    with pytest.warns(UserWarning, match="broken_clip.wav"), pytest.raises(ValueError, match="no usable clip"):
+    with pytest.warns(UserWarning, match=r"broken_clip\.wav"), pytest.raises(ValueError, match="no usable clip"):
         AudioFolder(only_bad)
 
 
-def test_crop_is_reproducible(tmp_path):
-    data = _corpus_subset(tmp_path / "data", 3)
+def test_crop_is_reproducible(tmp_path, corpus_subset):
+    data = corpus_subset(tmp_path / "data", 3)
     folder = AudioFolder(data, max_seconds=0.5)
     assert folder.lengths == [min(c.waveform.numel(), 8000) for c in folder.clips]
     long = max(range(3), key=lambda i: folder.clips[i].waveform.numel())
@@ -165,14 +150,15 @@ def test_train_subcommands_share_flags_and_keep_their_own_defaults():
     assert pre.resume and pre.feature_grad_mult == 0.1 and pre.temp_decay == 0.999995 and pre.lr == 5e-4
 
 
-def test_torchrun_two_processes(tmp_path):
+@pytest.mark.slow
+def test_torchrun_two_processes(tmp_path, corpus_subset):
     """`torchrun --nproc_per_node=2`: gloo DDP, ranks share the batches, only rank 0 writes."""
-    data = _corpus_subset(tmp_path / "data", 8)
+    data = corpus_subset(tmp_path / "data", 8)
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            "-m", "w2v_lite.train", "pretrain", "--config", "tiny", "--data", str(data), "--out", str(out),
-           "--steps", "3", "--batch-seconds", "2", "--no-progress"]  # fmt: skip
+           "--steps", "3", "--batch-seconds", "2", "--no-progress"]
     proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(p.name for p in out.iterdir()) == sorted(

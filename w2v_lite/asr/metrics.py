@@ -33,17 +33,16 @@ def edit_distance(reference: Sequence, hypothesis: Sequence) -> int:
 def _pairs(references: Sequence[str] | str, hypotheses: Sequence[str] | str) -> list[tuple[str, str]]:
     if isinstance(references, str) != isinstance(hypotheses, str):
         raise TypeError("pass two strings, or two lists of strings of the same length")
-    if isinstance(references, str):
-        references, hypotheses = [references], [hypotheses]
-    references, hypotheses = list(references), list(hypotheses)
-    if len(references) != len(hypotheses):
-        raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses; they must pair up")
-    if not references:
+    refs = [references] if isinstance(references, str) else list(references)
+    hyps = [hypotheses] if isinstance(hypotheses, str) else list(hypotheses)
+    if len(refs) != len(hyps):
+        raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses; they must pair up")
+    if not refs:
         raise ValueError("no references to score against")
-    for text in (*references, *hypotheses):
+    for text in (*refs, *hyps):
         if not isinstance(text, str):
             raise TypeError(f"references and hypotheses must be str, got {type(text).__name__}")
-    return list(zip(references, hypotheses, strict=True))
+    return list(zip(refs, hyps, strict=True))
 
 
 def error_rate(references: Sequence[str] | str, hypotheses: Sequence[str] | str, unit: str) -> float:
@@ -57,6 +56,8 @@ def error_rate(references: Sequence[str] | str, hypotheses: Sequence[str] | str,
     edits = total = 0
     for ref, hyp in _pairs(references, hypotheses):
         ref_words, hyp_words = ref.split(), hyp.split()
+        ref_units: Sequence[str]  # words, or the characters of a str
+        hyp_units: Sequence[str]
         if unit == "word":
             ref_units, hyp_units = ref_words, hyp_words
         else:

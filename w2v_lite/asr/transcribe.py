@@ -72,7 +72,7 @@ def transcribe(
         paths = [paths]
     if not paths:
         raise ValueError("no audio files given; pass at least one path")
-    model, tokenizer = load_for_inference(model_dir)
+    model, tokenizer = load_for_inference(Path(model_dir))
     results = []
     for path in paths:
         wave = load(path)
@@ -97,7 +97,7 @@ def format_frames(steps: Sequence[FrameStep], blank: str = "_") -> str:
 def _run(args: argparse.Namespace) -> None:
     for result in transcribe(args.files, args.model, frames=args.frames):
         print(f"{result.path}\t{result.text}")
-        if args.frames:
+        if result.frames is not None:  # asked for with --frames
             print(format_frames(result.frames))
 
 
@@ -110,7 +110,7 @@ def add_transcribe_parser(subparsers: argparse._SubParsersAction) -> argparse.Ar
     p.add_argument("files", nargs="+", metavar="FILE", help="audio files: WAV/FLAC/OGG, any rate, mono or stereo")
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR,
                    help="checkpoint folder with config.json, model.safetensors, vocab.json "
-                        "(default: the committed ctc-tiny)")  # fmt: skip
+                        "(default: the committed ctc-tiny)")
     p.add_argument("--frames", action="store_true", help="also print the per-frame argmax path with times in ms")
     p.set_defaults(func=_run)
     return p

@@ -86,9 +86,9 @@ class AudioFolder:
     def clip(self, index: int, epoch: int = 0, seed: int = 0) -> Clip:
         """Clip `index`, cropped to `max_seconds` at an offset drawn from rng(seed, epoch, index)."""
         item = self.clips[index]
-        excess = item.waveform.numel() - (self.max_samples or item.waveform.numel())
-        if excess <= 0:
+        if self.max_samples is None or item.waveform.numel() <= self.max_samples:
             return item
+        excess = item.waveform.numel() - self.max_samples
         start = int(np.random.default_rng([seed, epoch, index]).integers(0, excess + 1))
         return Clip(item.path, item.waveform[start : start + self.max_samples], item.text)
 

@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -84,14 +85,17 @@ def load_into(model: nn.Module, state: dict[str, torch.Tensor], source: str = "c
     model.load_state_dict(state, strict=True)
 
 
-def build_from_hf(cls: type, hf_model: nn.Module) -> nn.Module:
+ModelT = TypeVar("ModelT", bound=nn.Module)
+
+
+def build_from_hf(cls: type[ModelT], hf_model: nn.Module) -> ModelT:
     """`cls(config)` with a live transformers model's config and weights, strictly checked, in eval mode."""
     model = cls(Wav2Vec2Config.from_hf(hf_model.config))
     load_into(model, dict(hf_model.state_dict()), source="transformers model")
     return model.eval()
 
 
-def build_from_folder(cls: type, folder: str | Path) -> nn.Module:
+def build_from_folder(cls: type[ModelT], folder: str | Path) -> ModelT:
     """`cls(config)` with `folder`'s config.json and weights (ours or transformers'), strictly checked, in eval
     mode."""
     model = cls(load_config(folder))

@@ -59,6 +59,7 @@ class ConvLayer(nn.Module):
         super().__init__()
         self.conv = nn.Conv1d(c_in, c_out, kernel_size=kernel, stride=stride, bias=bias)
         self.norm_kind = norm
+        self.layer_norm: nn.Module  # HF's name for either norm
         if norm == "group":
             self.layer_norm = MaskAwareGroupNorm(c_out, c_out, affine=True)
         elif norm == "layer":
@@ -87,6 +88,7 @@ class FeatureEncoder(nn.Module):
         self.config = config
         layers = []
         c_in = 1
+        norm: str | None
         for i, (c, k, s) in enumerate(zip(config.conv_dim, config.conv_kernel, config.conv_stride)):
             if config.feat_extract_norm == "layer":
                 norm = "layer"

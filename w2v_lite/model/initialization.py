@@ -41,6 +41,7 @@ def transformers_init_(model: nn.Module, initializer_range: float = 0.02) -> nn.
             # transformers 5.x asks for N(0, 2/sqrt(K*H)) here, but its init writes to the weight-normed
             # tensor, which is recomputed from g and v; in effect v keeps PyTorch's default init and only
             # the bias is zeroed. We match what the reference does, not what it asks for.
+            assert module.bias is not None  # the positional conv is built with a bias, as in transformers
             nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Conv1d):
             nn.init.kaiming_normal_(module.weight)

@@ -23,7 +23,7 @@ from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.model import checkpoints
 from w2v_lite.model.masking import sample_negative_indices
 from w2v_lite.model.quantizer import GumbelVectorQuantizer
-from w2v_lite.model.wav2vec2 import Wav2Vec2Model
+from w2v_lite.model.wav2vec2 import Wav2Vec2Model, Wav2Vec2Output
 
 
 @dataclass
@@ -138,14 +138,14 @@ class Wav2Vec2ForPreTraining(nn.Module):
             raise ValueError(
                 "pretraining needs masked frames: set config.mask_time_prob > 0 or pass mask_time_indices"
             )
-        out = self.wav2vec2(
+        out: Wav2Vec2Output = self.wav2vec2(
             input_values, attention_mask=attention_mask, lengths=lengths,
             mask_time_indices=mask_time_indices, output_hidden_states=output_hidden_states,
-        )  # fmt: skip
+        )
         mask_time_indices = out.mask_time_indices  # (B, T) bool, drawn by the model if not given
         if mask_time_indices is not None and (mask_time_indices & ~out.frame_mask).any():
             raise ValueError("mask_time_indices marks padded frames; build it with the frame mask "
-                             "(compute_mask_indices(..., attention_mask=frame_mask))")  # fmt: skip
+                             "(compute_mask_indices(..., attention_mask=frame_mask))")
 
         # 1. predictions: every transformer output, masked frames included, projected to P
         projected_states = self.project_hid(out.last_hidden_state)
@@ -175,7 +175,7 @@ class Wav2Vec2ForPreTraining(nn.Module):
         negatives = torch.as_tensor(sampled_negative_indices, device=projected_quantized.device).long()
         if negatives.dim() != 3 or negatives.shape[:2] != (batch, frames):
             raise ValueError(f"sampled_negative_indices must have shape ({batch}, {frames}, K), "
-                             f"got {tuple(negatives.shape)}")  # fmt: skip
+                             f"got {tuple(negatives.shape)}")
         if negatives.numel() and (negatives.min() < 0 or negatives.max() >= batch * frames):
             raise ValueError(f"sampled_negative_indices must be flat indices in [0, {batch * frames})")
 

@@ -30,7 +30,7 @@ from w2v_lite.lengths import receptive_field
 from w2v_lite.model.ctc import Wav2Vec2ForCTC
 
 __all__ = ["Emissions", "emissions", "frame_centres", "emission_figure", "path_strip_html", "clip_report",
-           "emission_widget"]  # fmt: skip
+           "emission_widget"]
 
 BLANK_SHOWN_AS = "_"
 

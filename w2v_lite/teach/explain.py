@@ -7,6 +7,8 @@ is always a measured one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -101,7 +103,7 @@ def batch_rows(config: Wav2Vec2Config, lengths: list[int]) -> tuple[list[tuple[s
     return rows, mask
 
 
-def format_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+def format_table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
     """Plain-text table with aligned columns."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in [header, *rows]]

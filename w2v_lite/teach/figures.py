@@ -8,8 +8,9 @@ dpi and metadata are fixed so that the same library versions give byte-identical
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from matplotlib.figure import Figure
@@ -171,7 +172,7 @@ def masks_figure(stages: MaskStages, sampling_rate: int = 16000) -> Figure:
     return fig
 
 
-def invariance_figure(extras: Sequence[int], curves: dict[str, Sequence[float]], sampling_rate: int = 16000,
+def invariance_figure(extras: Sequence[int], curves: Mapping[str, Sequence[float]], sampling_rate: int = 16000,
                       tolerance: float = 1e-5) -> Figure:
     """Max valid-frame change vs padding length (log scale), one curve per model; zeros drawn at 1e-9."""
     fig = Figure(figsize=(7, 4), dpi=DPI, layout="constrained")
@@ -203,7 +204,7 @@ def waste_figure(waste: dict[str, float], note: str = "") -> Figure:
 
 def padding_models(seed: int = 0) -> dict[str, Wav2Vec2Model]:
     """Three seeded `tiny` models that differ only in the conv-stack normalisation (eval mode)."""
-    variants = {
+    variants: dict[str, dict[str, Any]] = {
         "GroupNorm (base-style)": {},
         "mask-aware GroupNorm": {"mask_aware_group_norm": True},
         "LayerNorm (lv60-style)": {"feat_extract_norm": "layer", "conv_bias": True,

@@ -204,7 +204,7 @@ def padding_waste(
 
 def crops(clip: torch.Tensor, seconds: Sequence[float], sampling_rate: int = 16000) -> PaddedBatch:
     """Pieces of one clip as a padded batch: the first `s` seconds for each s. (L,) -> `PaddedBatch`."""
-    return pad_batch([clip[: int(round(s * sampling_rate))] for s in seconds])
+    return pad_batch([clip[: round(s * sampling_rate)] for s in seconds])
 
 
 def attention_bias(mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -159,7 +159,7 @@ def comparison_figure(results: Mapping[str, Mapping[str, float]], num_negatives:
 
 def frame_report(out: PreTrainingOutput, b: int, t: int) -> str:
     """One masked frame's contrastive decision as one line of text (from a forward with masks+negatives)."""
-    if out.logits is None or out.mask_time_indices is None:
+    if out.logits is None or out.mask_time_indices is None or out.sampled_negative_indices is None:
         raise ValueError("run the model with mask_time_indices and sampled_negative_indices to get logits")
     if not bool(out.mask_time_indices[b, t]):
         raise ValueError(f"frame {t} of clip {b} is not masked; it has no contrastive loss")
@@ -177,6 +177,8 @@ def frame_report(out: PreTrainingOutput, b: int, t: int) -> str:
 
 def masked_frame_widget(out: PreTrainingOutput, b: int) -> widgets.VBox:
     """IntSlider over the masked frames of clip b + a Label with `frame_report` for the chosen one."""
+    if out.mask_time_indices is None:
+        raise ValueError("run the model with mask_time_indices to get masked frames")
     frames = torch.nonzero(out.mask_time_indices[b]).flatten().tolist()
     if not frames:
         raise ValueError(f"clip {b} has no masked frame")

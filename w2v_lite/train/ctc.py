@@ -24,6 +24,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
@@ -84,7 +85,8 @@ class CTCTask(Task):
         missing = [c.path.name for c in clips if c.text is None]
         if missing:
             raise ValueError(f"clips {missing} have no transcript; list them in transcripts.tsv")
-        return {**waveform_batch(clips), "labels": self.tokenizer.pad_labels([c.text for c in clips])}
+        # every text is set now (`or ""` only tells the type checker)
+        return {**waveform_batch(clips), "labels": self.tokenizer.pad_labels([c.text or "" for c in clips])}
 
     def step(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """Forward with labels -> (CTC loss, {frames, tokens, share of clips with an impossible label})."""
@@ -98,10 +100,11 @@ class CTCTask(Task):
     def on_step(self, model: nn.Module, step: int) -> dict[str, float]:
         """Freeze the conv stack before step `freeze_steps`, unfreeze it from then on; evaluate now and then."""
         frozen = step < self.freeze_steps
+        ctc = cast(Wav2Vec2ForCTC, model)  # the model build_model made
         if frozen:
-            model.freeze_feature_encoder()
+            ctc.freeze_feature_encoder()
         else:
-            model.unfreeze_feature_encoder()
+            ctc.unfreeze_feature_encoder()
         row = {"conv_frozen": float(frozen)}
         if self.eval_every and step > 0 and step % self.eval_every == 0 and self.eval_data is not None:
             start = time.perf_counter()
@@ -117,10 +120,10 @@ class CTCTask(Task):
         """CER and WER of greedy decoding on `eval_data` (one clip at a time, unpadded)."""
         if self.eval_data is None:
             return {}
+        ctc = cast(Wav2Vec2ForCTC, model)  # the model build_model made
         if self._eval_clips is None:
-            config = model.config
-            self._eval_clips = AudioFolder(self.eval_data, min_samples=self.min_samples(config)).clips
-        return evaluate_ctc(model, self.tokenizer, self._eval_clips)
+            self._eval_clips = AudioFolder(self.eval_data, min_samples=self.min_samples(ctc.config)).clips
+        return evaluate_ctc(ctc, self.tokenizer, self._eval_clips)
 
 
 @torch.no_grad()

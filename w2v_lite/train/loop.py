@@ -129,7 +129,7 @@ def rng_state() -> dict:
     py_version, py_keys, py_gauss = random.getstate()
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     state = {"python": (py_version, list(py_keys), py_gauss), "torch": torch.get_rng_state(),
-             "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss)}
+             "numpy": (kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), pos, has_gauss, gauss)}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -216,7 +216,7 @@ def train(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | None
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), eps=1e-6,
                                   weight_decay=args.weight_decay)  # fairseq's wav2vec 2.0 settings
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_linear_decay(args.warmup_steps, args.steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_linear_decay(args.warmup_steps or 0, args.steps))
     wrapped = model
     if world > 1:
         wrapped = nn.parallel.DistributedDataParallel(
@@ -254,7 +254,7 @@ def train(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | None
             clips = [data.clip(i, epoch, args.seed) for i in indices]
             batch = {k: v.to(device) for k, v in task.make_batch(clips).items()}
             model.train()
-            row = {"step": step + 1, "epoch": epoch, "lr": scheduler.get_last_lr()[0]}
+            row: dict[str, float] = {"step": step + 1, "epoch": epoch, "lr": float(scheduler.get_last_lr()[0])}
             row.update(task.on_step(model, step))
             loss, metrics = task.step(wrapped, batch)
             if not torch.isfinite(loss):
@@ -305,7 +305,7 @@ def _read_log(path: Path, step: int) -> list[dict]:
 
 def _save(model, config, optimizer, scheduler, step, args, out, rank, world) -> None:
     """Checkpoint: weights + config first, then the trainer state (written last, atomically)."""
-    rngs = [None] * world
+    rngs: list[dict | None] = [None] * world
     if world > 1:
         dist.all_gather_object(rngs, rng_state())  # every rank's RNG, so that a resume is exact
     else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -72,15 +73,16 @@ class PretrainTask(Task):
     def on_step(self, model: nn.Module, step: int) -> dict[str, float]:
         """Anneal the Gumbel-softmax temperature."""
         temperature = gumbel_temperature(step, *self.temps)
-        model.set_gumbel_temperature(temperature)
+        cast(Wav2Vec2ForPreTraining, model).set_gumbel_temperature(temperature)
         return {"temperature": temperature}
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         """`masked_prediction_metrics` on `eval_data` (if given)."""
         if self.eval_data is None:
             return {}
-        data = AudioFolder(self.eval_data, min_samples=self.min_samples(model.config))
-        return masked_prediction_metrics(model, data.clips)
+        pretraining = cast(Wav2Vec2ForPreTraining, model)  # the model build_model made
+        data = AudioFolder(self.eval_data, min_samples=self.min_samples(pretraining.config))
+        return masked_prediction_metrics(pretraining, data.clips)
 
 
 @torch.no_grad()
@@ -100,7 +102,7 @@ def masked_prediction_metrics(model: Wav2Vec2ForPreTraining, clips: Sequence[Cli
     cfg = model.config
     correct = total = same = negatives = 0
     loss = 0.0
-    codes = []
+    codes: list[torch.Tensor] = []
     try:
         for start in range(0, len(clips), batch_size):
             batch = waveform_batch(clips[start : start + batch_size])
@@ -108,7 +110,7 @@ def masked_prediction_metrics(model: Wav2Vec2ForPreTraining, clips: Sequence[Cli
             batch = {k: v.to(device) for k, v in batch.items()}
             frames = frame_mask(output_lengths(batch["lengths"].cpu(), cfg), output_lengths(
                 batch["input_values"].shape[1], cfg))  # (B, T) valid frames: masks stay inside them
-            shape = tuple(frames.shape)
+            shape = (frames.shape[0], frames.shape[1])  # (B, T)
             mask = compute_mask_indices(shape, cfg.mask_time_prob, cfg.mask_time_length, frames,
                                         max(cfg.mask_time_min_masks, 1))
             neg = sample_negative_indices(shape, cfg.num_negatives, mask)
@@ -124,9 +126,9 @@ def masked_prediction_metrics(model: Wav2Vec2ForPreTraining, clips: Sequence[Cli
     finally:
         np.random.set_state(saved)
         model.train(was_training)
-    codes = torch.cat(codes)  # (n_masked, G) chosen code per group
+    chosen = torch.cat(codes)  # (n_masked, G) chosen code per group
     groups, entries = cfg.num_codevector_groups, cfg.num_codevectors_per_group
-    usage = torch.stack([torch.bincount(codes[:, g], minlength=entries) for g in range(groups)]).double()
+    usage = torch.stack([torch.bincount(chosen[:, g], minlength=entries) for g in range(groups)]).double()
     marginal = usage / usage.sum(-1, keepdim=True)
     perplexity = torch.exp(-torch.xlogy(marginal, marginal).sum(-1)).sum()
     return {"accuracy": correct / total, "contrastive_loss": loss / total, "perplexity": float(perplexity),
