@@ -1,11 +1,42 @@
-"""`python -m w2v_lite explain`: every printed number comes from the model and output_lengths."""
+"""The `w2v-lite` command line (`python -m w2v_lite`): every printed number of `explain` comes from the model
+and output_lengths; every subcommand has --help with an example; bad arguments give one `error: ...` line
+and exit code 2, never a traceback, and leave existing files alone."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from w2v_lite import audio, output_lengths
-from w2v_lite.cli import main
+from w2v_lite.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIP = str(ROOT / "tests" / "assets" / "four_seven_two_22k_stereo.wav")
+CORPUS = str(ROOT / "w2v_lite" / "assets" / "corpus" / "train")
+SUBCOMMANDS = ["explain", "transcribe", "train pretrain", "train ctc", "figures"]
+
+
+def run_cli(*argv: str) -> subprocess.CompletedProcess:
+    """`python -m w2v_lite ARGV` in a fresh process, as a user runs it."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "w2v_lite", *argv], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=300)
+
+
+def run_main(argv: list[str], capsys) -> tuple[int, str]:
+    """`main(argv)` in this process -> (exit code, stderr); argparse's own errors raise SystemExit."""
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    return code, capsys.readouterr().err
+
+
+# ---- explain ---------------------------------------------------------------------------------------------
 
 
 def test_explain_default_clip_tiny(capsys):
@@ -44,9 +75,132 @@ def test_explain_batch_prints_masks(tmp_path, capsys):
     assert "#" * 24 + "." * 25 in out
 
 
-def test_explain_errors(tmp_path, capsys):
-    (tmp_path / "bad.wav").write_bytes(b"not audio")
-    assert main(["explain", str(tmp_path / "bad.wav")]) == 2
-    assert "bad.wav" in capsys.readouterr().err
-    with pytest.raises(SystemExit, match="fewer than one frame"):
-        main(["explain", "--seconds", "0.01", "--config", "tiny"])
+# ---- help --------------------------------------------------------------------------------------------------
+
+
+def test_top_level_help_lists_every_subcommand():
+    result = run_cli("--help")
+    assert result.returncode == 0, result.stderr
+    listed = [line.split()[0] for line in result.stdout.split("COMMAND\n", 1)[1].split("\n\n")[0].splitlines()
+              if line.startswith("    ") and not line.startswith("     ")]  # one indented name per subcommand
+    assert listed == ["explain", "transcribe", "train", "figures"], result.stdout
+    assert "example:\n  w2v-lite " in result.stdout
+
+
+def test_train_ctc_help_works_and_shows_an_example():
+    result = run_cli("train", "ctc", "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: w2v-lite train ctc")
+    assert "--freeze-steps" in result.stdout and "--init" in result.stdout
+    assert "example:\n  w2v-lite train ctc --init " in result.stdout
+
+
+@pytest.mark.parametrize("command", [*SUBCOMMANDS, "train"])
+def test_every_subcommand_help_has_an_example(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command.split(), "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: w2v-lite {command}")
+    example = out.split("example:\n", 1)[1].strip().splitlines()[0]
+    assert example.startswith(f"w2v-lite {command}")
+
+
+def test_the_parser_knows_exactly_these_subcommands():
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if a.dest == "command"]
+    assert sorted(sub.choices) == ["explain", "figures", "train", "transcribe"]
+    (objectives,) = [a for a in sub.choices["train"]._actions if a.dest == "objective"]
+    assert sorted(objectives.choices) == ["ctc", "pretrain"]
+
+
+# ---- bad arguments: one line, exit code 2, no traceback ----------------------------------------------------
+
+TRAIN = ["--data", CORPUS, "--steps", "1", "--no-progress"]
+
+BAD = [
+    # explain
+    (["explain", "--seconds", "-1"], "--seconds must be positive, got -1.0"),
+    (["explain", "--seconds", "abc"], "argument --seconds: invalid float value: 'abc'"),
+    (["explain", "--config", "nope"], "invalid choice: 'nope'"),
+    (["explain", CLIP, "--seconds", "2"], "give either FILE or --seconds, not both"),
+    (["explain", "--seconds", "0.01", "--config", "tiny"], "the clip has 160 samples, fewer than one frame's window"),
+    (["explain", "no/such/clip.wav"], "audio file not found: no/such/clip.wav"),
+    # transcribe
+    (["transcribe"], "the following arguments are required: FILE"),
+    (["transcribe", "no/such/clip.wav"], "audio file not found: no/such/clip.wav"),
+    (["transcribe", CLIP, "--model", "no/such/model"], "model folder no/such/model does not exist"),
+    # train pretrain
+    (["train"], "the following arguments are required: OBJECTIVE"),
+    (["train", "pretrain"], "the following arguments are required: --data, --out, --steps"),
+    (["train", "pretrain", *TRAIN, "--out", "{out}"], "give --config (e.g. tiny) or --init CHECKPOINT_FOLDER"),
+    (["train", "pretrain", "--config", "nope", *TRAIN, "--out", "{out}"], "unknown config 'nope'"),
+    (["train", "pretrain", "--config", "tiny", *TRAIN, "--steps", "0", "--out", "{out}"], "steps must be >= 1"),
+    (["train", "pretrain", "--config", "tiny", *TRAIN, "--out", "{out}", "--set", "nonsense=1"],
+     "unknown config field(s) ['nonsense']"),
+    (["train", "pretrain", "--config", "tiny", *TRAIN, "--out", "{out}", "--set", "mask_time_prob=abc"],
+     "--set mask_time_prob=abc: the value must be JSON"),
+    (["train", "pretrain", "--config", "tiny", *TRAIN, "--out", "{out}", "--resume"], "--resume: no trainer_state.pt"),
+    # train ctc
+    (["train", "ctc", "--config", "tiny", *TRAIN, "--out", "{out}"], "ctc needs --init scratch"),
+    (["train", "ctc", "--init", "no/such/run", *TRAIN, "--out", "{out}"], "--init no/such/run: no such checkpoint"),
+    (["train", "ctc", "--init", "scratch", *TRAIN, "--out", "{out}", "--freeze-steps", "-1"],
+     "--freeze-steps and --eval-every must be >= 0"),
+    (["train", "ctc", "--init", "scratch", *TRAIN, "--out", "{out}", "--max-seconds", "2"],
+     "--max-seconds crops clips"),
+    (["train", "ctc", "--init", "scratch", *TRAIN, "--out", "{out}", "--steps", "0"], "steps must be >= 1"),
+    # figures
+    (["figures", "--out", "{file}"], "is a file; give a folder for the figures"),
+    (["figures", "--bogus"], "unrecognized arguments: --bogus"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD, ids=[" ".join(a[:3]) + f" #{i}" for i, (a, _) in enumerate(BAD)])
+def test_bad_arguments_give_one_error_line_and_exit_2(argv, message, tmp_path, capsys):
+    out, file = tmp_path / "run", tmp_path / "existing.txt"
+    file.write_text("keep me")
+    argv = [a.format(out=out, file=file) for a in argv]
+    code, err = run_main(argv, capsys)
+    assert code == 2, err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert message in err
+    assert "Traceback" not in err
+    # refused: nothing written, nothing overwritten
+    assert not out.exists()
+    assert file.read_text() == "keep me"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["explain", "--seconds", "-1"], "error: --seconds must be positive"),
+        (["transcribe", "no/such/clip.wav"], "error: audio file not found"),
+        (["train", "pretrain", "--config", "tiny", "--data", "no/such/folder", "--out", "{out}", "--steps", "1"],
+         "error: data folder no/such/folder does not exist"),
+        (["train", "ctc", "--init", "scratch", *TRAIN, "--out", "{out}", "--freeze-steps", "-1"],
+         "error: --freeze-steps and --eval-every must be >= 0"),
+        (["figures", "--out", "{file}"], "error: --out"),
+    ],
+    ids=SUBCOMMANDS,
+)
+def test_each_subcommand_refuses_bad_input_in_a_real_process(argv, message, tmp_path):
+    out, file = tmp_path / "run", tmp_path / "existing.txt"
+    file.write_text("keep me")
+    result = run_cli(*[a.format(out=out, file=file) for a in argv])
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
+    assert result.stdout == ""
+    assert not out.exists() and file.read_text() == "keep me"
+
+
+def test_ctc_training_into_an_existing_run_is_refused_and_keeps_its_files(tmp_path, capsys):
+    """A finished run in --out (here: its vocab.json and trainer state) survives a refused second run."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "vocab.json").write_text('{"<pad>": 0}')
+    (out / "trainer_state.pt").write_bytes(b"state")
+    code, err = run_main(["train", "ctc", "--init", "scratch", *TRAIN, "--out", str(out)], capsys)
+    assert code == 2 and "already holds a checkpoint" in err
+    assert (out / "vocab.json").read_text() == '{"<pad>": 0}'
+    assert sorted(p.name for p in out.iterdir()) == ["trainer_state.pt", "vocab.json"]

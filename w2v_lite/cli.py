@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 import torch
@@ -35,10 +36,10 @@ def _model(config_name: str) -> Wav2Vec2Model:
 
 def _clip(args: argparse.Namespace) -> tuple[torch.Tensor, str]:
     if args.file and args.seconds is not None:
-        raise SystemExit("error: give either FILE or --seconds, not both")
+        raise ValueError("give either FILE or --seconds, not both")
     if args.seconds is not None:
         if args.seconds <= 0:
-            raise SystemExit(f"error: --seconds must be positive, got {args.seconds}")
+            raise ValueError(f"--seconds must be positive, got {args.seconds}")
         n = round(args.seconds * SAMPLING_RATE)
         return torch.randn(n, generator=torch.Generator().manual_seed(0)) * 0.1, f"{args.seconds} s of noise"
     if args.file:
@@ -70,7 +71,7 @@ def explain(args: argparse.Namespace) -> None:
     clip, name = _clip(args)
     n = clip.shape[-1]
     if output_lengths(n, cfg) == 0:
-        raise SystemExit(f"error: the clip has {n} samples, fewer than one frame's window ({field}); use a longer clip")
+        raise ValueError(f"the clip has {n} samples, fewer than one frame's window ({field}); use a longer clip")
     print(f"config: {args.config}; clip: {name}")
     print(format_table(explain_rows(model, clip), ("stage", "shape", "why")))
     print(f"\nT = floor((L - {field}) / {hop}) + 1 = floor(({n} - {field}) / {hop}) + 1 = {output_lengths(n, cfg)}")
@@ -80,6 +81,8 @@ def figures(args: argparse.Namespace) -> None:
     """Regenerate every figure into `args.out` (matplotlib is imported only here)."""
     from w2v_lite.teach.figures import make_all
 
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out} is a file; give a folder for the figures")
     torch.set_num_threads(1)  # fixed thread count: the same reductions, so the same pixels
     for path in make_all(args.out):
         print(path)

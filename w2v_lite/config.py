@@ -155,7 +155,11 @@ class Wav2Vec2Config:
 
     # ---- conversion ------------------------------------------------------------------------------
     def replace(self, **changes: Any) -> Wav2Vec2Config:
-        """A copy with some fields changed."""
+        """A copy with some fields changed. An unknown field name raises TypeError naming it."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise TypeError(f"unknown config field(s) {unknown}; use Wav2Vec2Config's (transformers') field "
+                            "names, e.g. mask_time_prob or feat_extract_norm")
         return dataclasses.replace(self, **changes)
 
     @classmethod

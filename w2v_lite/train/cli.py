@@ -89,7 +89,10 @@ def _overrides(items: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"--set expects FIELD=VALUE, got {item!r}")
-        out[key] = json.loads(value)
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError(f"--set {item}: the value must be JSON, e.g. 0.5, true, \"layer\" or [512, 512]") from None
     return out
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,6 +63,10 @@ class CTCTask(Task):
         self.eval_every = eval_every
         self.eval_data = eval_data
         self._eval_clips: list[Clip] | None = None
+
+    def save(self, out: Path) -> None:
+        """out/vocab.json: the tokenizer goes with the checkpoint (`transcribe` needs it)."""
+        self.tokenizer.save(out)
 
     def build_model(self, config: Wav2Vec2Config, init: Path | None) -> nn.Module:
         """Scratch (`init` None), a pretrained encoder + new head, or a CTC checkpoint (has vocab.json)."""
@@ -150,7 +153,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def make_task(args: argparse.Namespace) -> CTCTask:
     """Parsed CLI args -> CTCTask. Resolves `--init scratch` (random init; config default tiny), adds the
-    fine-tuning config defaults in front of --set, and writes out/vocab.json (rank 0)."""
+    fine-tuning config defaults in front of --set. out/vocab.json is written by `train` (`CTCTask.save`)."""
     if args.init is None:
         raise ValueError("ctc needs --init scratch (random init) or --init PRETRAINED_DIR")
     if args.max_seconds is not None:  # a cropped clip no longer says its whole transcript
@@ -170,8 +173,6 @@ def make_task(args: argparse.Namespace) -> CTCTask:
         if not texts:
             raise ValueError(f"no transcripts in {table}; CTC training needs 'file<TAB>text' lines")
         tokenizer = CharTokenizer.from_transcripts(texts.values())
-        if int(os.environ.get("RANK", "0")) == 0:
-            tokenizer.save(args.out)
     eval_data = args.eval_data
     if eval_data is None and (Path(args.data).parent / "test" / "transcripts.tsv").is_file():
         eval_data = Path(args.data).parent / "test"

@@ -84,6 +84,10 @@ class Task:
         """Called on rank 0 after training (model in eval mode); the result goes to out/eval.json."""
         return {}
 
+    def save(self, out: Path) -> None:
+        """Called on rank 0 once every check has passed, when `out` is created: write the task's own files
+        (e.g. vocab.json) there. A refused run must not touch `out`, so never write it earlier."""
+
 
 @dataclass
 class TrainArgs:
@@ -242,6 +246,7 @@ def train(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | None
     history = _read_log(out / LOG_FILE, step) if rank == 0 else []
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
+        task.save(out)
         (out / LOG_FILE).write_text("".join(json.dumps(r) + "\n" for r in history))
     bar = tqdm(total=end, initial=step, disable=not (args.progress and rank == 0), desc=task.name)
     epoch, offset = divmod(step, len(sampler))
