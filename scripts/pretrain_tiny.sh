@@ -9,7 +9,7 @@ PYTHON=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-runs/pretrain-tiny}
 
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-nice "$PYTHON" -m w2v_lite.train pretrain --config tiny --set mask_aware_group_norm=true \
+nice "$PYTHON" -m w2v_lite train pretrain --config tiny --set mask_aware_group_norm=true \
     --data w2v_lite/assets/corpus/train --eval-data w2v_lite/assets/corpus/test \
     --steps 3500 --batch-seconds 4 --lr 2e-3 --temp-decay 0.995 --seed 0 --out "$OUT"
 

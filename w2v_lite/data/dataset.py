@@ -1,11 +1,5 @@
-"""A folder of audio clips in memory, for training: unreadable files are reported by name and skipped.
-
-`AudioFolder(dir)` loads every .wav/.flac/.ogg file (any rate, mono or stereo, via `w2v_lite.audio.load`)
-and its transcript from `transcripts.tsv` when there is one. Files that cannot be decoded, or that are too
-short for the task, are named in a `UserWarning`, listed in `.skipped` and left out; a folder with no usable
-clip raises ValueError. `clip(i, epoch, seed)` crops long clips at a position that depends only on
-(seed, epoch, i), so a resumed run sees the same crops.
-"""
+"""A folder of audio clips in memory, for training: `Clip` (one utterance) and `AudioFolder` (all of a
+folder's audio files with their transcripts; unreadable ones are reported by name and skipped)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""Weight initialisation as transformers does it (`Wav2Vec2PreTrainedModel._init_weights`).
-
-PyTorch's default Conv1d init (variance 1/(3 fan_in)) shrinks the signal at every layer of the conv stack:
-in the tiny config the features reach the projection's LayerNorm with a variance near 1e-7, below its eps,
-so a freshly built model sees almost nothing. Every w2v_lite model is therefore initialised like
-transformers' models when it is constructed.
-"""
+"""Weight initialisation as transformers does it: `transformers_init_`, applied by every w2v_lite model when
+it is constructed (its docstring says why PyTorch's default would not do)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Each `*_figure` function takes measured data and returns a `matplotlib.figure.Figure` (no pyplot, so it
 works under any backend and never pops up a window). `make_all(out_dir)` measures everything with seeded
-random-init models and writes the PNGs; `python -m w2v_lite.figures [--out figures/]` runs it. Sizes,
+random-init models and writes the PNGs; `w2v-lite figures [--out figures/]` runs it. Sizes,
 dpi and metadata are fixed so that the same library versions give byte-identical files.
 """
 

@@ -1,10 +1,10 @@
-"""CTC fine-tuning as a `training.Task`: `python -m w2v_lite.train ctc --init {scratch | DIR} ...`.
+"""CTC fine-tuning as a `loop.Task`: `w2v-lite train ctc --init {scratch | DIR} ...`.
 
-    python -m w2v_lite.train ctc --init scratch --config tiny --data w2v_lite/assets/corpus/train \\
+    w2v-lite train ctc --init scratch --config tiny --data w2v_lite/assets/corpus/train \\
         --steps 1500 --out runs/ctc-scratch          # held-out CER/WER -> runs/ctc-scratch/eval.json
-    python -m w2v_lite.train ctc --init w2v_lite/assets/checkpoints/pretrained-tiny --data ... --steps 1500
+    w2v-lite train ctc --init w2v_lite/assets/checkpoints/pretrained-tiny --data ... --steps 1500
 
-The shared loop (`training.train`) does the batching, AdamW, schedule, clipping, logging, checkpoints,
+The shared loop (`loop.train`) does the batching, AdamW, schedule, clipping, logging, checkpoints,
 resume and torchrun. This task adds:
 
 - a character vocabulary built from the training transcripts, saved as `out/vocab.json` (the checkpoint

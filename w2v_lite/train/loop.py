@@ -3,8 +3,7 @@
 An objective plugs in as a `Task` (build the model, turn clips into a batch, compute the loss); `train`
 does the rest the same way for all of them:
 
-    AudioFolder(dir)  (dataset.py) every audio file of a folder in memory; unreadable files are reported by name
-                      (a `UserWarning` + `.skipped`) and skipped; clips are cropped to `max_seconds`
+    AudioFolder(dir)  (data/dataset.py) the folder's clips in memory, cropped to `max_seconds`
     BucketBatchSampler  similar-length clips together, at most `batch_seconds` of padded audio per batch;
                       under DDP rank r takes every R-th batch
     AdamW + warm-up/linear decay (LambdaLR), gradient clipping, fairseq's `feature_grad_mult`
@@ -91,7 +90,7 @@ class Task:
 
 @dataclass
 class TrainArgs:
-    """Hyper-parameters of `train` (the CLI flags of `python -m w2v_lite.train`)."""
+    """Hyper-parameters of `train` (the shared flags of `w2v-lite train`)."""
 
     data: Path
     out: Path
