@@ -13,6 +13,7 @@ here the moment someone writes the import, even in a branch no test runs.
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -213,7 +214,7 @@ def test_importing_the_library_loads_no_plotting_or_widgets(module):
     """A server that only transcribes must not need matplotlib or ipywidgets (fresh interpreter)."""
     code = f"import sys, {module}; print(sorted(m for m in ('matplotlib', 'ipywidgets') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True,
-                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.stdout.strip() == "[]"
 
 
@@ -221,5 +222,5 @@ def test_teaching_code_does_load_matplotlib():
     """The check above can fail: importing the figures module does load matplotlib."""
     code = "import sys, w2v_lite.teach.figures; print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True,
-                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.stdout.strip() == "True"
