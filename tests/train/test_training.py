@@ -77,7 +77,9 @@ def test_tiny_pretraining_loss_falls(tmp_path):
     logged = [json.loads(line) for line in (tmp_path / "out" / "log.jsonl").read_text().splitlines()]
     assert logged == rows
     assert {p.name for p in (tmp_path / "out").iterdir()} == {
-        "config.json", "model.safetensors", STATE_FILE, "trainer_state.json", "log.jsonl"}  # fmt: skip
+        "config.json", "model.safetensors", f"checkpoint-{steps:06d}", "log.jsonl"}  # fmt: skip
+    assert {p.name for p in (tmp_path / "out" / f"checkpoint-{steps:06d}").iterdir()} == {
+        "config.json", "model.safetensors", STATE_FILE, "trainer_state.json"}  # fmt: skip
 
 
 def test_resume_is_exact(tmp_path):
@@ -99,13 +101,13 @@ def test_resume_is_exact(tmp_path):
     drop = ("seconds",)
     assert [{k: v for k, v in r.items() if k not in drop} for r in full] == \
            [{k: v for k, v in r.items() if k not in drop} for r in resumed]  # fmt: skip
-    state = torch.load(tmp_path / "split" / STATE_FILE, weights_only=True)
+    state = torch.load(tmp_path / "split" / "checkpoint-000004" / STATE_FILE, weights_only=True)
     assert state["step"] == 4 and len(state["rng"]) == 1
 
 
 def test_resume_without_checkpoint_errors(tmp_path):
     data = _corpus_subset(tmp_path / "data", 2)
-    with pytest.raises(ValueError, match="no trainer_state.pt"):
+    with pytest.raises(ValueError, match="no checkpoint-N folder"):
         train(PretrainTask(), Wav2Vec2Config.tiny(), _args(data, tmp_path / "out", resume=True))
 
 
@@ -175,14 +177,15 @@ def test_torchrun_two_processes(tmp_path):
            "--steps", "3", "--batch-seconds", "2", "--no-progress"]  # fmt: skip
     proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["config.json", "model.safetensors", STATE_FILE, "trainer_state.json", "log.jsonl"])
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint-000003", "config.json", "log.jsonl",
+                                                     "model.safetensors"]
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3]  # one line per step: rank 1 wrote nothing
     assert all(math.isfinite(r["loss"]) and r["loss"] > 0 for r in rows)
-    info = json.loads((out / "trainer_state.json").read_text())
-    assert info["world_size"] == 2
-    assert len(torch.load(out / STATE_FILE, weights_only=True)["rng"]) == 2  # both ranks' RNG for --resume
+    info = json.loads((out / "checkpoint-000003" / "trainer_state.json").read_text())
+    assert info["world_size"] == 2 and info["step"] == 3
+    state = torch.load(out / "checkpoint-000003" / STATE_FILE, weights_only=True)
+    assert len(state["rng"]) == 2  # both ranks' RNG for --resume
 
 
 def test_masked_prediction_metrics_same_masks_for_every_model():

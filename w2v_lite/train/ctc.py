@@ -7,8 +7,9 @@
 The shared loop (`training.train`) does the batching, AdamW, schedule, clipping, logging, checkpoints,
 resume and torchrun. This task adds:
 
-- a character vocabulary built from the training transcripts, saved as `out/vocab.json` (the checkpoint
-  needs it to turn ids into text);
+- a character vocabulary built from the training transcripts, saved as `vocab.json` in every checkpoint
+  (the model needs it to turn ids into text) and read back from the checkpoint on `--resume`;
+- clips without a transcripts.tsv line are skipped with a warning before training starts;
 - a `Wav2Vec2ForCTC` from scratch, from a pretrained encoder (its quantizer and projections are dropped
   and a new `lm_head` is added), or from an earlier CTC checkpoint (continued as it is);
 - the conv feature encoder frozen for the first `--freeze-steps` steps, then trainable;
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,8 +53,9 @@ class CTCTask(Task):
     name = "ctc"
     # frozen conv parameters get no gradient in the first steps; DDP must tolerate that
     find_unused_parameters = True
+    needs_transcripts = True
 
-    def __init__(self, tokenizer: CharTokenizer, freeze_steps: int = 0, eval_data: Path | None = None,
+    def __init__(self, tokenizer: CharTokenizer | None, freeze_steps: int = 0, eval_data: Path | None = None,
                  eval_every: int = 0) -> None:
         if freeze_steps < 0 or eval_every < 0:
             raise ValueError("--freeze-steps and --eval-every must be >= 0")
@@ -63,6 +64,29 @@ class CTCTask(Task):
         self.eval_every = eval_every
         self.eval_data = eval_data
         self._eval_clips: list[Clip] | None = None
+
+    def restore(self, folder: Path) -> None:
+        """On resume: the vocabulary is the checkpoint's (a different one would not fit its lm_head)."""
+        saved = CharTokenizer.load(folder)
+        if self.tokenizer is not None and self.tokenizer.vocab != saved.vocab:
+            raise ValueError(f"{folder / VOCAB_FILE} differs from the vocabulary given; resume with the checkpoint's")
+        self.tokenizer = saved
+
+    def check_data(self, data: AudioFolder, config: Wav2Vec2Config) -> None:
+        """Every transcript must be spelt with the vocabulary's characters; the evaluation folder must load."""
+        known = set(self.tokenizer.vocab) | {" "}
+        for clip in data.clips:
+            unknown = sorted(set(" ".join(clip.text.split())) - known)
+            if unknown:
+                raise ValueError(f"the transcript of {clip.path.name} uses characters {unknown} that are not in the "
+                                 "vocabulary of the checkpoint; resume only on data with the same characters")
+        if self.eval_data is not None and self._eval_clips is None:
+            self._eval_clips = AudioFolder(self.eval_data, min_samples=self.min_samples(config),
+                                           require_text=True).clips
+
+    def checkpoint_files(self) -> dict:
+        """vocab.json next to the weights of every checkpoint."""
+        return {VOCAB_FILE: lambda path: self.tokenizer.save(path.parent)}
 
     def build_model(self, config: Wav2Vec2Config, init: Path | None) -> nn.Module:
         """Scratch (`init` None), a pretrained encoder + new head, or a CTC checkpoint (has vocab.json)."""
@@ -119,7 +143,8 @@ class CTCTask(Task):
             return {}
         if self._eval_clips is None:
             config = model.config
-            self._eval_clips = AudioFolder(self.eval_data, min_samples=self.min_samples(config)).clips
+            self._eval_clips = AudioFolder(self.eval_data, min_samples=self.min_samples(config),
+                                           require_text=True).clips
         return evaluate_ctc(model, self.tokenizer, self._eval_clips)
 
 
@@ -147,7 +172,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def make_task(args: argparse.Namespace) -> CTCTask:
     """Parsed CLI args -> CTCTask. Resolves `--init scratch` (random init; config default tiny), adds the
-    fine-tuning config defaults in front of --set, and writes out/vocab.json (rank 0)."""
+    fine-tuning config defaults in front of --set, and builds the vocabulary from --data's transcripts (nothing
+    is written here: vocab.json goes into each checkpoint)."""
     if args.init is None:
         raise ValueError("ctc needs --init scratch (random init) or --init PRETRAINED_DIR")
     if args.max_seconds is not None:  # a cropped clip no longer says its whole transcript
@@ -158,17 +184,13 @@ def make_task(args: argparse.Namespace) -> CTCTask:
     elif not Path(args.init).is_dir():
         raise ValueError(f"--init {args.init}: no such checkpoint folder (or say --init scratch)")
     args.overrides = [f"{k}={json.dumps(v)}" for k, v in CTC_DEFAULTS.items()] + list(args.overrides)
-    saved = Path(args.out) / VOCAB_FILE
-    if args.resume and saved.is_file():
-        tokenizer = CharTokenizer.load(saved)
-    else:
+    tokenizer = None  # on --resume the checkpoint's vocab.json is used (CTCTask.restore)
+    if not args.resume:
         table = Path(args.data) / "transcripts.tsv"
         texts = read_transcripts(table)
         if not texts:
             raise ValueError(f"no transcripts in {table}; CTC training needs 'file<TAB>text' lines")
         tokenizer = CharTokenizer.from_transcripts(texts.values())
-        if int(os.environ.get("RANK", "0")) == 0:
-            tokenizer.save(args.out)
     eval_data = args.eval_data
     if eval_data is None and (Path(args.data).parent / "test" / "transcripts.tsv").is_file():
         eval_data = Path(args.data).parent / "test"
