@@ -151,6 +151,8 @@ def export_model(folder: Path, out: Path) -> None:
 
 def _export(source: Path, target: Path) -> None:
     """Atomically make `target` a copy of `source` (a hard link when the file system allows it)."""
+    if target.exists() and os.path.samefile(source, target):
+        return  # already this file (renaming a hard link onto its twin would do nothing and leave `tmp`)
     tmp = target.parent / f".tmp-{target.name}"
     if tmp.exists():
         tmp.unlink()

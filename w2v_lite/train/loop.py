@@ -254,7 +254,8 @@ def _check_out(args: TrainArgs) -> Resume | None:
         return load_checkpoint(out)
     found = existing_artifacts(out)
     if found and not args.overwrite:
-        what = "a training run" if any(n.startswith("checkpoint-") for n in found) else "a model"
+        run = any(n.startswith("checkpoint-") or n in (LOG_FILE, STATE_FILE) for n in found)
+        what = "a training run" if run else "a model"
         raise ValueError(f"{out} already holds {what} ({', '.join(found[:4])}{', ...' if len(found) > 4 else ''}); "
                          "pass --resume to continue a run, --overwrite to replace it, or pick a new --out")
     return None
