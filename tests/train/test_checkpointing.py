@@ -236,7 +236,8 @@ def test_model_folder_is_never_overwritten(data, tmp_path, capsys):
     argv = ["ctc", "--init", "scratch", "--data", str(data), "--out", str(out), "--steps", "2", "--batch-seconds", "2"]
     assert _train_cli(*argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "already holds a model" in err and "--overwrite" in err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert "already holds a model" in err and "--overwrite" in err
     assert _snapshot(out) == before  # vocab.json included: it used to be rewritten before the refusal
     assert _train_cli(*argv, "--overwrite") == 0
     assert json.loads((out / "vocab.json").read_text()) != json.loads(before["vocab.json"])
