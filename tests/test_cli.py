@@ -1,7 +1,6 @@
 """`python -m w2v_lite explain`: every printed number comes from the model and output_lengths."""
 
 import numpy as np
-import pytest
 import soundfile as sf
 
 from w2v_lite import audio, output_lengths
@@ -48,5 +47,5 @@ def test_explain_errors(tmp_path, capsys):
     (tmp_path / "bad.wav").write_bytes(b"not audio")
     assert main(["explain", str(tmp_path / "bad.wav")]) == 2
     assert "bad.wav" in capsys.readouterr().err
-    with pytest.raises(SystemExit, match="fewer than one frame"):
-        main(["explain", "--seconds", "0.01", "--config", "tiny"])
+    assert main(["explain", "--seconds", "0.01", "--config", "tiny"]) == 2
+    assert "fewer than one frame" in capsys.readouterr().err
