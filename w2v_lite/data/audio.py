@@ -79,6 +79,8 @@ class PaddedBatch(NamedTuple):
 def _check_rate(rate: object, name: str) -> int:
     if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)):
         raise TypeError(f"{name} must be an int (samples per second), got {type(rate).__name__}")
+    if rate <= 0:
+        raise ValueError(f"{name} must be positive, got {rate}; wav2vec 2.0 expects {SAMPLING_RATE}")
     if rate < MIN_SAMPLING_RATE:
         raise ValueError(f"{name} is {rate} Hz, below the {MIN_SAMPLING_RATE} Hz minimum (telephone speech is "
                          f"8000 Hz); wav2vec 2.0 expects {SAMPLING_RATE} Hz audio")
