@@ -151,7 +151,10 @@ class Wav2Vec2Config:
 
     # ---- conversion ------------------------------------------------------------------------------
     def replace(self, **changes: Any) -> Wav2Vec2Config:
-        """A copy with some fields changed."""
+        """A copy with some fields changed (each checked like the constructor's)."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise TypeError(f"unknown config field(s) {unknown}; see Wav2Vec2Config for the names")
         return dataclasses.replace(self, **changes)
 
     @classmethod
