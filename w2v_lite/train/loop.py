@@ -328,6 +328,8 @@ def _train(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | Non
         raise ValueError(f"the checkpoint in {args.out} is at step {step}, not before --steps {args.steps} / "
                          f"--stop-at {args.stop_at}; raise them to train further")
     history: list[dict] = []
+    if world > 1:
+        dist.barrier()  # every rank has checked `out` before rank 0 writes into it
     if rank == 0:
         history = read_log(args.out / LOG_FILE, step, lambda msg: warnings.warn(msg, stacklevel=4))
         _prepare_out(args, history)  # the first write: every check above has passed
