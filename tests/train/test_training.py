@@ -168,15 +168,21 @@ def test_train_subcommands_share_flags_and_keep_their_own_defaults():
 
 
 def test_torchrun_two_processes(tmp_path):
-    """`torchrun --nproc_per_node=2`: gloo DDP, ranks share the batches, only rank 0 writes."""
+    """`torchrun --nproc_per_node=2`: gloo DDP, ranks share the batches, only rank 0 writes; a run stopped at
+    step 2 and resumed under torchrun equals the uninterrupted one (both ranks' RNG are in the checkpoint)."""
     data = _corpus_subset(tmp_path / "data", 8)
-    out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "w2v_lite.train", "pretrain", "--config", "tiny", "--data", str(data), "--out", str(out),
-           "--steps", "3", "--batch-seconds", "2", "--no-progress"]  # fmt: skip
-    proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}  # fmt: skip
+
+    def torchrun(out, *extra):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "w2v_lite.train", "pretrain", "--config", "tiny", "--data", str(data), "--out", str(out),
+               "--steps", "3", "--batch-seconds", "2", "--no-progress", *extra]  # fmt: skip
+        proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+
+    out, split = tmp_path / "out", tmp_path / "split"
+    torchrun(out)
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint-000003", "config.json", "log.jsonl",
                                                      "model.safetensors"]
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
@@ -186,6 +192,13 @@ def test_torchrun_two_processes(tmp_path):
     assert info["world_size"] == 2 and info["step"] == 3
     state = torch.load(out / "checkpoint-000003" / STATE_FILE, weights_only=True)
     assert len(state["rng"]) == 2  # both ranks' RNG for --resume
+    torchrun(split, "--stop-at", "2")
+    torchrun(split, "--resume")
+    a, b = load_file(out / "model.safetensors"), load_file(split / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    resumed = [json.loads(line) for line in (split / "log.jsonl").read_text().splitlines()]
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in resumed] == \
+           [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # fmt: skip
 
 
 def test_masked_prediction_metrics_same_masks_for_every_model():
