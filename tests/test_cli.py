@@ -120,7 +120,7 @@ TRAIN = ["--data", CORPUS, "--steps", "1", "--no-progress"]
 
 BAD = [
     # explain
-    (["explain", "--seconds", "-1"], "--seconds must be positive, got -1.0"),
+    (["explain", "--seconds", "-1"], "--seconds must be in (0, 60], got -1.0"),
     (["explain", "--seconds", "abc"], "argument --seconds: invalid float value: 'abc'"),
     (["explain", "--config", "nope"], "invalid choice: 'nope'"),
     (["explain", CLIP, "--seconds", "2"], "give either FILE or --seconds, not both"),
@@ -134,13 +134,13 @@ BAD = [
     (["train"], "the following arguments are required: OBJECTIVE"),
     (["train", "pretrain"], "the following arguments are required: --data, --out, --steps"),
     (["train", "pretrain", *TRAIN, "--out", "{out}"], "give --config (e.g. tiny) or --init CHECKPOINT_FOLDER"),
-    (["train", "pretrain", "--config", "nope", *TRAIN, "--out", "{out}"], "unknown config 'nope'"),
+    (["train", "pretrain", "--config", "nope", *TRAIN, "--out", "{out}"], "--config 'nope' is neither a preset"),
     (["train", "pretrain", "--config", "tiny", *TRAIN, "--steps", "0", "--out", "{out}"], "steps must be >= 1"),
     (["train", "pretrain", "--config", "tiny", *TRAIN, "--out", "{out}", "--set", "nonsense=1"],
      "unknown config field(s) ['nonsense']"),
     (["train", "pretrain", "--config", "tiny", *TRAIN, "--out", "{out}", "--set", "mask_time_prob=abc"],
      "--set mask_time_prob=abc: the value must be JSON"),
-    (["train", "pretrain", "--config", "tiny", *TRAIN, "--out", "{out}", "--resume"], "--resume: no trainer_state.pt"),
+    (["train", "pretrain", "--config", "tiny", *TRAIN, "--out", "{out}", "--resume"], "--resume: no checkpoint-N folder"),
     # train ctc
     (["train", "ctc", "--config", "tiny", *TRAIN, "--out", "{out}"], "ctc needs --init scratch"),
     (["train", "ctc", "--init", "no/such/run", *TRAIN, "--out", "{out}"], "--init no/such/run: no such checkpoint"),
@@ -173,7 +173,7 @@ def test_bad_arguments_give_one_error_line_and_exit_2(argv, message, tmp_path, c
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["explain", "--seconds", "-1"], "error: --seconds must be positive"),
+        (["explain", "--seconds", "-1"], "error: --seconds must be in (0, 60]"),
         (["transcribe", "no/such/clip.wav"], "error: audio file not found"),
         (["train", "pretrain", "--config", "tiny", "--data", "no/such/folder", "--out", "{out}", "--steps", "1"],
          "error: data folder no/such/folder does not exist"),
@@ -201,6 +201,6 @@ def test_ctc_training_into_an_existing_run_is_refused_and_keeps_its_files(tmp_pa
     (out / "vocab.json").write_text('{"<pad>": 0}')
     (out / "trainer_state.pt").write_bytes(b"state")
     code, err = run_main(["train", "ctc", "--init", "scratch", *TRAIN, "--out", str(out)], capsys)
-    assert code == 2 and "already holds a checkpoint" in err
+    assert code == 2 and "already holds a training run" in err
     assert (out / "vocab.json").read_text() == '{"<pad>": 0}'
     assert sorted(p.name for p in out.iterdir()) == ["trainer_state.pt", "vocab.json"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -34,12 +35,25 @@ def _model(config_name: str) -> Wav2Vec2Model:
     return Wav2Vec2Model(Wav2Vec2Config.preset(config_name)).eval()
 
 
-def _clip(args: argparse.Namespace) -> tuple[torch.Tensor, str]:
+MAX_SECONDS = 60.0
+"""Longest `explain --seconds` clip: 60 s is 2999 frames, whose base-model attention already takes ~0.4 GB
+per layer; longer noise shows nothing new (the refusal comes before anything is allocated)."""
+
+
+def _check_explain_args(args: argparse.Namespace) -> None:
+    """Conflicting or absurd explain flags -> ValueError (one `error:` line, exit 2), before any work."""
+    if args.batch and (args.file or args.seconds is not None):
+        given = f"FILE {args.file}" if args.file else "--seconds"
+        raise ValueError(f"give either --batch FILE... or {given}, not both (add {args.file or 'the file'} to "
+                         "the --batch list to include it)")
     if args.file and args.seconds is not None:
         raise ValueError("give either FILE or --seconds, not both")
+    if args.seconds is not None and not 0 < args.seconds <= MAX_SECONDS:  # also refuses nan and inf
+        raise ValueError(f"--seconds must be in (0, {MAX_SECONDS:g}], got {args.seconds}")
+
+
+def _clip(args: argparse.Namespace) -> tuple[torch.Tensor, str]:
     if args.seconds is not None:
-        if args.seconds <= 0:
-            raise ValueError(f"--seconds must be positive, got {args.seconds}")
         n = round(args.seconds * SAMPLING_RATE)
         return torch.randn(n, generator=torch.Generator().manual_seed(0)) * 0.1, f"{args.seconds} s of noise"
     if args.file:
@@ -49,6 +63,7 @@ def _clip(args: argparse.Namespace) -> tuple[torch.Tensor, str]:
 
 def explain(args: argparse.Namespace) -> None:
     """Print the stage table for one clip, or the padding summary for `--batch`."""
+    _check_explain_args(args)
     model = _model(args.config)
     cfg = model.config
     field, hop = receptive_field(cfg)
@@ -107,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run a random-init model on a clip and print every stage's shape.",
                        **_example("w2v-lite explain clip.wav --config base"))
     p.add_argument("file", nargs="?", help="WAV or FLAC, any sample rate, mono or stereo (default: embedded clip)")
-    p.add_argument("--seconds", type=float, help="use a clip of this many seconds instead of a file")
+    p.add_argument("--seconds", type=float,
+                   help=f"use a clip of this many seconds of noise instead of a file (at most {MAX_SECONDS:g})")
     p.add_argument("--config", default="base", choices=PRESETS)
     p.add_argument("--batch", nargs="+", metavar="FILE", help="pad several files into one batch and show masks")
     p.set_defaults(func=explain)
@@ -124,9 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `w2v-lite`, `python -m w2v_lite` and `python -m w2v_lite.train`; returns the exit code."""
     args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except (ValueError, TypeError, OSError) as err:  # bad input: one clear line, no traceback
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            args.func(args)
+        except (ValueError, TypeError, OSError) as err:  # bad input: one clear line, no traceback
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     return 0
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings on the command line: one `warning: ...` line on stderr, without the source line."""
+    print(f"warning: {message}", file=sys.stderr)

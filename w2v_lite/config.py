@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,15 +82,12 @@ class Wav2Vec2Config:
     extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("conv_dim", "conv_kernel", "conv_stride"):
-            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        _check_types(self)
         if not (len(self.conv_dim) == len(self.conv_kernel) == len(self.conv_stride) >= 1):
             raise ValueError(
                 f"conv_dim, conv_kernel and conv_stride must have the same non-zero length, got "
                 f"{len(self.conv_dim)}, {len(self.conv_kernel)} and {len(self.conv_stride)}"
             )
-        if min(self.conv_kernel) < 1 or min(self.conv_stride) < 1:
-            raise ValueError("conv kernels and strides must all be >= 1")
         if self.feat_extract_norm not in ("group", "layer"):
             raise ValueError(f"feat_extract_norm must be 'group' or 'layer', got {self.feat_extract_norm!r}")
         if self.hidden_size % self.num_attention_heads:
@@ -106,8 +104,6 @@ class Wav2Vec2Config:
             raise ValueError("codevector_dim must be divisible by num_codevector_groups")
         if self.ctc_loss_reduction not in ("sum", "mean"):
             raise ValueError(f"ctc_loss_reduction must be 'sum' or 'mean', got {self.ctc_loss_reduction!r}")
-        if self.sampling_rate <= 0:
-            raise ValueError(f"sampling_rate must be positive, got {self.sampling_rate}")
 
     # ---- presets -------------------------------------------------------------------------------
     @classmethod
@@ -168,6 +164,8 @@ class Wav2Vec2Config:
 
         Unknown keys are kept in `extra`; HF options we do not implement (adapters) raise ValueError.
         """
+        if not isinstance(hf_config, dict) and not callable(getattr(hf_config, "to_dict", None)):
+            raise TypeError(f"from_hf expects a transformers Wav2Vec2Config or a dict, got {type(hf_config).__name__}")
         d = hf_config if isinstance(hf_config, dict) else hf_config.to_dict()
         if d.get("add_adapter") or d.get("adapter_attn_dim") is not None:
             raise ValueError("adapter layers (add_adapter / adapter_attn_dim) are not supported by w2v_lite")
@@ -199,4 +197,59 @@ class Wav2Vec2Config:
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"no config file at {path}; expected a config.json written by save_pretrained")
-        return cls.from_hf(json.loads(path.read_text()))
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+            raise ValueError(f"{path} is not valid JSON ({err}); restore the config.json of the checkpoint") from err
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} holds a JSON {type(data).__name__}, but a config.json must be a JSON object "
+                             '{"field": value, ...}')
+        try:
+            return cls.from_hf(data)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path}: {err}") from err
+
+
+# ---- validation --------------------------------------------------------------------------------------
+# Fields whose ints may be 0 (all other int fields must be >= 1) and floats in [0, 1] or > 0.
+_NON_NEGATIVE_INTS = {"mask_time_min_masks", "mask_feature_min_masks", "pad_token_id"}
+_PROBABILITIES = {"hidden_dropout", "attention_dropout", "activation_dropout", "feat_proj_dropout",
+                  "feat_quantizer_dropout", "final_dropout", "layerdrop", "mask_time_prob", "mask_feature_prob"}
+_POSITIVE_FLOATS = {"layer_norm_eps", "contrastive_logits_temperature"}
+
+
+def _check_types(config: Wav2Vec2Config) -> None:
+    """Every field has its declared type and a sensible range; raise naming the field, the expected type and
+    the value (e.g. `num_attention_heads must be a positive int, got -4`). Tuples are normalised."""
+    for f in dataclasses.fields(config):
+        name, value, kind = f.name, getattr(config, f.name), str(f.type)
+        if kind.startswith("tuple"):
+            if not isinstance(value, (list, tuple)) or not all(_is_int(v) and v >= 1 for v in value):
+                raise ValueError(f"{name} must be a list of positive ints, got {value!r}")
+            object.__setattr__(config, name, tuple(int(v) for v in value))
+        elif kind == "bool" and not isinstance(value, bool):
+            raise TypeError(f"{name} must be true or false, got {value!r}")
+        elif kind == "str" and not isinstance(value, str):
+            raise TypeError(f"{name} must be a string, got {value!r}")
+        elif kind == "dict" and not isinstance(value, dict):
+            raise TypeError(f"{name} must be a dict, got {value!r}")
+        elif kind == "int":
+            low = 0 if name in _NON_NEGATIVE_INTS else 1
+            if not _is_int(value) or value < low:
+                raise ValueError(f"{name} must be a {'non-negative' if low == 0 else 'positive'} int, got {value!r}")
+        elif kind == "float":
+            ok = _is_number(value) and math.isfinite(value)
+            if name in _PROBABILITIES:
+                if not (ok and 0 <= value <= 1):
+                    raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+            elif not (ok and (value > 0 if name in _POSITIVE_FLOATS else value >= 0)):
+                raise ValueError(f"{name} must be a {'positive' if name in _POSITIVE_FLOATS else 'non-negative'} "
+                                 f"number, got {value!r}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -133,7 +133,10 @@ def test_contrastive_logits_by_hand_for_one_frame():
     neg[0] -= 5
     logits = contrastive_logits(pred, quant, neg, temperature=0.5)
     assert logits.shape == (2, 5, 3) and logits.dtype == torch.float32
-    cos = lambda a, b: (a @ b / (a.norm() * b.norm())).item()  # noqa: E731
+
+    def cos(a, b):
+        return (a @ b / (a.norm() * b.norm())).item()
+
     assert logits[1, 3, 0].item() == pytest.approx(cos(pred[1, 3], quant[1, 3]) / 0.5, rel=1e-6)
     assert logits[1, 3, 1].item() == pytest.approx(cos(pred[1, 3], quant[1, 2]) / 0.5, rel=1e-6)
     # frame (1, 2): both distractors equal its own target -> -inf, loss 0

@@ -157,4 +157,6 @@ def test_torchrun_two_processes_across_the_unfreeze(corpus, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["conv_frozen"] for r in rows] == [1.0, 0.0, 0.0]
-    assert (out / "vocab.json").is_file() and json.loads((out / "trainer_state.json").read_text())["world_size"] == 2
+    info = json.loads((out / "checkpoint-000003" / "trainer_state.json").read_text())
+    assert (out / "vocab.json").is_file() and (out / "checkpoint-000003" / "vocab.json").is_file()
+    assert info["world_size"] == 2

@@ -64,7 +64,9 @@ def test_tiny_pretraining_loss_falls(tmp_path, corpus_subset, tiny_config):
     logged = [json.loads(line) for line in (tmp_path / "out" / "log.jsonl").read_text().splitlines()]
     assert logged == rows
     assert {p.name for p in (tmp_path / "out").iterdir()} == {
-        "config.json", "model.safetensors", STATE_FILE, "trainer_state.json", "log.jsonl"}
+        "config.json", "model.safetensors", f"checkpoint-{steps:06d}", "log.jsonl"}
+    assert {p.name for p in (tmp_path / "out" / f"checkpoint-{steps:06d}").iterdir()} == {
+        "config.json", "model.safetensors", STATE_FILE, "trainer_state.json"}
 
 
 def test_resume_is_exact(tmp_path, corpus_subset, tiny_config):
@@ -86,13 +88,13 @@ def test_resume_is_exact(tmp_path, corpus_subset, tiny_config):
     drop = ("seconds",)
     assert [{k: v for k, v in r.items() if k not in drop} for r in full] == \
            [{k: v for k, v in r.items() if k not in drop} for r in resumed]
-    state = torch.load(tmp_path / "split" / STATE_FILE, weights_only=True)
+    state = torch.load(tmp_path / "split" / "checkpoint-000004" / STATE_FILE, weights_only=True)
     assert state["step"] == 4 and len(state["rng"]) == 1
 
 
 def test_resume_without_checkpoint_errors(tmp_path, corpus_subset, tiny_config):
     data = corpus_subset(tmp_path / "data", 2)
-    with pytest.raises(ValueError, match=r"no trainer_state\.pt"):
+    with pytest.raises(ValueError, match="no checkpoint-N folder"):
         train(PretrainTask(), tiny_config, _args(data, tmp_path / "out", resume=True))
 
 
@@ -154,23 +156,37 @@ def test_train_subcommands_share_flags_and_keep_their_own_defaults():
 
 @pytest.mark.slow
 def test_torchrun_two_processes(tmp_path, corpus_subset):
-    """`torchrun --nproc_per_node=2`: gloo DDP, ranks share the batches, only rank 0 writes."""
+    """`torchrun --nproc_per_node=2`: gloo DDP, ranks share the batches, only rank 0 writes; a run stopped at
+    step 2 and resumed under torchrun equals the uninterrupted one (both ranks' RNG are in the checkpoint)."""
     data = corpus_subset(tmp_path / "data", 8)
-    out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "w2v_lite.train", "pretrain", "--config", "tiny", "--data", str(data), "--out", str(out),
-           "--steps", "3", "--batch-seconds", "2", "--no-progress"]
-    proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["config.json", "model.safetensors", STATE_FILE, "trainer_state.json", "log.jsonl"])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+
+    def torchrun(out, *extra):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "w2v_lite.train", "pretrain", "--config", "tiny", "--data", str(data), "--out", str(out),
+               "--steps", "3", "--batch-seconds", "2", "--no-progress", *extra]
+        proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+
+    out, split = tmp_path / "out", tmp_path / "split"
+    torchrun(out)
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint-000003", "config.json", "log.jsonl",
+                                                     "model.safetensors"]
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3]  # one line per step: rank 1 wrote nothing
     assert all(math.isfinite(r["loss"]) and r["loss"] > 0 for r in rows)
-    info = json.loads((out / "trainer_state.json").read_text())
-    assert info["world_size"] == 2
-    assert len(torch.load(out / STATE_FILE, weights_only=True)["rng"]) == 2  # both ranks' RNG for --resume
+    info = json.loads((out / "checkpoint-000003" / "trainer_state.json").read_text())
+    assert info["world_size"] == 2 and info["step"] == 3
+    state = torch.load(out / "checkpoint-000003" / STATE_FILE, weights_only=True)
+    assert len(state["rng"]) == 2  # both ranks' RNG for --resume
+    torchrun(split, "--stop-at", "2")
+    torchrun(split, "--resume")
+    a, b = load_file(out / "model.safetensors"), load_file(split / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    resumed = [json.loads(line) for line in (split / "log.jsonl").read_text().splitlines()]
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in resumed] == \
+           [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
 
 
 def test_masked_prediction_metrics_same_masks_for_every_model():

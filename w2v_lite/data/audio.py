@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -30,6 +32,7 @@ from w2v_lite.model.feature_encoder import masked_mean_var
 
 __all__ = [
     "SAMPLING_RATE",
+    "MIN_SAMPLING_RATE",
     "DEFAULT_CLIP_TRANSCRIPT",
     "AudioError",
     "PaddedBatch",
@@ -47,6 +50,10 @@ __all__ = [
 
 DEFAULT_CLIP_TRANSCRIPT = "The quick brown fox jumps over the lazy dog."
 """What the embedded default clip says (synthesised by scripts/make_default_clip.py)."""
+
+MIN_SAMPLING_RATE = 4000
+"""Lowest accepted rate (Hz): below it a file is almost surely mislabelled (a 1 Hz header turns 10 samples
+into 160 000), and it could not carry speech anyway."""
 
 _ASSETS = Path(__file__).resolve().parent.parent / "assets"
 _VAR_EPS = 1e-7  # same epsilon as transformers' zero_mean_unit_var_norm
@@ -74,7 +81,22 @@ def _check_rate(rate: object, name: str) -> int:
         raise TypeError(f"{name} must be an int (samples per second), got {type(rate).__name__}")
     if rate <= 0:
         raise ValueError(f"{name} must be positive, got {rate}; wav2vec 2.0 expects {SAMPLING_RATE}")
+    if rate < MIN_SAMPLING_RATE:
+        raise ValueError(f"{name} is {rate} Hz, below the {MIN_SAMPLING_RATE} Hz minimum (telephone speech is "
+                         f"8000 Hz); wav2vec 2.0 expects {SAMPLING_RATE} Hz audio")
     return int(rate)
+
+
+_SHORT_DATA = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+def _warn_if_cut_short(path: Path, info: sf._SoundFileInfo) -> None:
+    """Warn when a WAV's data chunk declares more bytes than the file holds (a truncated download or copy)."""
+    found = _SHORT_DATA.search(info.extra_info or "")
+    if found and int(found.group(2)) < int(found.group(1)):
+        warnings.warn(f"{path}: the WAV data chunk declares {found.group(1)} bytes but the file holds only "
+                      f"{found.group(2)}; the file was cut short, so only its first "
+                      f"{info.frames / info.samplerate:.2f} s are used", stacklevel=3)
 
 
 def resample(waveform: np.ndarray, orig_sr: int, target_sr: int = SAMPLING_RATE) -> np.ndarray:
@@ -111,6 +133,12 @@ def load(path: str | os.PathLike[str], sampling_rate: int = SAMPLING_RATE) -> to
     if path.is_dir():
         raise AudioError(f"{path} is a directory; pass the path of one audio file (WAV, FLAC, OGG)")
     try:
+        info = sf.info(path)
+        if info.samplerate < MIN_SAMPLING_RATE:
+            raise AudioError(f"audio file {path} has a sample rate of {info.samplerate} Hz, below the "
+                             f"{MIN_SAMPLING_RATE} Hz minimum for speech; check the file's header or re-export it "
+                             f"at {SAMPLING_RATE} Hz")
+        _warn_if_cut_short(path, info)
         data, file_sr = sf.read(path, dtype="float32", always_2d=True)  # (N, C)
     except (sf.SoundFileError, RuntimeError) as err:
         raise AudioError(

@@ -29,12 +29,14 @@ class AudioFolder:
 
     Transcripts come from `folder/transcripts.tsv` (lines "file name<TAB>text") when it exists.
     A file that cannot be decoded, or is shorter than `min_samples`, is *skipped*: it is named in a
-    `UserWarning` and listed in `.skipped` as (path, reason). An empty folder, or one with no usable
+    `UserWarning` and listed in `.skipped` as (path, reason); with `require_text`, so is a file without a
+    transcript line. An empty folder, or one with no usable
     clip, raises ValueError. `clip(i, epoch, seed)` crops clips longer than `max_seconds` at a random
     offset that depends only on (seed, epoch, i), so crops are reproducible across resumes.
     """
 
-    def __init__(self, folder: str | Path, max_seconds: float | None = None, min_samples: int = 1) -> None:
+    def __init__(self, folder: str | Path, max_seconds: float | None = None, min_samples: int = 1,
+                 require_text: bool = False) -> None:
         folder = Path(folder)
         if not folder.is_dir():
             raise ValueError(f"data folder {folder} does not exist; pass a folder of audio files")
@@ -57,10 +59,14 @@ class AudioFolder:
             except AudioError as err:
                 self._skip(path, f"unreadable audio ({err})")
                 continue
+            name = str(path.relative_to(folder))
+            if require_text and name not in texts:
+                self._skip(path, f"no line for {name!r} in {folder / 'transcripts.tsv'}")
+                continue
             if wave.numel() < min_samples:
                 self._skip(path, f"only {wave.numel()} samples, fewer than the {min_samples} a clip needs")
                 continue
-            self.clips.append(Clip(path, wave, texts.get(str(path.relative_to(folder)))))
+            self.clips.append(Clip(path, wave, texts.get(name)))
         if not self.clips:
             raise ValueError(f"no usable clip in {folder}: all {len(files)} files were skipped")
 
@@ -91,5 +97,11 @@ def read_transcripts(table: Path) -> dict[str, str]:
     """`transcripts.tsv` ("relative file name<TAB>text" per line) -> {name: text}; {} if absent."""
     if not table.is_file():
         return {}
-    rows = (line.split("\t", 1) for line in table.read_text(encoding="utf-8").splitlines() if line.strip())
-    return {name: text for name, text in rows}
+    texts = {}
+    for number, line in enumerate(table.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            name, tab, text = line.partition("\t")
+            if not tab:
+                raise ValueError(f"{table} line {number} has no tab: expected 'file name<TAB>text', got {line[:60]!r}")
+            texts[name] = text
+    return texts

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
@@ -40,12 +40,19 @@ def load_config(folder: str | Path) -> Wav2Vec2Config:
 def load_state_dict(folder: str | Path) -> dict[str, torch.Tensor]:
     """Read the weights in `folder` safely, with legacy weight-norm keys renamed. -> {name: tensor}."""
     folder = _checked_folder(folder)
-    if (folder / "model.safetensors").is_file():
-        state = load_file(folder / "model.safetensors")
-    elif (folder / "pytorch_model.bin").is_file():
-        state = torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
-    else:
+    path = next((folder / name for name in WEIGHT_FILES if (folder / name).is_file()), None)
+    if path is None:
         raise ValueError(f"no weights in {folder}: expected one of {', '.join(WEIGHT_FILES)}")
+    try:
+        if path.suffix == ".safetensors":
+            state = load_file(path)
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"cannot read weights file {path} ({type(err).__name__}: {str(err)[:120]}); it is "
+                         "truncated or not a weights file: re-download or re-save the checkpoint") from err
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"weights file {path} does not hold a {{name: tensor}} state dict")
     renamed = {}
     for key, value in state.items():
         for old, new in _LEGACY.items():
@@ -111,20 +118,29 @@ def save_pretrained(model: nn.Module, config: Wav2Vec2Config, folder: str | Path
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    _atomic(folder / "model.safetensors", lambda p: save_file(state, str(p), metadata={"format": "pt"}))
-    _atomic(folder / "config.json", config.save)
+    atomic_write(folder / "model.safetensors", lambda p: write_weights(model, p))
+    atomic_write(folder / "config.json", config.save)
     return folder
 
 
-def _atomic(target: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+def write_weights(model: nn.Module, path: str | Path) -> None:
+    """Write `model`'s state dict to `path` as safetensors (contiguous CPU tensors)."""
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, str(path), metadata={"format": "pt"})
+
+
+def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
+    """Call `write(tmp)` on a temporary file next to `target`, fsync it, then rename it over `target`:
+    readers see the old file or the new one, never a half-written one."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".tmp-{target.name}.")
     os.close(fd)
     try:
         write(Path(tmp))
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

@@ -131,10 +131,13 @@ class Wav2Vec2Model(nn.Module):
     ) -> Wav2Vec2Output:
         """(B, L) float waveform [+ (B, L) attention_mask or (B,) lengths] -> `Wav2Vec2Output`.
 
+        Audio of another float precision (float64, float16) is cast to the model's dtype.
+
         `mask_time_indices` (B, T) bool replaces those frames with `masked_spec_embed` (as in pretraining);
         in training mode with `mask_time_prob > 0` spans are drawn automatically, inside valid frames only.
         """
         input_values, lengths = validate_inputs(input_values, attention_mask, lengths, self.config)
+        input_values = input_values.to(self.feature_projection.projection.weight.dtype)  # e.g. float64 audio
         batch = input_values.shape[0]
 
         features = self.feature_extractor(input_values, lengths)  # (B, C, T): C channels per frame

@@ -5,9 +5,11 @@
         --steps 800 --out runs/ctc
     torchrun --nproc_per_node=2 -m w2v_lite.train pretrain ...        # DDP: same flags, ranks share the data
 
-Every objective gets the shared flags of `add_common_arguments` plus its own (`OBJECTIVES`). The checkpoint
-in --out (config.json, model.safetensors, trainer_state.pt, log.jsonl) is written at the end, every
---save-every steps and at --stop-at; --resume continues it exactly.
+Every objective gets the shared flags of `add_common_arguments` plus its own (`OBJECTIVES`). A checkpoint
+folder --out/checkpoint-N (written atomically; see train/checkpointing.py) is made at the end, every
+--save-every steps and at --stop-at, and its model is mirrored to --out/config.json + model.safetensors;
+--resume continues it exactly. Nothing is written before every check has passed, and a model or run already
+in --out is only replaced with --overwrite. Every error is one `error: ...` line and exit code 2.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     a("--config", help=f"preset ({', '.join(PRESETS)}) or a config.json / checkpoint folder")
     a("--init", type=Path, help="checkpoint folder to start from (its config is used if --config is absent)")
     a("--data", type=Path, required=True, help="folder of audio files (searched recursively)")
-    a("--out", type=Path, required=True, help="checkpoint folder: config.json, model.safetensors, log.jsonl")
+    a("--out", type=Path, required=True,
+      help="run folder: checkpoint-N/, config.json + model.safetensors (the newest model), log.jsonl")
     a("--steps", type=int, required=True, help="total optimizer steps (the LR schedule ends here)")
     a("--batch-seconds", type=float, default=8.0, help="max padded audio per batch and process (s)")
     a("--max-seconds", type=float, default=None, help="crop longer clips to this length (s)")
@@ -63,7 +66,9 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     a("--seed", type=int, default=0)
     a("--save-every", type=int, default=0, help="also checkpoint every N steps")
     a("--stop-at", type=int, default=None, help="stop and checkpoint after this step (resume later)")
-    a("--resume", action="store_true", help="continue exactly from the checkpoint in --out")
+    a("--resume", action="store_true", help="continue exactly from the newest checkpoint in --out")
+    a("--overwrite", action="store_true", help="replace a model or run already in --out (otherwise refused)")
+    a("--keep-checkpoints", type=int, default=1, metavar="K", help="checkpoint-N folders to keep (default 1)")
     a("--set", dest="overrides", action="append", default=[], metavar="FIELD=JSON",
       help="override a config field, e.g. --set mask_time_prob=0.5 (repeatable)")
     a("--no-progress", action="store_true", help="no tqdm progress bar")
@@ -80,7 +85,12 @@ def resolve_config(name: str | None, init: Path | None) -> Wav2Vec2Config:
     path = Path(name)
     if path.is_dir():
         path = path / "config.json"
-    return Wav2Vec2Config.load(path) if path.suffix == ".json" else Wav2Vec2Config.preset(name)
+    if path.suffix == ".json":
+        return Wav2Vec2Config.load(path)
+    if name.replace("_", "-") not in PRESETS:
+        raise ValueError(f"--config {name!r} is neither a preset ({', '.join(PRESETS)}) nor a config.json or "
+                         "checkpoint folder")
+    return Wav2Vec2Config.preset(name)
 
 
 def _overrides(items: list[str]) -> dict:
@@ -114,14 +124,20 @@ def add_train_parser(subparsers: argparse._SubParsersAction, parser_class: type[
 def run(args: argparse.Namespace) -> None:
     """Train one objective from parsed flags; prints a one-line summary to stderr."""
     task = OBJECTIVES[args.objective].make_task(args)
-    config = resolve_config(args.config, args.init)
+    # on --resume the checkpoint's config wins, so --config / --init may be left out
+    config = Wav2Vec2Config() if args.resume and not (args.config or args.init) else resolve_config(args.config,
+                                                                                                   args.init)
     train_args = TrainArgs(
         data=args.data, out=args.out, steps=args.steps, batch_seconds=args.batch_seconds,
         max_seconds=args.max_seconds, lr=args.lr, warmup_steps=args.warmup_steps,
         weight_decay=args.weight_decay, grad_clip=args.grad_clip, feature_grad_mult=args.feature_grad_mult,
         seed=args.seed, save_every=args.save_every, stop_at=args.stop_at, resume=args.resume,
-        progress=not args.no_progress, device=args.device, config_overrides=_overrides(args.overrides))
-    history = train(task, config, train_args, init=args.init)
+        overwrite=args.overwrite, keep_checkpoints=args.keep_checkpoints, progress=not args.no_progress,
+        device=args.device, config_overrides=_overrides(args.overrides))
+    try:
+        history = train(task, config, train_args, init=args.init)
+    except FloatingPointError as err:  # a diverged run: one line, like every other training error
+        raise ValueError(str(err)) from None
     if history:
         first, last = history[: min(10, len(history))], history[-min(10, len(history)) :]
 

@@ -7,8 +7,9 @@
 The shared loop (`loop.train`) does the batching, AdamW, schedule, clipping, logging, checkpoints,
 resume and torchrun. This task adds:
 
-- a character vocabulary built from the training transcripts, saved as `out/vocab.json` (the checkpoint
-  needs it to turn ids into text);
+- a character vocabulary built from the training transcripts, saved as `vocab.json` in every checkpoint
+  (the model needs it to turn ids into text) and read back from the checkpoint on `--resume`;
+- clips without a transcripts.tsv line are skipped with a warning before training starts;
 - a `Wav2Vec2ForCTC` from scratch, from a pretrained encoder (its quantizer and projections are dropped
   and a new `lm_head` is added), or from an earlier CTC checkpoint (continued as it is);
 - the conv feature encoder frozen for the first `--freeze-steps` steps, then trainable;
@@ -53,20 +54,47 @@ class CTCTask(Task):
     name = "ctc"
     # frozen conv parameters get no gradient in the first steps; DDP must tolerate that
     find_unused_parameters = True
+    needs_transcripts = True
 
-    def __init__(self, tokenizer: CharTokenizer, freeze_steps: int = 0, eval_data: Path | None = None,
+    def __init__(self, tokenizer: CharTokenizer | None, freeze_steps: int = 0, eval_data: Path | None = None,
                  eval_every: int = 0) -> None:
         if freeze_steps < 0 or eval_every < 0:
             raise ValueError("--freeze-steps and --eval-every must be >= 0")
-        self.tokenizer = tokenizer
+        self._given = tokenizer  # None: the vocabulary comes from the checkpoint on resume (`restore`)
         self.freeze_steps = freeze_steps
         self.eval_every = eval_every
         self.eval_data = eval_data
         self._eval_clips: list[Clip] | None = None
 
-    def save(self, out: Path) -> None:
-        """out/vocab.json: the tokenizer goes with the checkpoint (`transcribe` needs it)."""
-        self.tokenizer.save(out)
+    def restore(self, folder: Path) -> None:
+        """On resume: the vocabulary is the checkpoint's (a different one would not fit its lm_head)."""
+        saved = CharTokenizer.load(folder)
+        if self._given is not None and self._given.vocab != saved.vocab:
+            raise ValueError(f"{folder / VOCAB_FILE} differs from the vocabulary given; resume with the checkpoint's")
+        self._given = saved
+
+    @property
+    def tokenizer(self) -> CharTokenizer:
+        """The vocabulary: built from --data's transcripts, or the checkpoint's on resume."""
+        if self._given is None:
+            raise ValueError("no vocabulary: give a tokenizer, or resume from a checkpoint that has vocab.json")
+        return self._given
+
+    def check_data(self, data: AudioFolder, config: Wav2Vec2Config) -> None:
+        """Every transcript must be spelt with the vocabulary's characters; the evaluation folder must load."""
+        known = set(self.tokenizer.vocab) | {" "}
+        for clip in data.clips:
+            unknown = sorted(set(" ".join((clip.text or "").split())) - known)
+            if unknown:
+                raise ValueError(f"the transcript of {clip.path.name} uses characters {unknown} that are not in the "
+                                 "vocabulary of the checkpoint; resume only on data with the same characters")
+        if self.eval_data is not None and self._eval_clips is None:
+            self._eval_clips = AudioFolder(self.eval_data, min_samples=self.min_samples(config),
+                                           require_text=True).clips
+
+    def checkpoint_files(self) -> dict:
+        """vocab.json next to the weights of every checkpoint."""
+        return {VOCAB_FILE: lambda path: self.tokenizer.save(path.parent)}
 
     def build_model(self, config: Wav2Vec2Config, init: Path | None) -> nn.Module:
         """Scratch (`init` None), a pretrained encoder + new head, or a CTC checkpoint (has vocab.json)."""
@@ -125,7 +153,8 @@ class CTCTask(Task):
             return {}
         ctc = cast(Wav2Vec2ForCTC, model)  # the model build_model made
         if self._eval_clips is None:
-            self._eval_clips = AudioFolder(self.eval_data, min_samples=self.min_samples(ctc.config)).clips
+            self._eval_clips = AudioFolder(self.eval_data, min_samples=self.min_samples(ctc.config),
+                                           require_text=True).clips
         return evaluate_ctc(ctc, self.tokenizer, self._eval_clips)
 
 
@@ -153,7 +182,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def make_task(args: argparse.Namespace) -> CTCTask:
     """Parsed CLI args -> CTCTask. Resolves `--init scratch` (random init; config default tiny), adds the
-    fine-tuning config defaults in front of --set. out/vocab.json is written by `train` (`CTCTask.save`)."""
+    fine-tuning config defaults in front of --set, and builds the vocabulary from --data's transcripts (nothing
+    is written here: vocab.json goes into each checkpoint)."""
     if args.init is None:
         raise ValueError("ctc needs --init scratch (random init) or --init PRETRAINED_DIR")
     if args.max_seconds is not None:  # a cropped clip no longer says its whole transcript
@@ -164,10 +194,8 @@ def make_task(args: argparse.Namespace) -> CTCTask:
     elif not Path(args.init).is_dir():
         raise ValueError(f"--init {args.init}: no such checkpoint folder (or say --init scratch)")
     args.overrides = [f"{k}={json.dumps(v)}" for k, v in CTC_DEFAULTS.items()] + list(args.overrides)
-    saved = Path(args.out) / VOCAB_FILE
-    if args.resume and saved.is_file():
-        tokenizer = CharTokenizer.load(saved)
-    else:
+    tokenizer = None  # on --resume the checkpoint's vocab.json is used (CTCTask.restore)
+    if not args.resume:
         table = Path(args.data) / "transcripts.tsv"
         texts = read_transcripts(table)
         if not texts:

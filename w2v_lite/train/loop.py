@@ -8,23 +8,33 @@ does the rest the same way for all of them:
                       under DDP rank r takes every R-th batch
     AdamW + warm-up/linear decay (LambdaLR), gradient clipping, fairseq's `feature_grad_mult`
     out/log.jsonl     one JSON line per step (rank 0): loss, the task's parts, lr, padded fraction, ...
-    out/              config.json + model.safetensors (`checkpoints.save_pretrained`) plus
-                      trainer_state.pt (optimizer, scheduler, step, RNG of every rank; `weights_only` load)
+    out/checkpoint-N/ one complete checkpoint (config.json, model.safetensors, the task's files such as
+                      vocab.json, trainer_state.pt with optimizer, scheduler, step and every rank's RNG,
+                      trainer_state.json with the step, log position and file hashes), written to a temporary
+                      folder and renamed into place (`checkpointing.py`); the previous one is removed only
+                      after the new one is complete
+    out/config.json, model.safetensors [, vocab.json]   the newest checkpoint's model, for `from_pretrained(out)`
 
+Checks come before writes: the data, config, --init and --out are all checked (and a resume checkpoint
+verified file by file) before anything in `out` is touched. An `out` that already holds a model or a run is
+never replaced unless `resume=True` (continue it) or `overwrite=True` (start afresh there).
 `resume=True` continues *exactly*: the batch order is a function of (seed, epoch), crops of
-(seed, epoch, clip), and the RNG states are restored, so 2 steps + resume + 2 steps equal 4 steps.
+(seed, epoch, clip), and the RNG states are restored, so 2 steps + resume + 2 steps equal 4 steps; a
+crash at any write leaves a checkpoint that resumes exactly, or a clear refusal.
 Run it under `torchrun --nproc_per_node=N` unchanged: gloo on CPU, NCCL on GPUs, only rank 0 writes.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +49,19 @@ from w2v_lite.data.batching import BucketBatchSampler, padded_fraction
 from w2v_lite.data.dataset import AudioFolder, Clip
 from w2v_lite.lengths import receptive_field
 from w2v_lite.model import checkpoints
-
-STATE_FILE, LOG_FILE = "trainer_state.pt", "log.jsonl"
+from w2v_lite.train.checkpointing import (
+    LOG_FILE,
+    STATE_FILE,
+    Resume,
+    clear_artifacts,
+    crash_point,
+    existing_artifacts,
+    export_model,
+    load_checkpoint,
+    read_log,
+    remove_leftovers,
+    save_checkpoint,
+)
 
 
 def waveform_batch(clips: Sequence[Clip]) -> dict[str, torch.Tensor]:
@@ -58,6 +79,7 @@ class Task:
 
     name = "task"
     find_unused_parameters = False  # set True if some parameters get no gradient in a step (DDP needs it)
+    needs_transcripts = False  # True: clips without a transcripts.tsv line are skipped (with a warning)
 
     def build_model(self, config: Wav2Vec2Config, init: Path | None) -> nn.Module:
         """*Required.* A fresh model for `config`, or one initialised from checkpoint folder `init`."""
@@ -75,6 +97,16 @@ class Task:
         """Shortest usable clip in samples; shorter files are skipped. Default: one frame's window."""
         return receptive_field(config)[0]
 
+    def restore(self, folder: Path) -> None:
+        """On resume, before the model is built: read what the task saved in checkpoint `folder`."""
+
+    def check_data(self, data: AudioFolder, config: Wav2Vec2Config) -> None:
+        """Before anything is written: raise ValueError if the training data (or evaluation data) is unusable."""
+
+    def checkpoint_files(self) -> dict[str, Callable[[Path], None]]:
+        """Extra files of each checkpoint: {file name: function writing it to the given path}."""
+        return {}
+
     def on_step(self, model: nn.Module, step: int) -> dict[str, float]:
         """Called before optimizer step `step` (0-based); returns values to log (e.g. a temperature)."""
         return {}
@@ -82,10 +114,6 @@ class Task:
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         """Called on rank 0 after training (model in eval mode); the result goes to out/eval.json."""
         return {}
-
-    def save(self, out: Path) -> None:
-        """Called on rank 0 once every check has passed, when `out` is created: write the task's own files
-        (e.g. vocab.json) there. A refused run must not touch `out`, so never write it earlier."""
 
 
 @dataclass
@@ -106,6 +134,8 @@ class TrainArgs:
     save_every: int = 0  # also checkpoint every N steps (0: only at the end)
     stop_at: int | None = None  # stop (and checkpoint) after this step, e.g. to resume later
     resume: bool = False
+    overwrite: bool = False  # replace a model or run already in `out` (otherwise refused)
+    keep_checkpoints: int = 1  # checkpoint-N folders kept (the newest ones)
     progress: bool = True
     device: str | None = None  # default: cuda if available, else cpu
     config_overrides: dict = field(default_factory=dict)
@@ -114,8 +144,16 @@ class TrainArgs:
         self.data, self.out = Path(self.data), Path(self.out)
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if not (math.isfinite(self.batch_seconds) and math.isfinite(self.lr)):
+            raise ValueError("batch_seconds and lr must be finite numbers")
         if self.batch_seconds <= 0 or self.lr <= 0 or self.grad_clip < 0 or self.feature_grad_mult < 0:
             raise ValueError("batch_seconds and lr must be > 0; grad_clip and feature_grad_mult >= 0")
+        if self.save_every < 0 or (self.stop_at is not None and self.stop_at < 1) or self.keep_checkpoints < 1:
+            raise ValueError("save_every must be >= 0, stop_at >= 1 and keep_checkpoints >= 1")
+        if self.resume and self.overwrite:
+            raise ValueError("--resume continues the run in --out and --overwrite replaces it: give only one")
+        if self.max_seconds is not None and not 0 < self.max_seconds < math.inf:
+            raise ValueError(f"max_seconds must be a positive number of seconds, got {self.max_seconds}")
         if self.warmup_steps is None:
             self.warmup_steps = max(1, self.steps // 10)
 
@@ -193,25 +231,69 @@ def _mean_over_ranks(row: dict[str, float], world: int, device: torch.device) ->
 def train(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | None = None) -> list[dict]:
     """Train `task` on `args.data` for `args.steps` optimizer steps; returns rank 0's logged rows.
 
-    Writes the checkpoint (see the module docstring) to `args.out` at the end, every `save_every` steps
-    and at `stop_at`. `args.resume` continues from the checkpoint in `args.out` (its config wins).
+    Writes a checkpoint (see the module docstring) into `args.out` at the end, every `save_every` steps
+    and at `stop_at`. `args.resume` continues from the newest checkpoint in `args.out` (its config wins).
+    Every check (data, config, init, out) runs before the first write; a failed one raises ValueError.
     """
     rank, world, device, started = _distributed(args.device)
-    out, state_path = args.out, args.out / STATE_FILE
-    if args.resume and not state_path.is_file():
-        raise ValueError(f"--resume: no {STATE_FILE} in {out}; start without --resume first")
-    if not args.resume and state_path.is_file():
-        raise ValueError(f"{out} already holds a checkpoint; pass --resume to continue it or pick a new --out")
-    state = torch.load(state_path, map_location="cpu", weights_only=True) if args.resume else None
-    if state is not None:
-        config = checkpoints.load_config(out)
-    config = config.replace(**args.config_overrides) if args.config_overrides else config
+    try:
+        return _train(task, config, args, init, rank, world, device)
+    finally:
+        if started:
+            dist.destroy_process_group()
+
+
+def _check_out(args: TrainArgs) -> Resume | None:
+    """Refuse an `out` that is a file, or that holds a model or run we may not replace; on resume, the
+    verified newest checkpoint."""
+    out = args.out
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; pass a folder for the checkpoints")
+    if args.resume:
+        return load_checkpoint(out)
+    found = existing_artifacts(out)
+    if found and not args.overwrite:
+        run = any(n.startswith("checkpoint-") or n in (LOG_FILE, STATE_FILE) for n in found)
+        what = "a training run" if run else "a model"
+        raise ValueError(f"{out} already holds {what} ({', '.join(found[:4])}{', ...' if len(found) > 4 else ''}); "
+                         "pass --resume to continue a run, --overwrite to replace it, or pick a new --out")
+    return None
+
+
+def _prepare_out(args: TrainArgs, history: list[dict]) -> None:
+    """The first writes, after every check passed: create `out`, clear it (--overwrite), write the log."""
+    out = args.out
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise ValueError(f"cannot write to --out {out}: {err.strerror or err}; choose a writable folder") from None
+    if args.overwrite:
+        clear_artifacts(out)
+    remove_leftovers(out)
+    log = "".join(json.dumps(r) + "\n" for r in history)
+    checkpoints.atomic_write(out / LOG_FILE, lambda p: _write_text(p, log))
+
+
+def _train(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | None, rank: int, world: int,
+           device: torch.device) -> list[dict]:
+    resume = _check_out(args)
+    if resume is not None:
+        config = checkpoints.load_config(resume.folder)
+        task.restore(resume.folder)
+        init = None  # the checkpoint's weights replace whatever --init gave
+    if args.config_overrides:
+        unknown = sorted(set(args.config_overrides) - {f.name for f in fields(Wav2Vec2Config)})
+        if unknown:
+            raise ValueError(f"--set: unknown config field(s) {unknown}; see w2v_lite/config.py for the names")
+        config = config.replace(**args.config_overrides)
 
     seed_everything(args.seed)  # same on every rank: identical init (DDP also broadcasts rank 0's weights)
     model = task.build_model(config, init).to(device)
     config = getattr(model, "config", config)
-    if state is not None:
-        checkpoints.load_into(model, checkpoints.load_state_dict(out), source=str(out))
+    if resume is not None:
+        checkpoints.load_into(model, checkpoints.load_state_dict(resume.folder), source=str(resume.folder))
     conv = conv_parameters(model)
     if args.feature_grad_mult == 0:
         for p in conv:
@@ -220,33 +302,45 @@ def train(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | None
     optimizer = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), eps=1e-6,
                                   weight_decay=args.weight_decay)  # fairseq's wav2vec 2.0 settings
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_linear_decay(args.warmup_steps or 0, args.steps))
+
+    data = AudioFolder(args.data, args.max_seconds, task.min_samples(config), require_text=task.needs_transcripts)
+    task.check_data(data, config)
+    lengths = data.lengths
+    sampler = BucketBatchSampler(lengths, int(args.batch_seconds * SAMPLING_RATE), seed=args.seed,
+                                 num_replicas=world, rank=rank)
+    step = 0
+    seed_everything(args.seed + rank)  # ranks draw different masks, dropout and Gumbel noise
+    if resume is not None:
+        try:
+            optimizer.load_state_dict(resume.state["optimizer"])
+            scheduler.load_state_dict(resume.state["scheduler"])
+        except (KeyError, ValueError, RuntimeError) as err:
+            raise ValueError(f"cannot resume: {resume.folder / STATE_FILE} does not fit this model and its "
+                             f"settings ({type(err).__name__}: {err})") from err
+        step = resume.step
+        if len(resume.state["rng"]) == world:
+            set_rng_state(resume.state["rng"][rank])
+        else:
+            warnings.warn(f"checkpoint was written by {len(resume.state['rng'])} processes, resuming with {world}: "
+                          "the RNG streams restart from the seed, so the run is not bit-exact", stacklevel=2)
+    end = min(args.steps, args.stop_at or args.steps)
+    if step > args.steps or (step == end < args.steps):
+        raise ValueError(f"the checkpoint in {args.out} is at step {step}, not before --steps {args.steps} / "
+                         f"--stop-at {args.stop_at}; raise them to train further")
+    history: list[dict] = []
+    if world > 1:
+        dist.barrier()  # every rank has checked `out` before rank 0 writes into it
+    if rank == 0:
+        history = read_log(args.out / LOG_FILE, step, lambda msg: warnings.warn(msg, stacklevel=4))
+        _prepare_out(args, history)  # the first write: every check above has passed
+        if resume is not None:
+            export_model(resume.folder, args.out)  # in case a crash came between its commit and its export
     wrapped = model
     if world > 1:
         wrapped = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=task.find_unused_parameters)
 
-    data = AudioFolder(args.data, args.max_seconds, task.min_samples(config))
-    lengths = data.lengths
-    sampler = BucketBatchSampler(lengths, int(args.batch_seconds * SAMPLING_RATE), seed=args.seed,
-                                 num_replicas=world, rank=rank)
-    step = 0
-    seed_everything(args.seed + rank)  # ranks draw different masks, dropout and Gumbel noise
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step = int(state["step"])
-        if len(state["rng"]) == world:
-            set_rng_state(state["rng"][rank])
-        else:
-            warnings.warn(f"checkpoint was written by {len(state['rng'])} processes, resuming with {world}: "
-                          "the RNG streams restart from the seed, so the run is not bit-exact", stacklevel=2)
-    end = min(args.steps, args.stop_at or args.steps)
-    history = _read_log(out / LOG_FILE, step) if rank == 0 else []
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        task.save(out)
-        (out / LOG_FILE).write_text("".join(json.dumps(r) + "\n" for r in history))
     bar = tqdm(total=end, initial=step, disable=not (args.progress and rank == 0), desc=task.name)
     epoch, offset = divmod(step, len(sampler))
     while step < end:
@@ -280,12 +374,13 @@ def train(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | None
             row = {**_mean_over_ranks(row, world, device), "step": step, "epoch": epoch}
             if rank == 0:
                 history.append(row)
-                with open(out / LOG_FILE, "a") as log:
+                with open(args.out / LOG_FILE, "a") as log:
                     log.write(json.dumps(row) + "\n")
+                crash_point(f"log row {step}")
                 bar.update(1)
                 bar.set_postfix(loss=f"{row['loss']:.3f}")
             if step == end or (args.save_every and step % args.save_every == 0):
-                _save(model, config, optimizer, scheduler, step, args, out, rank, world)
+                _save(task, model, config, optimizer, scheduler, step, args, rank, world)
         epoch, offset = epoch + 1, 0
     bar.close()
     if rank == 0 and step >= args.steps:
@@ -293,22 +388,18 @@ def train(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | None
         with torch.no_grad():
             result = task.evaluate(model)
         if result:
-            (out / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
-    if started:
-        dist.destroy_process_group()
+            text = json.dumps(result, indent=2) + "\n"
+            checkpoints.atomic_write(args.out / "eval.json", lambda p: _write_text(p, text))
     return history
 
 
-def _read_log(path: Path, step: int) -> list[dict]:
-    """Rows of an earlier run up to `step` (rows past the checkpoint are dropped on resume)."""
-    if step == 0 or not path.is_file():
-        return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in rows if r["step"] <= step]
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text)
 
 
-def _save(model, config, optimizer, scheduler, step, args, out, rank, world) -> None:
-    """Checkpoint: weights + config first, then the trainer state (written last, atomically)."""
+def _save(task: Task, model: nn.Module, config: Wav2Vec2Config, optimizer, scheduler, step: int,
+          args: TrainArgs, rank: int, world: int) -> None:
+    """Checkpoint `step`: every rank's RNG is gathered, rank 0 writes one folder atomically (checkpointing.py)."""
     rngs: list[dict | None] = [None] * world
     if world > 1:
         dist.all_gather_object(rngs, rng_state())  # every rank's RNG, so that a resume is exact
@@ -316,11 +407,9 @@ def _save(model, config, optimizer, scheduler, step, args, out, rank, world) -> 
         rngs = [rng_state()]
     if rank != 0:
         return
-    checkpoints.save_pretrained(model, config, out)
     state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
              "rng": rngs}
-    tmp = out / f".{STATE_FILE}.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, out / STATE_FILE)
-    info = {"step": step, "world_size": world, "args": {k: str(v) for k, v in asdict(args).items()}}
-    (out / "trainer_state.json").write_text(json.dumps(info, indent=2) + "\n")
+    writers = {"config.json": config.save, "model.safetensors": lambda p: checkpoints.write_weights(model, p),
+               **task.checkpoint_files(), STATE_FILE: lambda p: torch.save(state, p)}
+    info = {"log_rows": step, "world_size": world, "args": {k: str(v) for k, v in asdict(args).items()}}
+    save_checkpoint(args.out, step, writers, info, keep=args.keep_checkpoints)

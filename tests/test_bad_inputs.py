@@ -1,0 +1,276 @@
+"""The README's table of bad inputs, one parametrised test per row; the table and `CLI_CASES` / `API_CASES`
+must agree row for row (`test_readme_table_matches_the_cases`).
+
+A CLI row runs its command exactly as printed (in a temporary folder holding the files it names) and checks
+the exit code, that stderr is one `error:` (or `warning:`) line containing the message, and, for errors,
+that no file changed.
+"""
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from w2v_lite import Wav2Vec2Config, Wav2Vec2Model, audio
+from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
+from w2v_lite.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# ---- the files a row needs, made in the current (temporary) folder -------------------------------------------
+
+
+def _wav(name: str, seconds: float = 1.0, rate: int = 16000) -> None:
+    t = np.arange(int(seconds * rate)) / rate
+    sf.write(name, 0.3 * np.sin(2 * np.pi * 220 * t), rate, subtype="PCM_16")
+
+
+def _one_hz() -> None:
+    sf.write("one_hz.wav", np.full(2000, 0.1), 1, subtype="PCM_16")  # a header that says 1 Hz
+
+
+def _cut_short() -> None:
+    _wav("full.wav")
+    data = Path("full.wav").read_bytes()
+    Path("cut_short.wav").write_bytes(data[: len(data) // 2])  # the data chunk still says 1 s
+
+
+def _model(name: str, **config) -> None:
+    shutil.copytree(DEFAULT_MODEL_DIR, name)
+    path = Path(name) / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **config}))
+
+
+def _random_bytes_model() -> None:
+    shutil.copytree(DEFAULT_MODEL_DIR, "random_bytes_model")
+    Path("random_bytes_model/model.safetensors").write_bytes(np.random.default_rng(0).bytes(4096))
+
+
+def _list_config_model() -> None:
+    shutil.copytree(DEFAULT_MODEL_DIR, "list_config_model")
+    Path("list_config_model/config.json").write_text("[1, 2, 3]\n")
+
+
+def _data(name: str = "data", n: int = 2) -> None:
+    if Path(name).exists():
+        return
+    Path(name).mkdir()
+    items = audio.corpus_items("train")[:n]
+    for path, _ in items:
+        shutil.copy(path, Path(name) / path.name)
+    Path(name, "transcripts.tsv").write_text("".join(f"{p.name}\t{t}\n" for p, t in items))
+
+
+def _data_extra_clip() -> None:
+    _data("data_extra_clip")
+    _wav("data_extra_clip/extra.wav")  # no line in transcripts.tsv
+
+
+def _read_only() -> None:
+    Path("read_only").mkdir()
+    if os.geteuid() == 0:  # root ignores permission bits
+        if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", "read_only"]).returncode != 0:
+            pytest.skip("running as root without chattr +i: cannot make a read-only folder here")
+    else:
+        Path("read_only").chmod(0o555)
+
+
+def _stopped_run(name: str) -> None:
+    _data()
+    assert main(["train", "pretrain", "--config", "tiny", "--data", "data", "--out", name, "--steps", "2",
+                 "--stop-at", "1", "--batch-seconds", "2", "--no-progress"]) == 0  # fmt: skip
+
+
+def _damaged_run() -> None:
+    _stopped_run("damaged_run")
+    state = Path("damaged_run/checkpoint-000001/trainer_state.pt")
+    state.write_bytes(state.read_bytes()[:1000])  # truncated
+
+
+def _cut_log_run() -> None:
+    _stopped_run("cut_log_run")
+    with open("cut_log_run/log.jsonl", "a") as log:
+        log.write('{"step": 2, "lo')  # the run died while writing row 2
+
+
+SETUPS = {
+    "a.wav": lambda: _wav("a.wav"), "b.wav": lambda: _wav("b.wav", 0.5), "one_hz.wav": _one_hz,
+    "cut_short.wav": _cut_short, "random_bytes_model": _random_bytes_model, "list_config_model": _list_config_model,
+    "negative_heads_model": lambda: _model("negative_heads_model", num_attention_heads=-4),
+    "string_width_model": lambda: _model("string_width_model", hidden_size="96"),
+    "float_layers_model": lambda: _model("float_layers_model", num_hidden_layers=3.0),
+    "null_heads_model": lambda: _model("null_heads_model", num_attention_heads=None),
+    "data": _data, "data_extra_clip": _data_extra_clip, "read_only": _read_only,
+    "ctc-tiny-copy": lambda: shutil.copytree(DEFAULT_MODEL_DIR, "ctc-tiny-copy"),
+    "damaged_run": _damaged_run, "cut_log_run": _cut_log_run,
+}  # fmt: skip
+
+# (input, command as typed, result, what stderr says); "error, exit 2" rows must also leave every file unchanged
+CLI_CASES = [
+    ("a missing file", "w2v-lite explain missing.wav", "error, exit 2", "audio file not found: missing.wav"),
+    ("an infinite length", "w2v-lite explain --seconds inf", "error, exit 2", "--seconds must be in (0, 60], got inf"),
+    ("an absurd length (64 TB)", "w2v-lite explain --seconds 1e9", "error, exit 2",
+     "--seconds must be in (0, 60], got 1000000000.0"),
+    ("FILE and --batch together", "w2v-lite explain a.wav --batch a.wav b.wav", "error, exit 2",
+     "give either --batch FILE... or FILE a.wav, not both"),
+    ("a 1 Hz file", "w2v-lite explain one_hz.wav", "error, exit 2", "sample rate of 1 Hz, below the 4000 Hz minimum"),
+    ("a WAV whose data chunk is cut short", "w2v-lite explain cut_short.wav --config tiny", "warning, exit 0",
+     "the file was cut short, so only its first 0.50 s are used"),
+    ("random bytes as model.safetensors", "w2v-lite transcribe a.wav --model random_bytes_model", "error, exit 2",
+     "cannot read weights file random_bytes_model/model.safetensors"),
+    ("config.json holding a JSON list", "w2v-lite transcribe a.wav --model list_config_model", "error, exit 2",
+     "list_config_model/config.json holds a JSON list"),
+    ('`"num_attention_heads": -4`', "w2v-lite transcribe a.wav --model negative_heads_model", "error, exit 2",
+     "num_attention_heads must be a positive int, got -4"),
+    ('`"hidden_size": "96"`', "w2v-lite transcribe a.wav --model string_width_model", "error, exit 2",
+     "hidden_size must be a positive int, got '96'"),
+    ('`"num_hidden_layers": 3.0`', "w2v-lite transcribe a.wav --model float_layers_model", "error, exit 2",
+     "num_hidden_layers must be a positive int, got 3.0"),
+    ('`"num_attention_heads": null`', "w2v-lite transcribe a.wav --model null_heads_model", "error, exit 2",
+     "num_attention_heads must be a positive int, got None"),
+    ("zero steps", "w2v-lite train pretrain --config tiny --data data --out run --steps 0", "error, exit 2",
+     "steps must be >= 1, got 0"),
+    ("a missing data folder", "w2v-lite train pretrain --config tiny --data missing --out run --steps 2",
+     "error, exit 2", "data folder missing does not exist"),
+    ("a bad --init", "w2v-lite train pretrain --init missing --data data --out run --steps 2", "error, exit 2",
+     "no config file at missing/config.json"),
+    ("--resume with nothing to resume", "w2v-lite train pretrain --config tiny --data data --out run --steps 2 "
+     "--resume", "error, exit 2", "--resume: no checkpoint-N folder in run"),
+    ("an unknown --config (no stray folder)", "w2v-lite train pretrain --config huge --data data --out run --steps 2",
+     "error, exit 2", "--config 'huge' is neither a preset"),
+    ("--out holding a model (a copy of ctc-tiny)", "w2v-lite train ctc --init scratch --data data --out ctc-tiny-copy "
+     "--steps 2", "error, exit 2", "ctc-tiny-copy already holds a model"),
+    ("a read-only --out", "w2v-lite train pretrain --config tiny --data data --out read_only --steps 2",
+     "error, exit 2", "cannot write to --out read_only"),
+    ("a truncated trainer_state.pt", "w2v-lite train pretrain --config tiny --data data --out damaged_run --steps 2 "
+     "--resume", "error, exit 2", "damaged_run/checkpoint-000001/trainer_state.pt is damaged"),
+    ("a partial last line in log.jsonl", "w2v-lite train pretrain --config tiny --data data --out cut_log_run "
+     "--steps 2 --resume --no-progress", "warning, exit 0", "dropped a partial last line"),
+    ("an audio file without a transcript line", "w2v-lite train ctc --init scratch --data data_extra_clip --out run "
+     "--steps 1 --no-progress", "warning, exit 0", "skipping audio file extra.wav: no line for 'extra.wav'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("what", "command", "result", "message"), CLI_CASES, ids=[c[0] for c in CLI_CASES])
+def test_cli_row(tmp_path, monkeypatch, capsys, what, command, result, message):
+    monkeypatch.chdir(tmp_path)
+    argv = shlex.split(command)[1:]
+    try:
+        for name, make in SETUPS.items():
+            if name in argv:
+                make()
+        capsys.readouterr()
+        before = {str(p): p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()}
+        folders = sorted(str(p) for p in tmp_path.rglob("*") if p.is_dir())
+        code = main(argv)
+        err = capsys.readouterr().err
+        kind = result.split(",")[0]
+        assert code == (2 if kind == "error" else 0), err
+        lines = err.splitlines()
+        assert [line for line in lines if line.startswith(f"{kind}: ") and message in line], err
+        if kind == "error":
+            assert len(lines) == 1 and "Traceback" not in err
+            assert {str(p): p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()} == before
+            assert sorted(str(p) for p in tmp_path.rglob("*") if p.is_dir()) == folders  # no stray folder
+    finally:
+        if (tmp_path / "read_only").exists() and os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(tmp_path / "read_only")])
+
+
+# ---- the Python API -------------------------------------------------------------------------------------------
+
+
+def _float64_input():
+    torch.manual_seed(0)
+    model = Wav2Vec2Model(Wav2Vec2Config.tiny()).eval()
+    x = torch.randn(1, 4000)
+    with torch.no_grad():
+        assert torch.equal(model(x.double()).last_hidden_state, model(x).last_hidden_state)
+        assert model(x.double()).last_hidden_state.dtype == torch.float32
+
+
+def _float16_input():
+    torch.manual_seed(0)
+    model = Wav2Vec2Model(Wav2Vec2Config.tiny()).eval()
+    x = torch.randn(1, 4000)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x.half()).last_hidden_state, model(x.half().float()).last_hidden_state,
+                                   atol=0, rtol=0)  # fmt: skip
+
+
+def _negative_heads():
+    with pytest.raises(ValueError, match="num_attention_heads must be a positive int, got -4"):
+        Wav2Vec2Config(num_attention_heads=-4)
+
+
+def _one_hz_load(tmp_path):
+    os.chdir(tmp_path)
+    _one_hz()
+    with pytest.raises(audio.AudioError, match="below the 4000 Hz minimum"):
+        audio.load("one_hz.wav")
+
+
+def _truncated_load(tmp_path):
+    os.chdir(tmp_path)
+    _cut_short()
+    with pytest.warns(UserWarning, match="cut short"):
+        assert audio.load("cut_short.wav").numel() < 16000
+
+
+def _random_bytes_weights(tmp_path):
+    os.chdir(tmp_path)
+    _random_bytes_model()
+    with pytest.raises(ValueError, match="cannot read weights file"):
+        Wav2Vec2Model.from_pretrained("random_bytes_model")
+
+
+API_CASES = [
+    ("float64 audio", "`model(x.double())`", "cast to the model's float32", "", _float64_input),
+    ("float16 audio", "`model(x.half())`", "cast to the model's float32", "", _float16_input),
+    ("a negative head count", "`Wav2Vec2Config(num_attention_heads=-4)`", "ValueError",
+     "num_attention_heads must be a positive int, got -4", _negative_heads),
+    ("a 1 Hz file", '`audio.load("one_hz.wav")`', "AudioError (a ValueError)", "below the 4000 Hz minimum",
+     _one_hz_load),
+    ("a WAV cut short", '`audio.load("cut_short.wav")`', "UserWarning, the part that is there", "cut short",
+     _truncated_load),
+    ("random bytes as weights", '`Wav2Vec2Model.from_pretrained("random_bytes_model")`', "ValueError",
+     "cannot read weights file", _random_bytes_weights),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("what", "command", "result", "message", "check"), API_CASES, ids=[c[0] for c in API_CASES])
+def test_api_row(tmp_path, monkeypatch, what, command, result, message, check):
+    monkeypatch.chdir(tmp_path)  # restored afterwards, whatever the check does
+    check(tmp_path) if check.__code__.co_argcount else check()
+
+
+def _readme_rows() -> list[tuple[str, ...]]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Bad inputs", 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip("|").split(" | ") for line in section.splitlines() if line.startswith("| ")]
+    return [tuple(cell.strip() for cell in row) for row in rows[1:]]  # without the header
+
+
+def test_readme_table_matches_the_cases():
+    def cell(text: str) -> str:
+        return f"`{text}`" if text and not text.startswith("`") else text
+
+    expected = [(what, cell(command), result, cell(message)) for what, command, result, message in CLI_CASES]
+    expected += [(what, command, result, cell(message)) for what, command, result, message, _ in API_CASES]
+    assert _readme_rows() == expected
