@@ -21,8 +21,9 @@ def _verdict(ok: bool, success: str, hint: str) -> bool:
 
 
 def _number(answer: Any) -> float | None:
-    """A real number from an int, float, numpy or one-element torch value; None for anything else."""
-    if isinstance(answer, bool):
+    """A real number from an int, float, numpy or one-element torch value; None for anything else
+    (a string or a bool too: "0.13" and True are not numbers)."""
+    if isinstance(answer, (bool, str, bytes)):
         return None
     try:
         value = float(answer)
