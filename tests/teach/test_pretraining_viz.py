@@ -3,7 +3,10 @@ categories under the waveform, the loss curve's chance line on the contrastive l
 widget (moved here from the notebook: setting the slider updates the report)."""
 
 import math
+import re
+from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 import torch
@@ -156,3 +159,16 @@ def test_frame_report_bad_input(run):
     unmasked = int(np.flatnonzero(~mask[2])[0])
     with pytest.raises(ValueError, match="not masked"):
         frame_report(out, 2, unmasked)
+
+
+def test_readme_table_matches_notebook_04():
+    """The README's pretrained-vs-random table holds the numbers notebook 04 computes (one source)."""
+    root = Path(__file__).resolve().parents[2]
+    nb = nbformat.read(root / "notebooks" / "04_pretraining.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    readme = (root / "README.md").read_text()
+    for name, row in (("pretrained", "pretrained-tiny"), ("random init", "random init")):
+        m = re.search(rf"^{name} +accuracy ([\d.]+) \(chance ([\d.]+)\)  loss/frame ([\d.]+)  perplexity ([\d.]+)",
+                      printed, flags=re.M)
+        assert m, f"notebook 04 no longer prints the {name} row"
+        assert f"| {row} | {' | '.join(m.groups())} |" in readme
