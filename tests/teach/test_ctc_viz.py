@@ -88,3 +88,11 @@ def test_widget_bad_input(loaded):
         emission_widget(model, tok, clips, index=4)
     with pytest.raises(ValueError, match="no transcript"):
         emission_widget(model, tok, [Clip(clips[0].path, clips[0].waveform, None)])
+
+
+def test_emission_figure_class_labels_are_readable(loaded):
+    model, tok, clips = loaded
+    fig = emission_figure(emissions(model, tok, clips[0].waveform))
+    labels = fig.axes[1].get_yticklabels()
+    assert len(labels) == tok.vocab_size and labels[0].get_text() == "blank"
+    assert min(label.get_fontsize() for label in labels) >= 9  # one row per class: the names must be legible

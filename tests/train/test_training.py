@@ -204,3 +204,18 @@ def test_masked_prediction_metrics_same_masks_for_every_model():
         correct = r["accuracy"] * r["masked_frames"]
         assert correct == pytest.approx(round(correct), abs=1e-6)
     assert ra != rb  # different weights, same frames
+
+
+def test_masked_prediction_chance_counts_distinct_distractors():
+    clips = [Clip(p, audio.load(p)) for p, _ in audio.corpus_items("test")[:4]]
+    torch.manual_seed(2)
+    model = Wav2Vec2ForPreTraining(Wav2Vec2Config.tiny())
+    K = model.config.num_negatives
+    r = masked_prediction_metrics(model, clips)
+    assert 1 / (K + 1) < r["chance_accuracy"] < 1  # distractors repeat: fewer than K distinct competitors
+    with torch.no_grad():  # every frame picks code 0 in both groups: all distractors equal the target
+        model.quantizer.weight_proj.weight.zero_()
+        model.quantizer.weight_proj.bias.zero_()
+        model.quantizer.weight_proj.bias[0 :: model.config.num_codevectors_per_group] = 1.0
+    same = masked_prediction_metrics(model, clips)
+    assert same["identical_negatives"] == 1.0 and same["chance_accuracy"] == 1.0 and same["accuracy"] == 1.0

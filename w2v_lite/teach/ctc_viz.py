@@ -76,7 +76,7 @@ def emission_figure(em: Emissions, reference: str | None = None, min_log_prob: f
     transcript (and `reference`, if given).
     """
     sr = em.sampling_rate
-    fig = Figure(figsize=(10, 5.5), dpi=100, layout="constrained")
+    fig = Figure(figsize=(10, 7.0), dpi=100, layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(1, 2.6))
     t = np.arange(em.waveform.numel()) / sr
     top.plot(t, em.waveform.numpy(), lw=0.6, color="#1f77b4")
@@ -93,11 +93,11 @@ def emission_figure(em: Emissions, reference: str | None = None, min_log_prob: f
     bottom.scatter(centres[~blank], path[~blank], s=22, color="#00ff66", label="greedy path: character")
     for c, i in zip(centres[~blank], path[~blank], strict=True):
         bottom.annotate(em.tokens[i], (c, i), xytext=(0, 6), textcoords="offset points", ha="center",
-                        color="white", fontsize=8)
+                        color="white", fontsize=9)
     names = ["blank" if i == 0 else em.tokens[i] for i in range(len(em.tokens))]
     bottom.set(yticks=range(len(names)), xlabel="seconds", ylabel="class")
-    bottom.set_yticklabels(names, fontsize=7)
-    bottom.legend(loc="upper right", fontsize=7, framealpha=0.6)
+    bottom.set_yticklabels(names, fontsize=10)  # one readable label per class row
+    bottom.legend(loc="upper right", fontsize=9, framealpha=0.6)
     top.set_xlim(0, max(t[-1], centres[-1] + half))
     return fig
 

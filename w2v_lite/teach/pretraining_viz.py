@@ -2,8 +2,9 @@
 
     spans_figure(batch, frame_mask, mask)        waveforms with masked spans; the (B, T) frame strip
     negatives_figure(mask, frame_mask, neg, b, t) where one masked frame's distractors come from
-    codes_figure(codes, V, valid)                 the codevector each group picks, frame by frame
-    loss_curve_figure(rows, K)                    a training log: loss per masked frame vs chance log(K+1)
+    temperature_figure(logits, taus)              softmax(logits / tau) for several tau, and a hard pick
+    codes_figure(waveform, codes, config)         the code each group picks, frame by frame, under the audio
+    loss_curve_figure(rows, K, G*V)               a training log: contrastive loss vs chance, perplexity
     comparison_figure(results)                    pretrained vs random init: accuracy and perplexity
     frame_report(out, b, t) / masked_frame_widget  one masked frame's contrastive decision, as text
 """
@@ -14,10 +15,12 @@ import math
 from collections.abc import Mapping, Sequence
 
 import ipywidgets as widgets
+import matplotlib
 import numpy as np
 import torch
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.data.audio import PaddedBatch
@@ -34,6 +37,7 @@ __all__ = [
     "masked_frame_widget",
     "negatives_figure",
     "spans_figure",
+    "temperature_figure",
 ]
 
 FRAME_COLORS = ("#d9d9d9", "#9ecae1", "#d62728")  # padding, valid, masked
@@ -56,9 +60,13 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _strip(ax, states: np.ndarray, ylabels: Sequence[str]) -> None:
+    """(B, T) frame states as coloured cells, with a legend of the three states."""
     ax.imshow(states, cmap=_FRAME_CMAP, vmin=0, vmax=2, aspect="auto", interpolation="nearest")
     ax.set_yticks(range(len(ylabels)), ylabels)
-    ax.set_xlabel("frame t (20 ms each)")
+    ax.set_xlabel("frame t (one every 20 ms)")
+    ax.set_ylabel("clip")
+    handles = [Patch(color=c, label=n) for c, n in zip(FRAME_COLORS, ("padding", "valid", "masked"), strict=True)]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
 
 
 def spans_figure(batch: PaddedBatch, frame_mask: torch.Tensor, mask: torch.Tensor | np.ndarray,
@@ -82,7 +90,10 @@ def spans_figure(batch: PaddedBatch, frame_mask: torch.Tensor, mask: torch.Tenso
         ax.set_xlim(0, length / 16000)
         ax.set_yticks([])
         ax.set_ylabel(names[b], rotation=0, ha="right", va="center")
-    axes[-2].set_xlabel("time (s): red = samples under masked frames, grey = padding")
+    axes[0].legend(handles=[Patch(color=FRAME_COLORS[2], alpha=0.3, label="samples under masked frames"),
+                            Patch(color=FRAME_COLORS[0], label="padding")],
+                   loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    axes[-2].set_xlabel("time (s)")
     _strip(axes[-1], states, names)
     return fig
 
@@ -100,60 +111,109 @@ def negatives_figure(mask: np.ndarray, frame_mask: torch.Tensor, negatives: np.n
     top.axvline(t, color="black", ls="--", lw=1)
     top.annotate("target frame", (t, drawn.max()), xytext=(4, 0), textcoords="offset points")
     top.set_ylabel("times drawn")
+    top.legend(handles=[Patch(color="#ff7f0e", label="drawn as distractor")], loc="upper left",
+               bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     top.set_title(f"utterance {b}: the {negatives.shape[2]} distractors of masked frame {t}")
     _strip(bottom, frame_states(frame_mask, mask)[b : b + 1], [f"clip {b}"])
     return fig
 
 
-def codes_figure(codes: torch.Tensor, num_codes: int, valid: torch.Tensor | None = None) -> Figure:
-    """(T, G) chosen code per group and frame -> one image per group: code (rows) over time (columns)."""
-    codes = torch.as_tensor(codes)
-    frames, groups = codes.shape
-    fig = Figure(figsize=(11, 1.6 + 1.4 * groups), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(groups, 1, sharex=True))
-    keep = np.ones(frames, bool) if valid is None else np.asarray(valid, dtype=bool)
-    for g, ax in enumerate(axes):
-        image = np.zeros((num_codes, frames))
-        image[codes[keep, g].numpy(), np.flatnonzero(keep)] = 1.0
-        ax.imshow(image, aspect="auto", cmap="Greys", interpolation="nearest", origin="lower")
-        used = len(set(codes[keep, g].tolist()))
-        ax.set_ylabel(f"group {g}\ncode (of {num_codes})")
-        ax.set_title(f"group {g}: {used} different codes over {int(keep.sum())} frames", fontsize=9)
-    axes[-1].set_xlabel("frame t")
-    axes[-1].set_xlim(-0.5, np.flatnonzero(keep).max() + 0.5)
+def temperature_figure(logits: torch.Tensor, taus: Sequence[float] = (2.0, 1.0, 0.5), seed: int = 0) -> Figure:
+    """(V,) code logits of one group -> one row per temperature tau: the noise-free softmax(logits / tau)
+    (grey) and one Gumbel-softmax sample softmax((logits + g) / tau) (orange, the same noise g in every
+    row), with its hard pick (the argmax, the one-hot the forward pass uses) marked."""
+    logits = torch.as_tensor(logits, dtype=torch.float32).detach()
+    if logits.dim() != 1:
+        raise ValueError(f"logits must be one group's (V,) vector, got shape {tuple(logits.shape)}")
+    noise = -torch.empty_like(logits).exponential_(generator=torch.Generator().manual_seed(seed)).log()
+    fig = Figure(figsize=(10, 1.2 + 1.5 * len(taus)), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(len(taus), 1, sharex=True))
+    codes = np.arange(logits.numel())
+    for tau, ax in zip(taus, axes, strict=True):
+        soft = torch.softmax(logits / tau, -1).numpy()
+        sample = torch.softmax((logits + noise) / tau, -1).numpy()
+        ax.bar(codes - 0.2, soft, width=0.4, color="#7f7f7f", label="softmax(logits / tau), no noise")
+        ax.bar(codes + 0.2, sample, width=0.4, color="#ff7f0e", label="softmax((logits + g) / tau)")
+        pick = int(sample.argmax())
+        ax.annotate("hard pick", (pick + 0.2, sample[pick]), xytext=(0, 3), textcoords="offset points",
+                    ha="center", fontsize=8)
+        ax.set_ylabel(f"tau = {tau:g}\nprobability")
+        ax.set_ylim(0, 1.15)
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    axes[-1].set_xlabel("code (one group)")
     return fig
 
 
-def loss_curve_figure(rows: Sequence[Mapping[str, float]], num_negatives: int,
-                      keys: Sequence[str] = ("loss", "contrastive_loss")) -> Figure:
-    """Training-log rows (dicts with "step" and `keys`) -> curves, with chance level log(K + 1)."""
-    fig = Figure(figsize=(7, 3.6), layout="constrained")
-    ax = fig.subplots()
+def codes_figure(waveform: torch.Tensor, codes: torch.Tensor, config: Wav2Vec2Config | None = None,
+                 sampling_rate: int = 16000) -> Figure:
+    """A clip (L,) and its chosen codes (T, G) on one time axis: the waveform on top, then one panel per
+    group where each code *used* is a row (a category, listed in order of first use, its own colour) and
+    frame t is a bar over its 20 ms hop, placed under the samples it was computed from."""
+    field, hop = receptive_field(config)
+    codes = torch.as_tensor(codes)
+    frames, groups = codes.shape
+    waveform = torch.as_tensor(waveform).flatten()
+    fig = Figure(figsize=(11, 1.8 + 1.9 * groups), layout="constrained")
+    axes = fig.subplots(groups + 1, 1, sharex=True, height_ratios=[1.0] + [1.6] * groups)
+    axes[0].plot(np.arange(waveform.numel()) / sampling_rate, waveform.numpy(), lw=0.5, color="#1f77b4")
+    axes[0].set_ylabel("amplitude")
+    starts = (np.arange(frames) * hop + (field - hop) / 2) / sampling_rate  # each hop, centred in its window
+    palette = [matplotlib.colormaps["tab20"](i % 20) for i in range(20)]
+    for g, ax in enumerate(axes[1:]):
+        column = codes[:, g].tolist()
+        order = list(dict.fromkeys(column))  # distinct codes in order of first use
+        rows = [order.index(c) for c in column]
+        ax.barh(rows, hop / sampling_rate, left=starts, height=0.8, align="center",
+                color=[palette[r % 20] for r in rows])
+        ax.set_yticks(range(len(order)), [f"code {c}" for c in order], fontsize=7)
+        ax.set_ylim(len(order) - 0.5, -0.5)
+        ax.set_ylabel(f"group {g}")
+        ax.set_title(f"group {g}: {len(order)} different codes over {frames} frames", fontsize=9)
+    axes[-1].set_xlabel("time (s)")
+    axes[-1].set_xlim(0, max(waveform.numel() / sampling_rate, starts[-1] + hop / sampling_rate))
+    return fig
+
+
+def loss_curve_figure(rows: Sequence[Mapping[str, float]], num_negatives: int, num_codes: int) -> Figure:
+    """Training-log rows (dicts with "step", "contrastive_loss" and "perplexity") -> two panels: the
+    contrastive loss per masked frame against its chance level log(K + 1), and the codebook perplexity
+    against its maximum G * V (the diversity loss pushes it up)."""
+    fig = Figure(figsize=(10, 3.4), layout="constrained")
+    loss_ax, ppl_ax = fig.subplots(1, 2)
     steps = [r["step"] for r in rows]
-    for key in keys:
-        ax.plot(steps, [r[key] for r in rows], label=key.replace("_", " ") + " per masked frame")
-    ax.axhline(math.log(num_negatives + 1), color="grey", ls=":", label=f"chance: log({num_negatives} + 1)")
-    ax.set_xlabel("optimizer step")
-    ax.legend()
+    loss_ax.plot(steps, [r["contrastive_loss"] for r in rows], color="#1f77b4", label="contrastive loss")
+    loss_ax.axhline(math.log(num_negatives + 1), color="grey", ls=":",
+                    label=f"chance: log({num_negatives} + 1) = {math.log(num_negatives + 1):.2f}")
+    loss_ax.set(xlabel="optimizer step", ylabel="loss per masked frame", title="contrastive loss")
+    loss_ax.legend(fontsize=8)
+    ppl_ax.plot(steps, [r["perplexity"] for r in rows], color="#2ca02c", label="perplexity (softmax, masked frames)")
+    ppl_ax.axhline(num_codes, color="grey", ls=":", label=f"all {num_codes} codes equally used")
+    ppl_ax.set(xlabel="optimizer step", ylabel="perplexity", title="codebook use", ylim=(0, 1.1 * num_codes))
+    ppl_ax.legend(fontsize=8)
     return fig
 
 
 def comparison_figure(results: Mapping[str, Mapping[str, float]], num_negatives: int, num_codes: int) -> Figure:
     """{model name: masked_prediction_metrics} -> bars of accuracy (vs chance) and perplexity (vs G*V)."""
-    fig = Figure(figsize=(8, 3.2), layout="constrained")
+    fig = Figure(figsize=(9, 3.4), layout="constrained")
     acc_ax, ppl_ax = fig.subplots(1, 2)
     names = list(results)
     colors = ["#2ca02c", "#7f7f7f", "#1f77b4", "#ff7f0e"][: len(names)]
     acc_ax.bar(names, [results[n]["accuracy"] for n in names], color=colors)
-    acc_ax.axhline(1 / (num_negatives + 1), color="grey", ls=":", label=f"chance 1/{num_negatives + 1}")
+    acc_ax.axhline(1 / (num_negatives + 1), color="grey", ls=":", label=f"1/{num_negatives + 1} (K distinct)")
+    if all("chance_accuracy" in results[n] for n in names):  # fewer distinct distractors: higher chance
+        acc_ax.hlines([results[n]["chance_accuracy"] for n in names], np.arange(len(names)) - 0.4,
+                      np.arange(len(names)) + 0.4, color="black", lw=2, label="chance, distinct distractors")
     acc_ax.set_title("masked-frame accuracy (held-out voices)")
+    acc_ax.set_ylabel("share of masked frames right")
     acc_ax.set_ylim(0, 1)
-    acc_ax.legend()
+    acc_ax.legend(fontsize=8)
     ppl_ax.bar(names, [results[n]["perplexity"] for n in names], color=colors)
     ppl_ax.axhline(num_codes, color="grey", ls=":", label=f"all {num_codes} codes equally used")
     ppl_ax.set_title("codebook perplexity")
+    ppl_ax.set_ylabel("codes in use (perplexity)")
     ppl_ax.set_ylim(0, 1.25 * num_codes)
-    ppl_ax.legend()
+    ppl_ax.legend(fontsize=8)
     return fig
 
 

@@ -94,14 +94,17 @@ def masked_prediction_metrics(model: Wav2Vec2ForPreTraining, clips: Sequence[Cli
     restored), so two models are compared on exactly the same masked frames and distractors.
     Returns accuracy (masked frames whose true target scores higher than all K distractors),
     contrastive loss per masked frame, the codebook perplexity over masked frames (out of G*V),
-    the share of distractors identical to their target (masked with -inf), and the counts.
+    the share of distractors identical to their target (masked with -inf), the counts, and
+    `chance_accuracy`: the accuracy of guessing among the *distinct* candidates. Distractors are drawn
+    with replacement from a few masked frames, and frames that share a code give equal logits, so a frame
+    often has far fewer than K different competitors; chance is the mean of 1 / (1 + that number).
     """
     was_training, saved = model.training, np.random.get_state()
     model.eval()
     np.random.seed(seed)
     cfg = model.config
     correct = total = same = negatives = 0
-    loss = 0.0
+    loss = chance = 0.0
     codes: list[torch.Tensor] = []
     try:
         for start in range(0, len(clips), batch_size):
@@ -121,6 +124,7 @@ def masked_prediction_metrics(model: Wav2Vec2ForPreTraining, clips: Sequence[Cli
             total += logits.shape[0]
             same += int(torch.isinf(logits[:, 1:]).sum())
             negatives += logits[:, 1:].numel()
+            chance += sum(1 / (1 + row[torch.isfinite(row)].unique().numel()) for row in logits[:, 1:])
             loss += float(out.contrastive_loss)
             codes.append(out.code_indices[out.mask_time_indices].cpu())
     finally:
@@ -133,7 +137,7 @@ def masked_prediction_metrics(model: Wav2Vec2ForPreTraining, clips: Sequence[Cli
     perplexity = torch.exp(-torch.xlogy(marginal, marginal).sum(-1)).sum()
     return {"accuracy": correct / total, "contrastive_loss": loss / total, "perplexity": float(perplexity),
             "identical_negatives": same / negatives, "masked_frames": total,
-            "codes_used": int((usage > 0).sum())}
+            "codes_used": int((usage > 0).sum()), "chance_accuracy": chance / total}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
