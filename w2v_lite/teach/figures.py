@@ -86,7 +86,7 @@ def frames_over_waveform_figure(
     lo, hi = first_frame * hop, (first_frame + count - 1) * hop + field
     top.axvspan(lo * ms, hi * ms, color=COLORS[1], alpha=0.3)
     top.set(xlim=(0, len(wave) * ms), ylim=(-1, 1), xlabel="time (ms)", ylabel="sample value",
-            title=f"{len(wave)} samples ({len(wave) / sr:.2f} s) -> T = {num_frames} frames "
+            title=f"{len(wave)} samples ({len(wave) / sr:.3f} s) -> T = {num_frames} frames "
                   f"(ticks: frame starts every {hop} samples)")
     pad = hop // 2
     xs = range(max(0, lo - pad), min(len(wave), hi + pad))
