@@ -40,7 +40,7 @@ def test_frames_over_waveform_marks_real_windows():
     clip = torch.sin(torch.arange(16000.0) / 7)
     fig = F.frames_over_waveform_figure(clip, TINY, first_frame=10, count=3)
     drawn = texts(fig)
-    assert "16000 samples (1.00 s) -> T = 49 frames" in drawn
+    assert "16000 samples (1.000 s) -> T = 49 frames" in drawn  # 3 decimals, as in the notebooks
     for t in (10, 11, 12):
         assert f"frame {t}: samples {320 * t}-{320 * t + 399}" in drawn
     assert "frame 13" not in drawn
