@@ -231,7 +231,7 @@ def shape_flow_figure(flows: dict[str, list[tuple[str, tuple[int, ...]]]]) -> Fi
 def masks_figure(stages: MaskStages, sampling_rate: int = 16000) -> Figure:
     """Sample mask (B, L), frame mask (B, T) and the boolean key mask self-attention gets for the shortest
     clip: padded keys are excluded for every query; padded query rows are computed and discarded."""
-    fig = Figure(figsize=(11, 3.6), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(11, 4.0), dpi=DPI, layout="constrained")
     a, b, c = fig.subplots(1, 3, width_ratios=(1.3, 1.3, 1))
     batch, length = stages.sample_mask.shape
     frames = stages.frame_mask.shape[1]
@@ -249,8 +249,8 @@ def masks_figure(stages: MaskStages, sampling_rate: int = 16000) -> Figure:
     grid[n:, :n] = 0.35  # padded queries: computed, then discarded
     c.imshow(grid.numpy(), cmap="Reds", vmin=0, vmax=1.2, interpolation="nearest")
     c.set(xlabel="key frame", ylabel="query frame")
-    c.set_title(f"key mask of clip {shortest} (bool, True = attend)\nred: padded key, excluded\n"
-                "pink: padded query, computed, discarded", fontsize=9)
+    c.set_title(f"key mask of clip {shortest} (True = attend)\nred: padded key (excluded)\n"
+                "pink: padded query (discarded)", fontsize=9)
     return fig
 
 
@@ -315,7 +315,7 @@ def waste_figure(waste: dict[str, float], note: str = "") -> Figure:
     for bar, n in zip(bars, names):
         ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), f"{100 * waste[n]:.1f}%", ha="center",
                 va="bottom")
-    title = "compute spent on padding" + (f"\n{textwrap.fill(note, 60)}" if note else "")
+    title = "compute spent on padding" + (f"\n{textwrap.fill(note, 45)}" if note else "")
     ax.set(ylabel="padded frames (%)", ylim=(0, 100))
     ax.set_title(title, fontsize=10)
     return fig
