@@ -157,8 +157,8 @@ def whole_model_figure(overview: ModelOverview, title: str = "") -> Figure:
     qx, lx = xs[2] + 1.2, xs[4] + 0.2
     _box(ax, qx, 0.35, 2.4, h, "quantizer -> q", [f"{o.num_groups} codebooks x {o.num_codes} codes",
                                                    "Gumbel-softmax pick", f"(1, {frames}, {o.q[2]})"], "#e8f4e8")
-    _box(ax, lx, 0.35, 4.0, h, "contrastive loss (masked frames)",
-         [f"cos(c_t, [q_t, {o.logits[2] - 1} distractors]) / 0.1",
+    _box(ax, lx, 0.1, 4.0, h + 0.25, "contrastive loss (masked frames)",
+         ["c_t and q projected to one space, then", f"cos(c_t, [q_t, {o.logits[2] - 1} distractors]) / 0.1",
           f"logits (1, {frames}, {o.logits[2]}), target at index 0", "+ 0.1 x diversity -> one number"],
          "#fbeaea")
     _arrow(ax, (xs[2] + w / 2, y - 0.04), (qx + 0.5, 0.35 + h + 0.04), "unmasked z")
