@@ -140,7 +140,8 @@ BAD = [
      "unknown config field(s) ['nonsense']"),
     (["train", "pretrain", "--config", "tiny", *TRAIN, "--out", "{out}", "--set", "mask_time_prob=abc"],
      "--set mask_time_prob=abc: the value must be JSON"),
-    (["train", "pretrain", "--config", "tiny", *TRAIN, "--out", "{out}", "--resume"], "--resume: no checkpoint-N folder"),
+    (["train", "pretrain", "--config", "tiny", *TRAIN, "--out", "{out}", "--resume"],
+     "--resume: no checkpoint-N folder"),
     # train ctc
     (["train", "ctc", "--config", "tiny", *TRAIN, "--out", "{out}"], "ctc needs --init scratch"),
     (["train", "ctc", "--init", "no/such/run", *TRAIN, "--out", "{out}"], "--init no/such/run: no such checkpoint"),

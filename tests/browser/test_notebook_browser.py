@@ -140,13 +140,14 @@ def test_length_slider_updates_frame_count_in_browser(lab, tmp_path):
             slider = page.locator(".widget-slider").filter(has=page.locator(".noUi-handle")).first
             readout = slider.locator(".widget-readout")
             start = int(readout.inner_text())
-            assert start == 48000  # the notebook leaves the slider at 3 s
+            assert start == 16000  # the notebook shows the slider at 1 s
             assert label.inner_text() == frames_per_layer_text(start)
 
             handle = slider.locator(".noUi-handle").first
             handle.focus()
-            # one step right (160 samples) crosses a frame boundary; two steps left cross back and one more
-            steps = (("ArrowRight", 48160, 150), ("ArrowLeft", 48000, 149), ("ArrowLeft", 47840, 149))
+            # one step right (80 samples) reaches 16080, the shortest clip with 50 frames; two steps left cross
+            # back and stay inside 49 frames
+            steps = (("ArrowRight", 16080, 50), ("ArrowLeft", 16000, 49), ("ArrowLeft", 15920, 49))
             for key, value, frames in steps:
                 page.keyboard.press(key)
                 expected = frames_per_layer_text(value)

@@ -2,14 +2,16 @@
 
 import hashlib
 
+import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
 
 from w2v_lite import Wav2Vec2Config, Wav2Vec2Model
 from w2v_lite.cli import main as cli_main
+from w2v_lite.model.pretraining import Wav2Vec2ForPreTraining
 from w2v_lite.teach import figures as F
-from w2v_lite.teach.explain import trace_shapes
+from w2v_lite.teach.explain import model_overview, trace_shapes
 from w2v_lite.teach.padding import mask_stages
 
 TINY = Wav2Vec2Config.tiny()
@@ -29,7 +31,7 @@ def test_frames_over_waveform_marks_real_windows():
     clip = torch.sin(torch.arange(16000.0) / 7)
     fig = F.frames_over_waveform_figure(clip, TINY, first_frame=10, count=3)
     drawn = texts(fig)
-    assert "16000 samples (1.00 s) -> T = 49 frames" in drawn
+    assert "16000 samples (1.000 s) -> T = 49 frames" in drawn  # 3 decimals, as in the notebooks
     for t in (10, 11, 12):
         assert f"frame {t}: samples {320 * t}-{320 * t + 399}" in drawn
     assert "frame 13" not in drawn
@@ -60,14 +62,52 @@ def test_shape_flow_figure_shows_every_shape():
         assert piece in drawn
 
 
+def test_shape_flow_bars_are_proportional_to_t():
+    flows = {"short": [("waveform", (1, 16000)), ("transformer", (1, 49, 768))],
+             "long": [("waveform", (1, 48000)), ("transformer", (1, 149, 768))]}
+    fig = F.shape_flow_figure(flows)
+    bars = [p for p in fig.axes[0].patches if p.get_height() == pytest.approx(0.2)]
+    assert len(bars) == 2 and bars[0].get_width() / bars[1].get_width() == pytest.approx(49 / 149)
+    assert "T = 49 frames" in texts(fig) and "T = 149 frames" in texts(fig)
+
+
+def test_whole_model_figure_shows_the_live_shapes(one_thread):
+    torch.manual_seed(0)
+    model = Wav2Vec2ForPreTraining(TINY.replace(num_hidden_layers=1)).eval()
+    overview = model_overview(model, torch.randn(49546, generator=torch.Generator().manual_seed(0)))
+    assert (overview.waveform, overview.conv, overview.z, overview.c) == (
+        (1, 49546), (1, 64, 154), (1, 154, 64), (1, 154, 96))
+    assert overview.q == (1, 154, TINY.codevector_dim) and overview.logits == (1, 154, 1 + TINY.num_negatives)
+    assert overview.num_masked > 0 and overview.num_layers == 1
+    drawn = texts(F.whole_model_figure(overview))
+    for piece in ("(1, 49546)", "(1, 64, 154)", "(1, 154, 64)", "(1, 154, 96)", f"(1, 154, {TINY.codevector_dim})",
+                  "quantizer", "contrastive loss", f"{overview.num_masked} of 154 frames",
+                  "T = floor((L - 400) / 320) + 1 = 154"):
+        assert piece in drawn, piece
+    with pytest.raises(TypeError, match="Wav2Vec2ForPreTraining"):
+        model_overview(model.wav2vec2, torch.zeros(16000))
+
+
+def test_attention_maps_figure_greys_out_padded_keys():
+    weights = torch.rand(2, 3, 10, 10)
+    fig = F.attention_maps_figure(weights, [6, 10], ["short", "long"], layer=1)
+    panels = [ax for ax in fig.axes if ax.get_images()]
+    assert len(panels) == 6  # clips x heads
+    assert "layer 1 attention" in texts(fig) and "short" in texts(fig) and "6 of 10 frames" in texts(fig)
+    assert (panels[0].get_images()[0].get_array() == weights[0, 0].numpy()).all()
+    assert len(panels[0].patches) == 2 and len(panels[3].patches) == 0  # grey bands only on the padded clip
+
+
 def test_masks_figure_draws_the_three_masks():
     fig = F.masks_figure(mask_stages([16000, 35200, 49546]))
     drawn = texts(fig)
     assert "sample mask (B=3, L=49546)" in drawn and "frame mask (B=3, T=154)" in drawn
-    assert "49 valid" in drawn and "109 valid" in drawn and "attention bias, clip 0" in drawn
+    assert "49 valid" in drawn and "109 valid" in drawn and "key mask of clip 0" in drawn
+    assert "-inf" not in drawn and "bias" not in drawn  # one account: the model passes a boolean key mask
     images = [im.get_array() for ax in fig.axes for im in ax.get_images()]
     assert images[1].sum() == 49 + 109 + 154  # the frame-mask image is the frame mask
     assert images[2].shape == (154, 154) and images[2][0].sum() == 154 - 49  # padded keys of clip 0
+    assert np.allclose(images[2][49:, :49], 0.35) and (images[2][:49, :49] == 0).all()  # padded queries marked
 
 
 def test_invariance_and_waste_figures_plot_the_given_numbers():
@@ -92,8 +132,8 @@ def test_save_is_byte_stable_and_untagged(tmp_path):
 def test_make_all_writes_every_figure_deterministically(tmp_path, one_thread):
     first = F.make_all(tmp_path / "one", shape_config=TINY, extras=(0, 1600))
     second = F.make_all(tmp_path / "two", shape_config=TINY, extras=(0, 1600))
-    names = ["frames_over_waveform.png", "shape_flow.png", "masks.png", "padding_invariance.png",
-             "padding_waste.png"]
+    names = ["frames_over_waveform.png", "whole_model.png", "shape_flow.png", "masks.png",
+             "padding_invariance.png", "attention_maps.png", "padding_waste.png"]
     assert [p.name for p in first] == names
     assert [digest(p) for p in first] == [digest(p) for p in second]
 

@@ -97,9 +97,9 @@ def test_mask_stages_chain():
     assert stages.frame_mask.shape == (3, 109)
     assert stages.frame_mask.sum(1).tolist() == [49, 109, 1]
     assert not stages.frame_mask[0, 49:].any() and stages.frame_mask[0, :49].all()
-    bias = stages.attention_bias
-    assert bias.shape == (3, 1, 1, 109)
-    assert (bias[0, 0, 0, :49] == 0).all() and (bias[0, 0, 0, 49:] == torch.finfo(torch.float32).min).all()
+    keys = stages.key_mask
+    assert keys.shape == (3, 1, 1, 109) and keys.dtype == torch.bool
+    assert keys[0, 0, 0, :49].all() and not keys[0, 0, 0, 49:].any()
     with pytest.raises(ValueError, match="positive"):
         mask_stages([100, 0])
 
@@ -110,6 +110,17 @@ def test_mask_stages_match_the_model():
     with torch.no_grad():
         out = model(batch.input_values, attention_mask=batch.attention_mask)
     assert torch.equal(out.frame_mask, mask_stages(batch.lengths.tolist()).frame_mask)
+
+
+def test_key_mask_is_what_self_attention_receives():
+    model = small_model()
+    batch = crops(torch.randn(20000, generator=torch.Generator().manual_seed(1)), [0.5, 1.25])
+    seen = []
+    handle = model.encoder.layers[0].attention.register_forward_pre_hook(lambda _m, args: seen.append(args[1]))
+    with torch.no_grad():
+        model(batch.input_values, lengths=batch.lengths)
+    handle.remove()
+    assert torch.equal(seen[0], mask_stages(batch.lengths.tolist()).key_mask)
 
 
 def test_naive_normalisation_is_wrong_on_short_clips_and_valid_only_is_right():

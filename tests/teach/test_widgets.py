@@ -52,7 +52,7 @@ def test_length_slider_updates_its_label():
     assert isinstance(slider, ipywidgets.IntSlider) and isinstance(label, ipywidgets.Label)
     assert FRAMES_LABEL_CLASS in label._dom_classes
     assert label.value == frames_per_layer_text(48000)
-    slider.value = 48160  # one keyboard step (160 samples)
+    slider.value = 48000 + 4 * slider.step  # four keyboard steps (4 x 80 = one 320-sample hop)
     assert label.value.endswith("→ 150 frames")
     slider.value = 300
     assert label.value.endswith("→ 0 frames")
@@ -106,3 +106,37 @@ def test_padding_widget_reports_the_measured_errors():
     group, layer = label.value.split("; ")
     assert layer == "layer: max change <= 1e-05"
     assert group.startswith("group: max change ") and float(group.split()[-1]) > 1e-3
+
+
+# ---- moved out of the notebooks: the cells that set a widget's value and asserted on its output ----------
+
+def test_notebook_01_slider_reaches_every_frame_boundary():
+    slider, label = length_slider(48000, Wav2Vec2Config.base()).children
+    slider.value = 16000
+    assert label.value.endswith("→ 49 frames")
+    for frames in (1, 10, 50, 154):
+        slider.value = 400 + 320 * (frames - 1)  # the shortest clip with that many frames
+        assert slider.value % slider.step == 0 and label.value.endswith(f"→ {frames} frames")
+
+
+def test_notebook_02_shape_flow_widget_with_base_widths():
+    torch.manual_seed(0)
+    model = Wav2Vec2Model(Wav2Vec2Config.base(num_hidden_layers=1)).eval()  # one layer: same shapes
+    slider, boxes = shape_flow_widget(model, torch.randn(16000), value_ms=1000).children
+    assert "(1, 512, 49)" in boxes.value and "(1, 49, 768)" in boxes.value
+    slider.value = 2000
+    assert "(1, 512, 99)" in boxes.value and "(1, 99, 768)" in boxes.value
+
+
+def test_notebook_03_padding_widget_with_the_three_models():
+    from w2v_lite.data.audio import load_default
+    from w2v_lite.teach.figures import padding_models
+
+    pad_slider, bar, report = padding_widget(padding_models(), load_default()[:16000], value_ms=1000).children
+    pad_slider.value = 0
+    assert report.value.count("<= 1e-05") == 3
+    pad_slider.value = 500
+    assert "25 padded" in bar.value
+    assert "GroupNorm (base-style): max change <= 1e-05" not in report.value
+    assert "mask-aware GroupNorm: max change <= 1e-05" in report.value
+    assert "LayerNorm (lv60-style): max change <= 1e-05" in report.value

@@ -1,8 +1,8 @@
-"""Checks for the notebooks' "Try it" exercises: ``check.exercise_NN_K(answer) -> bool``.
+"""Checks for the notebooks' "Try it" exercises: `exercise_NN_K(answer) -> bool`.
 
-Each check prints one line, ``correct: ...`` or ``not yet: <hint>``, and returns True or False. A wrong type
-or shape of answer gets a hint, never a traceback. The worked solutions are in each notebook, in a collapsed
-``<details>`` block, and tests/teach runs every one of them through its check.
+Each check prints one line, `correct: ...` or `not yet: <hint>`, and returns True or False. An answer of
+the wrong type gets a `not yet:` hint too, never a traceback. The expected values are derived here from
+the formulas and the package (never typed in), so a check stays right if a default changes.
 """
 
 from __future__ import annotations
@@ -13,11 +13,34 @@ from typing import Any
 
 import numpy as np
 
+from w2v_lite.config import Wav2Vec2Config
+from w2v_lite.lengths import output_lengths, receptive_field, samples_for_frames
+
 
 def _verdict(ok: bool, success: str, hint: str) -> bool:
-    """Print 'correct: <success>' or 'not yet: <hint>'; return ok."""
+    """Print `correct: <success>` or `not yet: <hint>` and return `ok`."""
     print(f"correct: {success}" if ok else f"not yet: {hint}")
     return bool(ok)
+
+
+def _as_int(answer: Any) -> int | None:
+    """`answer` as an int if it is a whole number (int, integral float, 0-d tensor), else None."""
+    try:
+        value = float(answer)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    return int(value) if value.is_integer() and not isinstance(answer, bool) else None
+
+
+def _int_tuple(answer: Any, size: int) -> tuple[int, ...] | None:
+    """`answer` as a tuple of `size` whole numbers, else None."""
+    try:
+        items = tuple(answer)
+    except TypeError:
+        return None
+    values = [_as_int(a) for a in items]
+    ints = tuple(v for v in values if v is not None)
+    return ints if len(values) == size == len(ints) else None
 
 
 def _number(answer: Any) -> float | None:
@@ -53,7 +76,162 @@ def _calls(function: Any, cases: list[tuple[tuple, list[int]]], name: str, order
     return None
 
 
-# ---- notebooks 04 and 05 ----
+# ---- notebook 01: from samples to frames -------------------------------------------------------------
+
+def exercise_01_1(answer: Any) -> bool:
+    """The shortest clip (samples) that gives 10 frames in the base model."""
+    expected = samples_for_frames(10)[0]
+    value = _as_int(answer)
+    if value is None:
+        return _verdict(False, "", f"answer with a whole number of samples, e.g. 3000; got {answer!r}")
+    if value == expected:
+        return _verdict(True, f"{expected} samples = 400 + 320 * 9: one 400-sample window plus 9 hops", "")
+    if output_lengths(value) == 10:
+        return _verdict(False, "", f"{value} samples do give 10 frames, but a shorter clip does too; "
+                                   "step the slider down until the label shows 9 frames, then one step up")
+    return _verdict(False, "", f"{value} samples give {output_lengths(value)} frames, not 10; "
+                               "frame t needs samples up to 320 * t + 399")
+
+
+def exercise_01_2(answer: Any) -> bool:
+    """(receptive field, hop, frames for 1 s) with conv_stride=(5, 2, 2, 2, 2, 2, 1)."""
+    cfg = Wav2Vec2Config.base(conv_stride=(5, 2, 2, 2, 2, 2, 1))
+    field, hop = receptive_field(cfg)
+    expected = (field, hop, output_lengths(cfg.sampling_rate, cfg))
+    value = _int_tuple(answer, 3)
+    if value is None:
+        return _verdict(False, "", f"answer with three whole numbers (field, hop, frames), got {answer!r}")
+    if value == expected:
+        return _verdict(True, f"field {field} (unchanged: the last stride acts after the last window is "
+                              f"formed), hop {hop} (halved), {expected[2]} frames for 1 s (about twice 49)", "")
+    if value[0] != field:
+        return _verdict(False, "", "recompute the field: each layer adds (k - 1) times the hop *below* it, "
+                                   "so the last layer's own stride never enters")
+    if value[1] != hop:
+        return _verdict(False, "", "the hop is the product of all strides")
+    return _verdict(False, "", "count the frames with output_lengths(16000, cfg) for the new config")
+
+
+def exercise_01_3(answer: Any) -> bool:
+    """The fewest samples that give 50 frames (the 49-versus-50 trap)."""
+    expected = samples_for_frames(50)[0]
+    value = _as_int(answer)
+    if value is None:
+        return _verdict(False, "", f"answer with a whole number of samples; got {answer!r}")
+    if value == expected:
+        return _verdict(True, f"{expected} samples = {expected / 16000:.3f} s: the first frame costs 400 "
+                              "samples, every further one 320", "")
+    if value == 16000:
+        return _verdict(False, "", "16000 samples give 49 frames: the first window needs 400 samples, "
+                                   "not 320")
+    return _verdict(False, "", f"{value} samples give {output_lengths(value)} frames; solve "
+                               "(L - 400) // 320 + 1 = 50 for the smallest L")
+
+
+def exercise_01_4(answer: Any) -> bool:
+    """How many of the four pokes (first-1, first, last, last+1) change frame 50 of the GroupNorm model."""
+    value = _as_int(answer)
+    if value is None:
+        return _verdict(False, "", f"answer with a count between 0 and 4; got {answer!r}")
+    if value == 4:
+        return _verdict(True, "all four: GroupNorm's mean and variance run over the whole clip, so every "
+                              "sample reaches every frame through the statistics", "")
+    return _verdict(False, "", "run the poke cell with `grouped` in place of `local`, and think about what "
+                               "GroupNorm(512, 512) averages over")
+
+
+# ---- notebook 02: 512 is channels, not time -------------------------------------------------------------
+
+def exercise_02_1(answer: Any) -> bool:
+    """(T, conv channels, transformer width) of `Wav2Vec2Config.large()` for a 1 s clip."""
+    cfg = Wav2Vec2Config.large()
+    expected = (output_lengths(cfg.sampling_rate, cfg), cfg.conv_dim[-1], cfg.hidden_size)
+    value = _int_tuple(answer, 3)
+    if value is None:
+        return _verdict(False, "", f"answer with three whole numbers (T, channels, width); got {answer!r}")
+    if value == expected:
+        return _verdict(True, f"{expected}: large keeps the conv stack (same T, same 512) and only widens "
+                              "the transformer", "")
+    if value[0] != expected[0]:
+        return _verdict(False, "", "large has the same kernels and strides as base: T comes from them alone")
+    return _verdict(False, "", "look at the conv outputs' middle axis and at last_hidden_state's last axis")
+
+
+def exercise_02_2(answer: Any) -> bool:
+    """How many seconds the positional conv of `Wav2Vec2Config.tiny()` spans (kernel frames x hop)."""
+    cfg = Wav2Vec2Config.tiny()
+    expected = cfg.num_conv_pos_embeddings * receptive_field(cfg)[1] / cfg.sampling_rate
+    try:
+        value = float(answer)
+    except (TypeError, ValueError, RuntimeError):
+        return _verdict(False, "", f"answer with a number of seconds, e.g. 1.5; got {answer!r}")
+    if abs(value - expected) < 1e-6:
+        return _verdict(True, f"{cfg.num_conv_pos_embeddings} frames x 20 ms = {expected:g} s, "
+                              "whatever the clip length", "")
+    if abs(value - cfg.num_conv_pos_embeddings) < 1e-6:
+        return _verdict(False, "", "that is the kernel in frames; convert frames to seconds (one frame "
+                                   "starts every 320 samples)")
+    return _verdict(False, "", "read config.num_conv_pos_embeddings and multiply by the hop in seconds")
+
+
+def exercise_02_3(answer: Any) -> bool:
+    """The parameter count of the base model's `feature_extractor` (the conv stack)."""
+    from w2v_lite.model.feature_encoder import FeatureEncoder  # built here: the count is measured, not typed
+
+    expected = sum(p.numel() for p in FeatureEncoder(Wav2Vec2Config.base()).parameters())
+    value = _as_int(answer)
+    if value is None:
+        return _verdict(False, "", f"answer with a whole number; got {answer!r}")
+    if value == expected:
+        return _verdict(True, f"{expected:,} parameters, for every clip length: kernels have a size, "
+                              "inputs don't", "")
+    return _verdict(False, "", "sum(p.numel() for p in model.feature_extractor.parameters()); the count "
+                               "is the same whatever clip you ran")
+
+
+# ---- notebook 03: batches and masks -------------------------------------------------------------------
+
+def exercise_03_1(answer: Any) -> bool:
+    """Milliseconds of padding after the 1 s clip that make exactly 10 padded frames (slider: 100 ms steps)."""
+    sr = Wav2Vec2Config.base().sampling_rate
+    valid = output_lengths(sr)
+    hits = [ms for ms in range(0, 2001, 100) if output_lengths(sr + ms * sr // 1000) - valid == 10]
+    value = _as_int(answer)
+    if value is None:
+        return _verdict(False, "", f"answer with a whole number of milliseconds; got {answer!r}")
+    if value in hits:
+        return _verdict(True, f"{value} ms = {value * sr // 1000} samples = 10 hops of 320: each hop of "
+                              "zeros adds one padded frame", "")
+    padded = output_lengths(sr + value * sr // 1000) - valid
+    return _verdict(False, "", f"{value} ms of zeros give {padded} padded frames; each padded frame needs "
+                               "one more hop of 320 samples (20 ms)")
+
+
+def exercise_03_2(answer: Any) -> bool:
+    """How many valid frames leak with a positional conv of kernel 64 (if padding is not zeroed)."""
+    expected = 64 // 2 - 1
+    value = _as_int(answer)
+    if value is None:
+        return _verdict(False, "", f"answer with a whole number of frames; got {answer!r}")
+    if value == expected:
+        return _verdict(True, f"{expected} = 64 / 2 - 1: the frames whose window reaches past the clip's end", "")
+    if value == 64 // 2:
+        return _verdict(False, "", "close: SamePad drops one output frame, so the window is not centred")
+    return _verdict(False, "", "run leak_without_zeroing on that model and read .leaky_frames")
+
+
+def exercise_03_3(answer: Any) -> bool:
+    """Which batching strategy wastes more with batch_size=32: 'naive' or 'bucketed'."""
+    if not isinstance(answer, str) or answer.strip().lower() not in ("naive", "bucketed"):
+        return _verdict(False, "", f"answer 'naive' or 'bucketed'; got {answer!r}")
+    if answer.strip().lower() == "naive":
+        return _verdict(True, "naive: 32 random clips are padded to the longest of 32, so the waste grows; "
+                              "bucketed batches hold similar lengths at any size", "")
+    return _verdict(False, "", "compare padding_waste(lengths_mix, batch_size=8) with batch_size=32 for "
+                               "both strategies")
+
+
+# ---- notebooks 04 and 05: pretraining and CTC ----------------------------------------------------
 
 
 def exercise_04_1(answer: Any) -> bool:

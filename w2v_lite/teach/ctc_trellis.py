@@ -10,6 +10,7 @@ replaces that sum by a max, which is what forced alignment uses to put each char
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -37,7 +38,7 @@ def _check(log_probs: torch.Tensor, targets: Sequence[int], blank: int) -> list[
     if blank in targets:
         raise ValueError(f"targets contain the blank id {blank}: the label holds characters only")
     states = extended_label(targets, blank)
-    repeats = sum(a == b for a, b in zip(targets, targets[1:]))
+    repeats = sum(a == b for a, b in itertools.pairwise(targets))
     if log_probs.shape[0] < len(targets) + repeats:
         raise ValueError(f"{log_probs.shape[0]} frames cannot hold {len(targets)} tokens with {repeats} repeats "
                          f"(need {len(targets) + repeats}): no alignment exists")

@@ -8,12 +8,17 @@ is always a measured one.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.lengths import frame_mask, layer_lengths, layer_receptive_fields, output_lengths
+from w2v_lite.model.masking import compute_mask_indices, sample_negative_indices
+from w2v_lite.model.pretraining import Wav2Vec2ForPreTraining
 from w2v_lite.model.wav2vec2 import Wav2Vec2Model
 
 
@@ -59,6 +64,66 @@ def trace_shapes(
             h.remove()
     shapes.append(("last_hidden_state", tuple(out.last_hidden_state.shape)))
     return shapes
+
+
+@dataclass
+class ModelOverview:
+    """Live shapes of one clip through the whole pretraining model (the whole-model figure's numbers)."""
+
+    waveform: tuple[int, ...]  # (1, L)
+    conv: tuple[int, ...]  # (1, C, T): the conv stack's output, channels first
+    z: tuple[int, ...]  # (1, T, C): one C-vector per frame (extract_features)
+    projected: tuple[int, ...]  # (1, T, H)
+    num_masked: int  # frames replaced by masked_spec_embed
+    c: tuple[int, ...]  # (1, T, H): the transformer's output (context vectors)
+    num_layers: int  # transformer layers
+    q: tuple[int, ...]  # (1, T, D): quantized targets (codevector_dim)
+    num_groups: int  # G codebooks ...
+    num_codes: int  # ... of V entries each
+    logits: tuple[int, ...]  # (1, T, 1 + K): cosine logits, target at index 0
+    loss: float  # contrastive + diversity_loss_weight * diversity
+
+
+def model_overview(model: Wav2Vec2ForPreTraining, waveform: torch.Tensor, seed: int = 0) -> ModelOverview:
+    """Run a clip (L,) through `model` (eval mode) with seeded span masks and negatives, and record the
+    shape after every stage of the whole model: (L,) -> `ModelOverview`."""
+    if not isinstance(model, Wav2Vec2ForPreTraining):
+        raise TypeError(f"model must be a w2v_lite Wav2Vec2ForPreTraining, got {type(model).__name__}")
+    cfg = model.config
+    x = waveform.reshape(1, -1)
+    frames = output_lengths(x.shape[1], cfg)
+    state = np.random.get_state()
+    np.random.seed(seed)  # compute_mask_indices / sample_negative_indices draw from numpy's global RNG
+    try:
+        mask = compute_mask_indices((1, frames), max(cfg.mask_time_prob, 0.05), cfg.mask_time_length,
+                                    min_masks=max(cfg.mask_time_min_masks, 1))
+        negatives = sample_negative_indices((1, frames), cfg.num_negatives, mask)
+    finally:
+        np.random.set_state(state)
+    seen: dict[str, Any] = {}  # hook outputs: tensors, tuples or model outputs
+
+    def keep(name: str):
+        def hook(_module, _inputs, output):
+            seen[name] = output
+        return hook
+
+    watched = {"conv": model.wav2vec2.feature_extractor, "projected": model.wav2vec2.feature_projection,
+               "encoder": model.wav2vec2, "quantizer": model.quantizer}
+    handles = [m.register_forward_hook(keep(name)) for name, m in watched.items()]
+    try:
+        with torch.no_grad():
+            out = model(x, mask_time_indices=torch.as_tensor(mask), sampled_negative_indices=negatives)
+    finally:
+        for h in handles:
+            h.remove()
+    encoder = seen["encoder"]
+    return ModelOverview(
+        waveform=tuple(x.shape), conv=tuple(seen["conv"].shape), z=tuple(encoder.extract_features.shape),
+        projected=tuple(seen["projected"][0].shape), num_masked=int(mask.sum()),
+        c=tuple(encoder.last_hidden_state.shape), num_layers=cfg.num_hidden_layers, q=tuple(seen["quantizer"][0].shape),
+        num_groups=cfg.num_codevector_groups, num_codes=cfg.num_codevectors_per_group,
+        logits=tuple(out.logits.shape), loss=float(out.loss),
+    )
 
 
 def explain_rows(model: Wav2Vec2Model, waveform: torch.Tensor) -> list[tuple[str, str, str]]:

@@ -3,7 +3,7 @@
     padding_invariance_error(model, clip, extra)  how much zero padding changes a clip's valid frames
     sweep(model, clip, extras)                    the same for several padding lengths
     leak_without_zeroing(model, clip, extra)      why padded frames are zeroed before the positional conv
-    mask_stages(lengths)                          sample mask -> frame mask -> additive attention bias
+    mask_stages(lengths)                          sample mask -> frame mask -> attention's boolean key mask
     naive_normalize / valid_stats                 normalising over padding vs over the real samples only
     realistic_lengths / padding_waste             padded share of frames, naive vs length-bucketed batches
 
@@ -143,7 +143,7 @@ class MaskStages:
     sample_mask: torch.Tensor  # (B, L) bool, True on real samples
     frame_lengths: torch.Tensor  # (B,) long, valid frames per clip = output_lengths(samples)
     frame_mask: torch.Tensor  # (B, T) bool, True on real frames
-    attention_bias: torch.Tensor  # (B, 1, 1, T) float, 0 on real keys, most negative float on padding
+    key_mask: torch.Tensor  # (B, 1, 1, T) bool, True on real keys: what self-attention receives
 
 
 def mask_stages(lengths: Sequence[int], config: Wav2Vec2Config | None = None) -> MaskStages:
@@ -159,7 +159,7 @@ def mask_stages(lengths: Sequence[int], config: Wav2Vec2Config | None = None) ->
     frames = output_lengths(samples, config)
     fmask = frame_mask(frames, int(output_lengths(longest, config)))
     return MaskStages(sample_mask=lengths_to_mask(samples, longest), frame_lengths=frames, frame_mask=fmask,
-                      attention_bias=attention_bias(fmask))
+                      key_mask=fmask[:, None, None, :])
 
 
 def naive_normalize(input_values: torch.Tensor) -> torch.Tensor:
@@ -205,14 +205,3 @@ def padding_waste(
 def crops(clip: torch.Tensor, seconds: Sequence[float], sampling_rate: int = 16000) -> PaddedBatch:
     """Pieces of one clip as a padded batch: the first `s` seconds for each s. (L,) -> `PaddedBatch`."""
     return pad_batch([clip[: round(s * sampling_rate)] for s in seconds])
-
-
-def attention_bias(mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Additive key-padding bias for self-attention: (B, T) bool -> (B, 1, 1, T) float.
-
-    0 where the key is a real frame, the dtype's most negative value where it is padding, so that after
-    softmax no query attends to padding.
-    """
-    bias = torch.zeros(mask.shape, dtype=dtype, device=mask.device)
-    bias = bias.masked_fill(~mask, torch.finfo(dtype).min)
-    return bias[:, None, None, :]

@@ -48,11 +48,12 @@ def frames_per_layer_text(num_samples: int, config: Wav2Vec2Config | None = None
 
 
 def length_slider(
-    value: int = 48000, config: Wav2Vec2Config | None = None, max_samples: int = 160000, step: int = 160
+    value: int = 48000, config: Wav2Vec2Config | None = None, max_samples: int = 160000, step: int = 80
 ) -> widgets.VBox:
     """An IntSlider over the clip length in samples and a Label with `frames_per_layer_text`.
 
-    The default step is 160 samples (10 ms): two steps make one more frame (the hop is 320).
+    The default step is 80 samples (5 ms): every frame boundary 400 + 320 k is a multiple of 80, so the
+    slider can land on the shortest clip for any frame count.
     """
     slider = widgets.IntSlider(value=value, min=0, max=max_samples, step=step, description="samples",
                                continuous_update=True, layout=widgets.Layout(width="600px"))
