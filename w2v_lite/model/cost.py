@@ -130,7 +130,8 @@ def peak_activation_bytes(config: Wav2Vec2Config, num_samples: int, batch_size: 
     - transformer: the same features, the (B, T, H) outputs of the earlier layers (kept for `hidden_states`)
       and the larger of attention's q, k, v and output (4 B T H, 5 with pre-LN) and the feed-forward block's
       dense output, GELU and output (B T (2 I + H)). Rougher than the other two terms (within about 10% for
-      post-LN; pre-LN keeps one more normed copy around and measured 13% above it); it sets the peak only for unusually narrow conv stacks.
+      post-LN; pre-LN keeps one more normed copy around and measured 13% above it); it sets the peak only
+      for unusually narrow conv stacks.
 
     For the base model the conv stack sets the peak beyond about 1.5 s; below that the rebuilt positional
     kernel does. The measurement in the tests (`ActivationMeter`) agrees within 3% there.
