@@ -45,7 +45,8 @@ def optimize_for_inference(model: M, quantize: str | None = None, compile: bool 
         with warnings.catch_warnings():
             # torch.ao.quantization warns that it moves to torchao. It still works in torch 2.13, and torchao's
             # CPU int8 path would add a dependency for the same kernels (fbgemm); revisit when it is removed.
-            warnings.filterwarnings("ignore", message="torch.ao.quantization is deprecated", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", message="torch.ao.quantization is deprecated",
+                                    category=DeprecationWarning)
             # ... and building the int8 weights warns that quantized tensor dtypes (qint8) will go the same way
             warnings.filterwarnings("ignore", message="torch.quantize_per_tensor, torch.quantize_per_channel",
                                     category=UserWarning)
