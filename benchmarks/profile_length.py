@@ -1,6 +1,6 @@
 """Where the time goes as the clip grows: per-stage timings of the base model from 1 s to 60 s of audio.
 
-    python benchmarks/profile_length.py [--seconds 1 2 5 10 20 30 60] [--repeats 3] [--threads 2]
+    python benchmarks/profile_length.py [--seconds 1 2 5 10 20 30 60] [--repeats 3] [--threads 2] [--replot]
 
 Each stage is timed with forward hooks (perf_counter before and after the module): the seven conv layers,
 the feature projection, the positional conv, the q/k/v/out projections, the attention core (scores, softmax,
@@ -130,7 +130,7 @@ def plot(results: dict, config: Wav2Vec2Config, out_dir: Path) -> list[Path]:
     s_flops = (400 + 320 * (crossover_frames(config) - 1)) / config.sampling_rate
     ax.axvline(s_flops, color="black", ls=":")
     ax.annotate(f"FLOP crossover\nT = 2H + I = {crossover_frames(config)}\n({s_flops:.0f} s)",
-                (s_flops, max(attn) * 20), xytext=(5, 0), textcoords="offset points", fontsize=8)
+                (s_flops, max(attn) / 4), xytext=(5, 0), textcoords="offset points", fontsize=8)
     ax.set_xlabel("clip length (s)")
     ax.set_ylabel("forward time (s)")
     ax.set_title("time vs length (log-log); dotted: fitted a T and b T^2")
@@ -150,7 +150,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "profile_length.json")
     parser.add_argument("--figures", type=Path, default=HERE / "figures")
+    parser.add_argument("--replot", action="store_true", help="redraw the figures from --out, measure nothing")
     args = parser.parse_args()
+    if args.replot:
+        config = Wav2Vec2Config.base()
+        print(*plot(json.loads(args.out.read_text()), config, args.figures), sep="\n")
+        return
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     config = Wav2Vec2Config.base(layerdrop=0.0)
