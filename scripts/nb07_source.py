@@ -115,7 +115,8 @@ lengths interleaved, on this 2-core CPU. Its recorded medians (seconds, `--threa
 stages_shown = ["conv stack", "feature_projection", "pos_conv", "qkv_out", "attention core", "feed_forward", "other"]
 print(f"{{'clip':>6}}{{'total s':>9}}" + "".join(f"{{s[:12]:>14}}" for s in stages_shown))
 for sec, t in recorded.items():
-    print(f"{{sec:>5g}}s{{t['total']:>9.2f}}" + "".join(f"{{100 * t[s] / t['total']:>13.0f}}%" for s in stages_shown))"""),
+    shares = "".join(f"{{100 * t[s] / t['total']:>13.0f}}%" for s in stages_shown)
+    print(f"{{sec:>5g}}s{{t['total']:>9.2f}}" + shares)"""),
 ("code", """fig, ax = plt.subplots(1, 2, figsize=(11, 3.8))
 secs = [float(s) for s in recorded]
 for s in stages_shown:
@@ -131,11 +132,12 @@ plt.tight_layout()
 plt.show()"""),
 ("md", """Three things to read off:
 
-* The **conv stack** is a large share at every length (between 20% and 45% of the time): it does a third of the base model's FLOPs at 10 s
-  (computed below) on 512-channel signals that are 5 to 160 times longer than T, and its GroupNorm and GELU
-  passes are memory-bound.
+* The **conv stack** is a large share at every length (between 20% and 45% of the time): it does a third of
+  the base model's FLOPs at 10 s (computed below), on 512-channel signals up to 64 times longer than T, and
+  its GroupNorm and GELU passes are memory-bound.
 * The **attention core** share grows with length; the fused CPU kernel is slower per FLOP than the big
-  matmuls, so in time it overtakes sooner than the FLOP crossover of section 2.
+  matmuls, so in time it overtakes sooner than the FLOP crossover of section 2: fitting `a T` to the linear
+  parts and `b T^2` to attention at 60 s puts the crossover near 3400 frames (computed below).
 * **other** (LayerNorms, residual adds, input checks) is the memory-bound glue that no FLOP count sees."""),
 ("code", """b10 = cost_breakdown(base, 160_000)
 conv_share = b10["groups"]["conv stack"]["share"]
@@ -143,7 +145,11 @@ print(f"10 s: {b10['gflops']:.1f} GFLOP, conv stack {100 * conv_share:.1f}% of t
 assert round(100 * conv_share) == 33
 attention_share = [t["attention core"] / t["total"] for t in recorded.values()]
 assert attention_share == sorted(attention_share)  # grows with every step in length
-assert all(0.2 < t["conv stack"] / t["total"] < 0.45 for t in recorded.values())"""),
+assert all(0.2 < t["conv stack"] / t["total"] < 0.45 for t in recorded.values())
+t60, T60 = recorded[60], output_lengths(60 * 16_000, base)
+a, b = (t60["qkv_out"] + t60["feed_forward"]) / T60, t60["attention core"] / T60**2
+print(f"time crossover from the 60 s row: T = a / b = {a / b:.0f} frames, FLOP crossover {T_cross}")
+assert 3000 < a / b < T_cross"""),
 ("md", """## 4. Memory: the first conv layer
 
 The largest tensor in the whole network is the first conv layer's output: 512 channels x L/5 steps. While
@@ -209,14 +215,15 @@ fp32_cer = cer(refs, [recognize(ctc, tok, w)[0] for w in waves])
 int8_cer = cer(refs, [recognize(fast, tok, w)[0] for w in waves])
 print(f"20 held-out clips: CER fp32 {100 * fp32_cer:.1f}%, int8 {100 * int8_cer:.1f}%")
 assert abs(int8_cer - fp32_cer) <= 0.005"""),
-("md", """The base model's recorded numbers (`benchmarks/fast_path.py`, 10 s clip, 2 threads, the same random weights
-in transformers and w2v_lite) are in `benchmarks/README.md`: int8 Linear layers cut the time because
-57% of the base model's FLOPs at 10 s sit in Linear layers (computed below; the conv stack stays fp32), and int8 matmuls do
-about twice the work per cycle on this CPU. `torch.compile` fuses the memory-bound glue, but its first call
-takes tens of seconds. For the **tiny** model neither pays: its forward is dominated by per-op overhead,
-not arithmetic."""),
+("md", """The base model's recorded numbers (`benchmarks/fast_path.py`: the same random weights in transformers and
+w2v_lite, 10 s clip and a padded batch) are in `benchmarks/README.md`. int8 touches only the Linear layers,
+which hold 57% of the base model's FLOPs at 10 s (computed below); the conv stack, a third, stays fp32, and
+that caps the gain. `torch.compile` fuses the memory-bound glue, but its first call takes tens of seconds.
+For the **tiny** model neither pays: its forward is dominated by per-op overhead, not arithmetic (in
+`fast_path.py` the int8 tiny model took longer over the 60 held-out clips than fp32)."""),
 ("code", """g = b10["groups"]
-linear_share = (g["qkv_out"]["gflops"] + g["feed_forward"]["gflops"] + g["feature_projection"]["gflops"]) / b10["gflops"]
+linear = g["qkv_out"]["gflops"] + g["feed_forward"]["gflops"] + g["feature_projection"]["gflops"]
+linear_share = linear / b10["gflops"]
 print(f"Linear layers: {100 * linear_share:.0f}% of the base model's FLOPs at 10 s")
 assert round(100 * linear_share) == 57"""),
 ("md", """## 7. Try it: length in, cost out
