@@ -18,7 +18,7 @@ attention terms grow as T^2; everything else is linear in L, so attention takes 
 `activation_bytes` is what the stage writes: the bytes of every fp32 tensor it produces, in order.
 
     conv layer i            B L_{i+1} C_{i+1} x (2, or 3 with a norm)  (conv out, [norm out], GELU out)
-                            + 2 B L_{i+1} with LayerNorm           (its mean and 1/std per frame)
+                            + 2 B L_{i+1} with LayerNorm               (its mean and 1/std per frame)
     feature projection      B T (C + H)                                (LayerNorm out, Linear out)
     positional conv         B (T' + T + T) H                           (conv out, GELU out, x + pos)
     q/k/v/out projections   4 B T H
@@ -29,8 +29,8 @@ attention terms grow as T^2; everything else is linear in L, so attention takes 
 (times 4 bytes). Residual adds and LayerNorms of the transformer write 4 B T H more per layer; they are
 left out of the stages above and counted in `peak_activation_bytes` only where they matter. The scores
 are what an eager attention materialises; PyTorch's fused CPU attention tiles them, so they never all
-exist at once there. What sets the peak is the first conv layer: its 512 x L/5 outputs are the largest
-tensor in the network (see `peak_activation_bytes`).
+exist at once there. Beyond about 1.5 s of audio the first conv layer sets the memory peak: its 512 x L/5
+outputs are the largest tensor in the network (see `peak_activation_bytes`).
 """
 
 from __future__ import annotations
