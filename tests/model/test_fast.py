@@ -70,3 +70,15 @@ def test_compile_wraps_the_copy():
 def test_bad_options_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         tiny_model().optimize_for_inference(**kwargs)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("num_samples", [10, 11, 777, 16_000])
+def test_first_conv_layer_as_matmul_equals_conv1d(bias, num_samples):
+    """The eager speed-up of the first conv layer (a batched matmul over a strided view) computes Conv1d."""
+    torch.manual_seed(0)
+    layer = Wav2Vec2Model(Wav2Vec2Config.tiny(conv_bias=bias)).feature_extractor.conv_layers[0].eval()
+    x = torch.randn(3, 2 * num_samples)[:, ::2][:, None, :]  # a non-contiguous batch, as a view
+    with torch.no_grad():
+        expected = torch.nn.functional.conv1d(x, layer.conv.weight, layer.conv.bias, stride=5)
+        torch.testing.assert_close(layer._conv_one_channel(x), expected, rtol=1e-6, atol=1e-6)
