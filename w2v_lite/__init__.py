@@ -13,6 +13,7 @@ from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.data import audio
 from w2v_lite.data.tokenizer import CharTokenizer
 from w2v_lite.lengths import frame_mask, layer_lengths, output_lengths, receptive_field, samples_for_frames
+from w2v_lite.model.cost import cost
 from w2v_lite.model.ctc import Wav2Vec2ForCTC
 from w2v_lite.model.masking import compute_mask_indices, sample_negative_indices
 from w2v_lite.model.pretraining import Wav2Vec2ForPreTraining
@@ -29,6 +30,7 @@ __all__ = [
     "Wav2Vec2Output",
     "audio",
     "compute_mask_indices",
+    "cost",
     "frame_mask",
     "gumbel_temperature",
     "layer_lengths",

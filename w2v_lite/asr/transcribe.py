@@ -61,18 +61,21 @@ def transcribe(
     paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR,
     frames: bool = False,
+    fast: bool = False,
 ) -> list[Transcript]:
     """Audio files -> one `Transcript` per file (text; plus the per-frame path with `frames=True`).
 
     `model_dir` holds config.json, model.safetensors and vocab.json (a folder without vocab.json raises
     ValueError). Files may have any sample rate and channel count. A file shorter than one frame raises
-    ValueError naming it.
+    ValueError naming it. `fast=True` runs int8 Linear layers (`optimize_for_inference`).
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     if not paths:
         raise ValueError("no audio files given; pass at least one path")
     model, tokenizer = load_for_inference(Path(model_dir))
+    if fast:  # int8 Linear layers: faster, outputs move slightly (see w2v_lite.model.fast)
+        model = model.optimize_for_inference(quantize="int8")
     results = []
     for path in paths:
         wave = load(path)
@@ -95,7 +98,7 @@ def format_frames(steps: Sequence[FrameStep], blank: str = "_") -> str:
 
 
 def _run(args: argparse.Namespace) -> None:
-    for result in transcribe(args.files, args.model, frames=args.frames):
+    for result in transcribe(args.files, args.model, frames=args.frames, fast=args.fast):
         print(f"{result.path}\t{result.text}")
         if result.frames is not None:  # asked for with --frames
             print(format_frames(result.frames))
@@ -112,5 +115,7 @@ def add_transcribe_parser(subparsers: argparse._SubParsersAction) -> argparse.Ar
                    help="checkpoint folder with config.json, model.safetensors, vocab.json "
                         "(default: the committed ctc-tiny)")
     p.add_argument("--frames", action="store_true", help="also print the per-frame argmax path with times in ms")
+    p.add_argument("--fast", action="store_true",
+                   help="int8 Linear layers (model.optimize_for_inference): faster, text may rarely differ")
     p.set_defaults(func=_run)
     return p

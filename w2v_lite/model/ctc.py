@@ -22,6 +22,7 @@ from torch.nn import functional as F
 
 from w2v_lite.config import BLANK_ID, IGNORE_INDEX, Wav2Vec2Config
 from w2v_lite.model import checkpoints
+from w2v_lite.model.fast import optimize_for_inference
 from w2v_lite.model.wav2vec2 import Wav2Vec2Model
 
 __all__ = ["CTCOutput", "Vocabulary", "Wav2Vec2ForCTC", "check_vocabulary", "ctc_loss", "label_lengths",
@@ -152,6 +153,11 @@ class Wav2Vec2ForCTC(nn.Module):
         """Make the conv stack trainable again (after the first fine-tuning steps)."""
         for p in self.wav2vec2.feature_extractor.parameters():
             p.requires_grad_(True)
+
+    def optimize_for_inference(self, quantize: str | None = None, compile: bool = False) -> Wav2Vec2ForCTC:
+        """An inference-only copy: int8 Linear layers (``quantize="int8"``, the head included) and/or
+        `torch.compile`. See `w2v_lite.model.fast`; this model is left unchanged."""
+        return optimize_for_inference(self, quantize=quantize, compile=compile)
 
     # ---- building and loading --------------------------------------------------------------------
     def load_encoder(self, folder: str | Path) -> None:

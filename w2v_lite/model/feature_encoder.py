@@ -68,13 +68,25 @@ class ConvLayer(nn.Module):
     def forward(self, x: torch.Tensor, valid_steps: torch.Tensor | None = None) -> torch.Tensor:
         """(B, C_in, L_in) -> (B, C_out, L_out). `valid_steps` (B,), the real outputs of this layer per
         clip, only matter for a mask-aware GroupNorm."""
-        x = self.conv(x)
+        x = self._conv_one_channel(x) if self.conv.in_channels == 1 else self.conv(x)
         if self.norm_kind == "group":
             x = self.layer_norm(x, valid_steps)
         elif self.norm_kind == "layer":
             # LayerNorm over channels, frame by frame: move channels last and back
             x = self.layer_norm(x.transpose(-2, -1)).transpose(-2, -1)
         return F.gelu(x)
+
+    def _conv_one_channel(self, x: torch.Tensor) -> torch.Tensor:
+        """The first layer (one input channel) as one matmul over a strided view of the waveform:
+        (C, k) @ (B, k, L_out) -> (B, C, L_out). Same sums as Conv1d, but 2x faster on CPU, where oneDNN's
+        conv runs a 1-channel, kernel-10 layer at a few GFLOP/s (see benchmarks/README.md)."""
+        k, s = self.conv.kernel_size[0], self.conv.stride[0]
+        length = (x.shape[-1] - k) // s + 1
+        if length < 1:  # shorter than the kernel: let Conv1d say so, as before
+            return self.conv(x)
+        windows = x.as_strided((x.shape[0], k, length), (x.stride(0), x.stride(-1), s * x.stride(-1)))
+        out = torch.bmm(self.conv.weight[:, 0, :].expand(x.shape[0], -1, -1), windows)  # (B, C, L_out)
+        return out if self.conv.bias is None else out.add_(self.conv.bias[:, None])
 
 
 class FeatureEncoder(nn.Module):

@@ -21,6 +21,7 @@ from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.lengths import lengths_from_attention_mask, lengths_to_mask, output_lengths, receptive_field
 from w2v_lite.model import checkpoints
 from w2v_lite.model.context import TransformerEncoder
+from w2v_lite.model.fast import optimize_for_inference
 from w2v_lite.model.feature_encoder import FeatureEncoder
 from w2v_lite.model.initialization import transformers_init_
 from w2v_lite.model.masking import compute_mask_indices
@@ -137,7 +138,8 @@ class Wav2Vec2Model(nn.Module):
         in training mode with `mask_time_prob > 0` spans are drawn automatically, inside valid frames only.
         """
         input_values, lengths = validate_inputs(input_values, attention_mask, lengths, self.config)
-        input_values = input_values.to(self.feature_projection.projection.weight.dtype)  # e.g. float64 audio
+        # e.g. float64 audio -> the model's dtype (read off the first conv: int8 inference quantizes only Linears)
+        input_values = input_values.to(next(self.feature_extractor.parameters()).dtype)
         batch = input_values.shape[0]
 
         features = self.feature_extractor(input_values, lengths)  # (B, C, T): C channels per frame
@@ -223,3 +225,8 @@ class Wav2Vec2Model(nn.Module):
     def save_pretrained(self, folder: str | Path) -> Path:
         """Write `config.json` + `model.safetensors` into `folder`."""
         return checkpoints.save_pretrained(self, self.config, folder)
+
+    def optimize_for_inference(self, quantize: str | None = None, compile: bool = False) -> Wav2Vec2Model:
+        """An inference-only copy: int8 Linear layers (``quantize="int8"``) and/or `torch.compile`. See
+        `w2v_lite.model.fast`; this model is left unchanged."""
+        return optimize_for_inference(self, quantize=quantize, compile=compile)
