@@ -30,6 +30,7 @@ from w2v_lite.data.dataset import AudioFolder, Clip  # noqa: E402
 from w2v_lite.train.ctc import evaluate_ctc  # noqa: E402
 
 EVAL_SET = ROOT / "w2v_lite" / "assets" / "eval_set"
+ORDER = ["voices", "words", "slow", "fast", "8khz", "48khz_stereo"]  # as scripts/make_eval_set.py lists them
 
 
 def conditions(folder: Path = EVAL_SET) -> dict[str, list[Clip]]:
@@ -37,7 +38,8 @@ def conditions(folder: Path = EVAL_SET) -> dict[str, list[Clip]]:
     groups: dict[str, list[Clip]] = defaultdict(list)
     for clip in AudioFolder(folder).clips:
         groups[clip.path.relative_to(folder).parts[0]].append(clip)
-    return dict(groups)
+    return dict(sorted(groups.items(), key=lambda kv: (ORDER.index(kv[0]) if kv[0] in ORDER else len(ORDER),
+                                                       kv[0])))
 
 
 def evaluate_all(model_dir: Path, eval_set: Path = EVAL_SET) -> dict[str, dict[str, float]]:
