@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Re-create the committed CTC checkpoint w2v_lite/assets/checkpoints/ctc-tiny/ (CPU, one core, ~10 min).
+# Re-create the committed CTC checkpoint w2v_lite/assets/checkpoints/ctc-tiny/ (CPU, one core: about 9 min of CPU time).
 # Starts from pretrained-tiny; trains on corpus/train + corpus/extra (both committed, made by
 # scripts/make_corpus.py) with --augment (random speed, telephone band, noise). The run writes runs/ctc-tiny/;
 # only config.json, model.safetensors and vocab.json are committed. Then:
