@@ -2,10 +2,18 @@
 
     python scripts/make_corpus.py                  # writes w2v_lite/assets/corpus/{train,test}/
     python scripts/make_corpus.py --n-train 2000   # a bigger (uncommitted) corpus for longer runs
+    python scripts/make_corpus.py --splits extra   # only w2v_lite/assets/corpus/extra/ (wider voices/speeds)
 
 Each clip is 1-4 digits spoken as words ("three one four") or one or two short command words ("stop go"),
 said by espeak-ng with a random accent + voice variant, speed (130-200 wpm) and pitch (30-70).
 Audio is 16 kHz mono 16-bit FLAC; each split has `transcripts.tsv` (filename TAB lowercase transcript).
+
+The `extra` split (300 clips, training only) widens what the recogniser hears: half of it uses espeak-ng's
+named voice variants (`TRAIN_VARIANTS`, e.g. `en-us+caleb`), the other half the train voices of `train`, at
+speeds 100-250 wpm and pitches 15-85, with 1-5 digits, 1-3 command words or a mix of both. The named
+variants in `HELD_OUT_VARIANTS` never speak in any training split: scripts/make_eval_set.py uses them for
+the out-of-corpus evaluation set. The `extra` split draws from its own RNG, so adding it leaves `train` and
+`test` as they were.
 
 The split is BY VOICE: a voice (accent + variant) used in test never speaks in train, so a test score
 measures generalisation to unseen speakers. The voice is encoded in the filename:
@@ -32,6 +40,17 @@ ACCENTS = [  # espeak-ng English voices; combined with a variant (+m3, +f2, ...)
 ]
 MALE = [f"m{i}" for i in range(1, 8)]
 FEMALE = [f"f{i}" for i in range(1, 5)]
+# espeak-ng's named variants (`espeak-ng --voices=variant`, file names): training-only ones for the `extra`
+# split, and held-out ones that only scripts/make_eval_set.py uses. Novelty voices (robots, whispers,
+# "Demonic", the announcer) are in neither list.
+TRAIN_VARIANTS = [
+    "Alex", "Alicia", "Andrea", "aunty", "linda", "steph", "steph2", "anika", "grandma",  # female
+    "adam", "antonio", "boris", "caleb", "david", "Denis", "Diogo", "ed", "edward", "Gene", "gustave",
+    "Henrique", "Hugo", "iven", "iven2", "Jacky", "john", "Lee", "marcelo", "Marco", "Mario", "max", "Michael",
+    "miguel", "Mike", "norbert", "pablo", "paul", "pedro", "quincy", "rob", "robert", "sandro", "shelby",
+    "victor", "zac", "klatt", "klatt2", "klatt4", "grandpa", "croak",
+]
+HELD_OUT_VARIANTS = ["Annie", "belinda", "steph3", "f5", "Andy", "benjamin", "klatt3", "m8", "travis", "michel"]
 
 
 def split_voices(
@@ -54,8 +73,31 @@ def random_text(rng: np.random.Generator, p_digits: float = 0.75) -> str:
     return " ".join(WORDS[w] for w in rng.integers(0, len(WORDS), size=rng.integers(1, 3)))
 
 
-def make_split(name: str, n_clips: int, voices: list[tuple[str, str]], rng: np.random.Generator) -> None:
-    """Write `n_clips` clips spoken by `voices` (round-robin, shuffled) plus transcripts.tsv."""
+def check_variants(variants: list[str]) -> None:
+    """Fail if a variant name is unknown: espeak-ng then silently speaks with the bare accent's voice."""
+    base = espeak_say("one", voice="en")
+    for variant in variants:
+        wave = espeak_say("one", voice=f"en+{variant}")
+        if wave.shape == base.shape and np.array_equal(wave, base):
+            raise SystemExit(f"espeak-ng has no voice variant {variant!r} (see `espeak-ng --voices=variant`)")
+
+
+def wide_text(rng: np.random.Generator) -> str:
+    """A transcript for the `extra` split: 1-5 digits, 1-3 command words, or a mix of both (a third each)."""
+    kind = rng.integers(0, 3)
+    if kind == 0:
+        return " ".join(DIGITS[d] for d in rng.integers(0, 10, size=rng.integers(1, 6)))
+    if kind == 1:
+        return " ".join(WORDS[w] for w in rng.integers(0, len(WORDS), size=rng.integers(1, 4)))
+    vocab = DIGITS + WORDS
+    return " ".join(vocab[w] for w in rng.integers(0, len(vocab), size=rng.integers(2, 5)))
+
+
+def make_split(name: str, n_clips: int, voices: list[tuple[str, str]], rng: np.random.Generator,
+               wide: bool = False) -> None:
+    """Write `n_clips` clips spoken by `voices` (round-robin, shuffled) plus transcripts.tsv.
+
+    `wide`: texts from `wide_text`, speeds 100-250 wpm and pitches 15-85 (the `extra` split)."""
     folder = OUT_DIR / name
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.flac"):  # regenerate from scratch: no leftovers from a bigger run
@@ -64,8 +106,10 @@ def make_split(name: str, n_clips: int, voices: list[tuple[str, str]], rng: np.r
     order = [order[i] for i in rng.permutation(n_clips)]
     rows = []
     for index, (accent, variant) in enumerate(tqdm(order, desc=name, unit="clip")):
-        text = random_text(rng)
-        speed, pitch = int(rng.integers(130, 201)), int(rng.integers(30, 71))
+        if wide:
+            text, speed, pitch = wide_text(rng), int(rng.integers(100, 251)), int(rng.integers(15, 86))
+        else:
+            text, speed, pitch = random_text(rng), int(rng.integers(130, 201)), int(rng.integers(30, 71))
         wave = trim_silence(espeak_say(text, voice=f"{accent}+{variant}", speed=speed, pitch=pitch))
         filename = f"{index:04d}_{accent}_{variant}.flac"
         write_flac(folder / filename, wave)
@@ -77,15 +121,28 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-train", type=int, default=350)
     parser.add_argument("--n-test", type=int, default=60)
+    parser.add_argument("--n-extra", type=int, default=300)
+    parser.add_argument("--splits", default="train,test,extra",
+                        help="comma-separated splits to (re)write; the others are left as they are")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    splits = set(args.splits.split(","))
+    if not splits <= {"train", "test", "extra"}:
+        parser.error(f"--splits takes train, test and extra, got {args.splits!r}")
     rng = np.random.default_rng(args.seed)
     train_voices, test_voices = split_voices(rng, n_test_male=5, n_test_female=3)
-    make_split("train", args.n_train, train_voices, rng)
-    make_split("test", args.n_test, test_voices, rng)
+    if splits & {"train", "test"}:  # test is drawn after train from the same RNG: write both together
+        make_split("train", args.n_train, train_voices, rng)
+        make_split("test", args.n_test, test_voices, rng)
+        print(f"{len(train_voices)} train voices, test voices: {', '.join(a + '+' + v for a, v in test_voices)}")
+    if "extra" in splits:
+        check_variants(TRAIN_VARIANTS + HELD_OUT_VARIANTS)
+        named = [(a, v) for a in ACCENTS for v in TRAIN_VARIANTS]
+        extra_rng = np.random.default_rng([args.seed, 1])
+        voices = [named[i] for i in extra_rng.permutation(len(named))[: len(train_voices)]] + train_voices
+        make_split("extra", args.n_extra, sorted(voices), extra_rng, wide=True)
     size = sum(f.stat().st_size for f in OUT_DIR.rglob("*") if f.is_file())
-    print(f"{len(train_voices)} train voices, test voices: {', '.join(a + '+' + v for a, v in test_voices)}")
-    print(f"wrote {args.n_train} + {args.n_test} clips to {OUT_DIR} ({size / 2**20:.1f} MB)")
+    print(f"wrote splits {sorted(splits)} to {OUT_DIR} (corpus now {size / 2**20:.1f} MB)")
 
 
 if __name__ == "__main__":

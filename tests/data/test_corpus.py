@@ -1,25 +1,36 @@
-"""The committed spoken-digits corpus (scripts/make_corpus.py): complete, 16 kHz, split by voice."""
+"""The committed spoken-digits corpus (scripts/make_corpus.py): complete, 16 kHz, split by voice; and the
+out-of-corpus evaluation set (scripts/make_eval_set.py): voices, texts, speeds and rates training never saw."""
 
 import re
+import sys
+from collections import Counter
+from pathlib import Path
 
 import soundfile as sf
 
 from w2v_lite.data.audio import corpus_dir, corpus_items
 
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from make_corpus import HELD_OUT_VARIANTS, TRAIN_VARIANTS  # noqa: E402
+
 NAME = re.compile(r"^\d{4}_(?P<accent>[a-z0-9-]+)_(?P<variant>[mf]\d)\.flac$")
+EXTRA_NAME = re.compile(r"^\d{4}_(?P<accent>[a-z0-9-]+)_(?P<variant>[A-Za-z0-9]+)\.flac$")
+EVAL_SET = ROOT / "w2v_lite" / "assets" / "eval_set"
+EVAL_NAME = re.compile(r"^\d{2}_(?P<accent>[a-z0-9-]+)_(?P<variant>[A-Za-z0-9]+)_(?P<wpm>\d+)wpm\.flac$")
 
 
 def _voices(split: str) -> set[str]:
     voices = set()
     for path, _ in corpus_items(split):
-        match = NAME.match(path.name)
+        match = (EXTRA_NAME if split == "extra" else NAME).match(path.name)
         assert match, f"{path.name} does not encode its voice as INDEX_ACCENT_VARIANT.flac"
         voices.add(f"{match['accent']}+{match['variant']}")
     return voices
 
 
 def test_splits_exist_and_every_row_has_a_16khz_mono_file():
-    for split, at_least in [("train", 300), ("test", 50)]:
+    for split, at_least in [("train", 300), ("test", 50), ("extra", 300)]:
         items = corpus_items(split)
         assert len(items) >= at_least
         listed = {path.name for path, _ in items}
@@ -28,7 +39,7 @@ def test_splits_exist_and_every_row_has_a_16khz_mono_file():
         for path, text in items:
             info = sf.info(path)
             assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16"), path
-            assert 0.2 < info.duration < 3.0, path
+            assert 0.2 < info.duration < (4.5 if split == "extra" else 3.0), path  # extra: 5 words, slow
             assert re.fullmatch(r"[a-z]+( [a-z]+)*", text), f"{path.name}: {text!r} is not lowercase words"
 
 
@@ -39,6 +50,59 @@ def test_no_voice_in_both_splits():
     assert {v[-2] for v in test} == {"m", "f"}  # held-out speakers of both sexes
 
 
-def test_corpus_stays_small():
-    size = sum(f.stat().st_size for f in corpus_dir("train").parent.rglob("*") if f.is_file())
-    assert size < 9 * 2**20, f"committed corpus is {size / 2**20:.1f} MB; regenerate with fewer clips"
+def test_extra_split_keeps_the_held_out_voices_out():
+    extra = _voices("extra")
+    assert not extra & _voices("test"), "a held-out test voice speaks in corpus/extra"
+    variants = Counter(v.split("+")[1] for v in extra)
+    assert not set(variants) & set(HELD_OUT_VARIANTS), "an eval-set variant speaks in corpus/extra"
+    named = sum(n for v, n in variants.items() if v in TRAIN_VARIANTS)
+    assert named >= 20 and len(extra) >= 100  # many new named variants next to the train voices
+
+
+def _eval_rows() -> list[tuple[Path, str]]:
+    rows = [line.split("\t") for line in (EVAL_SET / "transcripts.tsv").read_text().splitlines() if line.strip()]
+    return [(EVAL_SET / name, text) for name, text in rows]
+
+
+def test_eval_set_is_complete_and_has_the_rates_of_its_condition():
+    rows = _eval_rows()
+    assert {p for p, _ in rows} == set(EVAL_SET.rglob("*.flac")), "transcripts.tsv and the files disagree"
+    counts = Counter(p.parent.name for p, _ in rows)
+    assert counts == {c: 16 for c in ("voices", "words", "slow", "fast", "8khz", "48khz_stereo")}
+    expected = {"8khz": (8000, 1), "48khz_stereo": (48000, 2)}
+    for path, text in rows:
+        info = sf.info(path)
+        assert (info.samplerate, info.channels) == expected.get(path.parent.name, (16000, 1)), path
+        assert re.fullmatch(r"[a-z]+( [a-z]+)*", text), f"{path.name}: {text!r} is not lowercase words"
+
+
+def test_eval_set_is_out_of_corpus():
+    """New variants only, transcripts absent from training, speeds 110-230 wpm, slow and fast where named."""
+    training = {t for split in ("train", "extra") for _, t in corpus_items(split)}
+    train_variants = {v.split("+")[1] for split in ("train", "extra") for v in _voices(split)}
+    spoken = [(p, t) for p, t in _eval_rows() if p.parent.name in ("voices", "words", "slow", "fast")]
+    speeds = {"slow": [], "fast": [], "voices": [], "words": []}
+    for path, text in spoken:
+        match = EVAL_NAME.match(path.name)
+        assert match, path.name
+        assert match["variant"] in HELD_OUT_VARIANTS and match["variant"] not in train_variants, path.name
+        assert text not in training, f"{path.name}: {text!r} is a training transcript"
+        speeds[path.parent.name].append(int(match["wpm"]))
+    assert min(speeds["slow"]) >= 110 and max(speeds["slow"]) <= 130
+    assert min(speeds["fast"]) >= 200 and max(speeds["fast"]) <= 230
+    assert all(140 <= s <= 190 for s in speeds["voices"] + speeds["words"])
+    copies = [(p, t) for p, t in _eval_rows() if p.parent.name in ("8khz", "48khz_stereo")]
+    sources = {(p.parent.name, p.name): t for p, t in spoken}
+    keys = []
+    for path, text in copies:  # "NN_CONDITION_SOURCE.flac": a copy of one spoken clip, same transcript
+        _, condition, source = path.name.split("_", 2)
+        assert sources[condition, source] == text, path.name
+        keys.append((condition, source))
+    assert len(set(keys)) == len(copies)  # no clip copied twice
+
+
+def test_assets_stay_small():
+    """Everything committed as data (package assets + test assets) stays under 25 MB."""
+    folders = [ROOT / "w2v_lite" / "assets", ROOT / "tests" / "assets"]
+    size = sum(f.stat().st_size for d in folders for f in d.rglob("*") if f.is_file())
+    assert size < 25 * 2**20, f"committed assets are {size / 2**20:.1f} MB; regenerate with fewer clips"

@@ -15,13 +15,15 @@ from w2v_lite import audio
 from w2v_lite.asr.decoding import load_for_inference, recognize
 from w2v_lite.asr.metrics import cer, wer
 from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
+from w2v_lite.cli import build_parser
 from w2v_lite.cli import main as cli_main
 from w2v_lite.config import Wav2Vec2Config
+from w2v_lite.data.augment import Augment
 from w2v_lite.data.dataset import AudioFolder
 from w2v_lite.data.tokenizer import CharTokenizer
 from w2v_lite.model.ctc import Wav2Vec2ForCTC
 from w2v_lite.model.pretraining import Wav2Vec2ForPreTraining
-from w2v_lite.train.ctc import CTC_DEFAULTS, CTCTask, evaluate_ctc
+from w2v_lite.train.ctc import CTC_DEFAULTS, CTCTask, evaluate_ctc, make_task
 from w2v_lite.train.loop import TrainArgs, seed_everything, train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,3 +162,10 @@ def test_torchrun_two_processes_across_the_unfreeze(corpus, tmp_path):
     info = json.loads((out / "checkpoint-000003" / "trainer_state.json").read_text())
     assert (out / "vocab.json").is_file() and (out / "checkpoint-000003" / "vocab.json").is_file()
     assert info["world_size"] == 2
+
+
+def test_augment_flag_reaches_the_task(corpus, tmp_path):
+    base = ["train", "ctc", "--init", "scratch", "--data", str(corpus[0]), "--steps", "1"]
+    on = make_task(build_parser().parse_args([*base, "--out", str(tmp_path / "a"), "--augment"]))
+    off = make_task(build_parser().parse_args([*base, "--out", str(tmp_path / "b")]))
+    assert on.augment == Augment() and off.augment is None

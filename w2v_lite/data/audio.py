@@ -164,9 +164,10 @@ def load_default() -> torch.Tensor:
 
 
 def corpus_dir(split: str) -> Path:
-    """Folder of the embedded spoken-digits corpus split ('train' or 'test')."""
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    """Folder of the embedded spoken-digits corpus split: 'train', 'test' (held-out voices) or 'extra'
+    (more training clips: other voices, speeds and texts; see scripts/make_corpus.py)."""
+    if split not in ("train", "test", "extra"):
+        raise ValueError(f"split must be 'train', 'test' or 'extra', got {split!r}")
     return _ASSETS / "corpus" / split
 
 

@@ -13,6 +13,8 @@ resume and torchrun. This task adds:
 - a `Wav2Vec2ForCTC` from scratch, from a pretrained encoder (its quantizer and projections are dropped
   and a new `lm_head` is added), or from an earlier CTC checkpoint (continued as it is);
 - the conv feature encoder frozen for the first `--freeze-steps` steps, then trainable;
+- `--augment`: every training clip gets a random speed change, telephone band and noise
+  (`w2v_lite.data.augment.Augment`), drawn from the torch RNG that checkpoints save, so resumes stay exact;
 - CER / WER of greedy decoding on held-out voices (`--eval-data`, default: the `test` folder next to
   `--data`) at the end, and every `--eval-every` steps into log.jsonl.
 """
@@ -26,12 +28,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
+import numpy as np
 import torch
 from torch import nn
 
 from w2v_lite.asr.decoding import recognize
 from w2v_lite.asr.metrics import cer, wer
 from w2v_lite.config import Wav2Vec2Config
+from w2v_lite.data.augment import Augment
 from w2v_lite.data.dataset import AudioFolder, Clip, read_transcripts
 from w2v_lite.data.tokenizer import VOCAB_FILE, CharTokenizer
 from w2v_lite.model import checkpoints
@@ -57,13 +61,14 @@ class CTCTask(Task):
     needs_transcripts = True
 
     def __init__(self, tokenizer: CharTokenizer | None, freeze_steps: int = 0, eval_data: Path | None = None,
-                 eval_every: int = 0) -> None:
+                 eval_every: int = 0, augment: Augment | None = None) -> None:
         if freeze_steps < 0 or eval_every < 0:
             raise ValueError("--freeze-steps and --eval-every must be >= 0")
         self._given = tokenizer  # None: the vocabulary comes from the checkpoint on resume (`restore`)
         self.freeze_steps = freeze_steps
         self.eval_every = eval_every
         self.eval_data = eval_data
+        self.augment = augment
         self._eval_clips: list[Clip] | None = None
 
     def restore(self, folder: Path) -> None:
@@ -112,12 +117,16 @@ class CTCTask(Task):
         return model
 
     def make_batch(self, clips: list[Clip]) -> dict[str, torch.Tensor]:
-        """Padded normalised waveforms, lengths, and (B, U) labels padded with -100."""
+        """Padded normalised waveforms, lengths, and (B, U) labels padded with -100 (augmented if asked)."""
         missing = [c.path.name for c in clips if c.text is None]
         if missing:
             raise ValueError(f"clips {missing} have no transcript; list them in transcripts.tsv")
-        # every text is set now (`or ""` only tells the type checker)
-        return {**waveform_batch(clips), "labels": self.tokenizer.pad_labels([c.text or "" for c in clips])}
+        if self.augment is not None:
+            # one numpy generator per batch, seeded from torch's RNG: the trainer saves and restores that
+            rng = np.random.default_rng(int(torch.randint(0, 2**62, ())))
+            clips = [Clip(c.path, self.augment(c.waveform, rng), c.text) for c in clips]
+        texts = [c.text or "" for c in clips]  # every text is set (checked above); `or ""` is for the type checker
+        return {**waveform_batch(clips), "labels": self.tokenizer.pad_labels(texts)}
 
     def step(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """Forward with labels -> (CTC loss, {frames, tokens, share of clips with an impossible label})."""
@@ -177,6 +186,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-data", type=Path, default=None,
                         help="held-out folder with transcripts.tsv (default: 'test' next to --data)")
     parser.add_argument("--eval-every", type=int, default=0, help="also log held-out CER/WER every N steps")
+    parser.add_argument("--augment", action="store_true",
+                        help="random speed (0.8-1.3x), telephone band (8/11 kHz) and noise on training clips")
     parser.set_defaults(lr=3e-3, feature_grad_mult=1.0, batch_seconds=16.0)
 
 
@@ -204,5 +215,6 @@ def make_task(args: argparse.Namespace) -> CTCTask:
     eval_data = args.eval_data
     if eval_data is None and (Path(args.data).parent / "test" / "transcripts.tsv").is_file():
         eval_data = Path(args.data).parent / "test"
-    return CTCTask(tokenizer, args.freeze_steps, eval_data, args.eval_every)
+    return CTCTask(tokenizer, args.freeze_steps, eval_data, args.eval_every,
+                   Augment() if args.augment else None)
 

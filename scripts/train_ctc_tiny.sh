@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Re-create the committed CTC checkpoint w2v_lite/assets/checkpoints/ctc-tiny/ (CPU, one core: about 9 min of CPU time).
+# Starts from pretrained-tiny; trains on corpus/train + corpus/extra (both committed, made by
+# scripts/make_corpus.py) with --augment (random speed, telephone band, noise). The run writes runs/ctc-tiny/;
+# only config.json, model.safetensors and vocab.json are committed. Then:
+#     python benchmarks/eval_recognizer.py --model runs/ctc-tiny     # CER/WER per condition
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PYTHON=${PYTHON:-.venv/bin/python}
+OUT=${OUT:-runs/ctc-tiny}
+STEPS=${STEPS:-1500}
+DATA=${DATA:-runs/ctc-data}
+CORPUS=w2v_lite/assets/corpus
+
+# one training folder: train/ and extra/ side by side, one transcripts.tsv with their relative names
+rm -rf "$DATA" && mkdir -p "$DATA"
+for split in train extra; do
+    cp -r "$CORPUS/$split" "$DATA/$split" && rm "$DATA/$split/transcripts.tsv"
+    sed "s|^|$split/|" "$CORPUS/$split/transcripts.tsv" >> "$DATA/transcripts.tsv"
+done
+
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # one thread: fastest on a shared 2-core CPU, and deterministic
+nice "$PYTHON" -m w2v_lite.train ctc --init w2v_lite/assets/checkpoints/pretrained-tiny \
+    --data "$DATA" --eval-data "$CORPUS/test" --augment --steps "$STEPS" --seed 0 --out "$OUT" \
+    --no-progress "$@"
+
+[ "${INSTALL:-1}" = 1 ] || exit 0  # INSTALL=0: train only, keep the committed checkpoint
+mkdir -p w2v_lite/assets/checkpoints/ctc-tiny
+cp "$OUT/config.json" "$OUT/model.safetensors" "$OUT/vocab.json" w2v_lite/assets/checkpoints/ctc-tiny/
