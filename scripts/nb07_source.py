@@ -197,7 +197,7 @@ assert (round(c30["whole_gflops"] / c30["gflops"], 1), round(c30["whole_peak_mb"
 ("md", """Chunking into 30 s windows does **3.5x fewer FLOPs** than one 10-minute pass (the T^2 attention of a
 30 000-frame sequence is most of that pass) and needs **20x less memory**, at the price of 5 s of overlap per
 window and no context beyond a window. Shorter windows are cheaper still, until the overlap dominates."""),
-("md", """## 6. int8 and `torch.compile`: faster, and what they cost
+("md", """## 6. int8 and `torch.compile`: what they change, and what they cost
 
 `model.optimize_for_inference(quantize="int8", compile=False)` returns an inference-only copy. `"int8"` stores
 the weights of every Linear layer (q/k/v/out, feed-forward, projection, CTC head) as int8 and quantises the
@@ -218,7 +218,8 @@ assert abs(int8_cer - fp32_cer) <= 0.005"""),
 ("md", """The base model's recorded numbers (`benchmarks/fast_path.py --cpu-time --threads 1`: the same random weights
 in transformers and w2v_lite, a 10 s clip and a padded batch of 1+2+3+4 s; CPU seconds, medians of 3; see
 `benchmarks/README.md`). int8 takes the base model to **0.71x to 0.75x** of fp32 eager, with a cosine similarity
-of 0.999 to the fp32 output; the guide's probe of `torch.compile` measured 0.88x after a 47 s first call:"""),
+of 0.999 to the fp32 output. `torch.compile` (dynamic shapes) was *slower* than eager in the same kind of run,
+after a first call of about a minute, so it stays experimental:"""),
 ("code", """recorded_fast = {  # workload: {variant: (CPU s, max |diff| vs transformers, cosine)}
     "10 s clip": {"transformers fp32": (1.565, 0.0, 1.0), "w2v_lite fp32": (1.599, 0.0, 1.0),
                   "w2v_lite int8": (1.141, 0.224, 0.998991)},
@@ -235,8 +236,7 @@ assert [round(r, 2) for r in int8_ratio] == [0.71, 0.75]
 assert all(round(rows["w2v_lite int8"][2], 3) == 0.999 for rows in recorded_fast.values())"""),
 ("md", """int8 touches only the Linear layers,
 which hold 57% of the base model's FLOPs at 10 s (computed below); the conv stack, a third, stays fp32, and
-that caps the gain. `torch.compile` fuses the memory-bound glue, but its first call takes tens of seconds.
-For the **tiny** model neither pays: its forward is dominated by per-op overhead, not arithmetic (in
+that caps the gain. For the **tiny** model neither pays: its forward is dominated by per-op overhead, not arithmetic (in
 `fast_path.py` the int8 tiny model took longer over the 60 held-out clips than fp32)."""),
 ("code", """g = b10["groups"]
 linear = g["qkv_out"]["gflops"] + g["feed_forward"]["gflops"] + g["feature_projection"]["gflops"]
@@ -277,8 +277,8 @@ check_scores(solution)"""),
   (92 s); in time it happens sooner, because attention runs slower per FLOP.
 * Memory peaks in the first conv layer: about 13 MB per second of audio, 790 MB for a minute.
 * Chunking long audio into overlapping windows turns the T^2 term into a constant per window.
-* int8 Linear layers are the cheap speed-up for big models; compile needs a long warm-up; tiny models gain
-  nothing from either."""),
+* int8 Linear layers are the cheap speed-up for big models (about 0.7x, CER unchanged here); compile was
+  slower in our runs; tiny models gain nothing."""),
 ]
 
 

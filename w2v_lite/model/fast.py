@@ -5,9 +5,9 @@
 - ``quantize="int8"``: dynamic quantisation of every `nn.Linear` (q/k/v/out, feed-forward, projection, CTC
   head): weights stored as int8, activations quantised per call. About 85% of the base model's matmul
   FLOPs sit in those layers; the conv stack stays fp32. Outputs move by about 1e-2 (cosine ~0.999).
-- ``compile=True``: `torch.compile` fuses the memory-bound GELU/LayerNorm/add chains. The first call of each
-  new input length pays a warm-up of tens of seconds (47 s for the base model here), so it only pays off for
-  long-running services; for a handful of clips it is slower.
+- ``compile=True``: `torch.compile(dynamic=True)`, meant to fuse the memory-bound GELU/LayerNorm/add chains.
+  Experimental: the first call takes about a minute for the base model, and in benchmarks/README.md's
+  CPU-time run the compiled fp32 model was slower than eager (int8+compile no better than int8 alone).
 
 The original model is left untouched (training, saving and parity keep working on it). The copy is in eval
 mode and meant for inference only: it cannot be trained or saved with `save_pretrained`.
