@@ -1,7 +1,8 @@
 """The command line: `w2v-lite` (or `python -m w2v_lite`) with one subcommand per job.
 
     w2v-lite explain [FILE] [--seconds S] [--config NAME] [--batch A B ...]   shapes through the model
-    w2v-lite transcribe FILE [FILE ...] [--model DIR] [--frames]             speech to text (CTC)
+    w2v-lite transcribe FILE [FILE ...] [--model DIR] [--timestamps] [--json] speech to text (CTC)
+    w2v-lite align FILE "TRANSCRIPT" [--model DIR] [--json]                  word times (forced alignment)
     w2v-lite train pretrain|ctc --data DIR --out DIR --steps N ...           training (see train/cli.py)
     w2v-lite figures [--out DIR]                                             regenerate figures/
 
@@ -19,7 +20,7 @@ from typing import NoReturn
 
 import torch
 
-from w2v_lite.asr.transcribe import add_transcribe_parser
+from w2v_lite.asr.transcribe import add_align_parser, add_transcribe_parser
 from w2v_lite.config import PRESETS, SAMPLING_RATE, Wav2Vec2Config
 from w2v_lite.data import audio
 from w2v_lite.lengths import output_lengths, receptive_field
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", nargs="+", metavar="FILE", help="pad several files into one batch and show masks")
     p.set_defaults(func=explain)
     add_transcribe_parser(sub)
+    add_align_parser(sub)
     add_train_parser(sub, Parser)
     p = sub.add_parser("figures", help="regenerate the figures (needs matplotlib)",
                        description="Draw every figure of the README and notebooks into a folder.",
