@@ -53,6 +53,7 @@ def save_published(folder: Path, norm: str = "group", seed: int = 0, safe: bool 
     model = transformers.Wav2Vec2ForCTC(cfg).eval()
     with torch.no_grad():  # a sharper head than random init, so the argmax path visits many letters
         model.lm_head.weight.mul_(20.0)
+        model.lm_head.bias[1:4] -= 50.0  # <s>, </s>, <unk>: a trained CTC head never emits them
     proc = processor(folder, norm)
     model.save_pretrained(folder)
     proc.save_pretrained(folder)
