@@ -243,4 +243,7 @@ def make_all(
     note = f"{len(lengths)} clips of 0.5-15 s; naive: 8 per batch, bucketed: same samples per batch"
     paths.append(save(waste_figure({"naive": waste["naive"], "length-bucketed": waste["bucketed"]}, note),
                       out / "padding_waste.png"))
+    from w2v_lite.teach.long_audio import make_figures  # imports this module: load it late
+
+    paths += make_figures(out)
     return paths
