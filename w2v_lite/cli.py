@@ -25,7 +25,7 @@ from w2v_lite.config import PRESETS, SAMPLING_RATE, Wav2Vec2Config
 from w2v_lite.data import audio
 from w2v_lite.lengths import output_lengths, receptive_field
 from w2v_lite.model.wav2vec2 import Wav2Vec2Model
-from w2v_lite.teach.explain import batch_rows, explain_rows, format_table
+from w2v_lite.teach.explain import LONG_CLIP_SECONDS, batch_rows, explain_rows, format_table, long_clip_rows
 from w2v_lite.train.cli import add_train_parser
 
 
@@ -73,7 +73,12 @@ def explain(args: argparse.Namespace) -> None:
     if output_lengths(n, cfg) == 0:
         raise SystemExit(f"error: the clip has {n} samples, fewer than one frame's window ({field}); use a longer clip")
     print(f"config: {args.config}; clip: {name}")
-    print(format_table(explain_rows(model, clip), ("stage", "shape", "why")))
+    if n > LONG_CLIP_SECONDS * cfg.sampling_rate:  # don't run the model over minutes of audio
+        rows, note = long_clip_rows(model, clip)
+        print(format_table(rows, ("stage", "shape", "why")))
+        print(f"\n{note}")
+    else:
+        print(format_table(explain_rows(model, clip), ("stage", "shape", "why")))
     print(f"\nT = floor((L - {field}) / {hop}) + 1 = floor(({n} - {field}) / {hop}) + 1 = {output_lengths(n, cfg)}")
 
 
