@@ -37,7 +37,7 @@ from w2v_lite.asr.chunking import encode_chunked
 torch.set_num_threads({threads})
 torch.manual_seed(0)
 model = Wav2Vec2Model(Wav2Vec2Config.base()).eval()
-clip = torch.randn({minutes} * 60 * 16000, generator=torch.Generator().manual_seed(0))
+clip = torch.randn(int({minutes} * 60 * 16000), generator=torch.Generator().manual_seed(0))
 with torch.inference_mode():
     model(clip[None, :160000])  # warm-up
     start = time.perf_counter()
