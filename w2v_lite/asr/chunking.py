@@ -108,7 +108,7 @@ def encode_chunked(
     plan = chunk_plan(waveform.numel(), model.config, chunk_seconds, stride_seconds)
     device = next(model.parameters()).device
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         plan = tqdm(plan, desc="chunks", unit="chunk", leave=False)
     pieces = []

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import soundfile as sf
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from w2v_lite.asr.alignment import WordSpan, align, word_spans
 from w2v_lite.asr.decoding import CHUNK_ABOVE_SECONDS, batch_emissions, best_path, check_clip, emissions
