@@ -8,7 +8,7 @@ forced alignment, and length-sorted batching of many files.
 
 Each measured command runs in its own child process, so its peak RSS (ru_maxrss) is its own.
   explain:  `w2v-lite explain FILE` (base config) on a 10-minute 16 kHz WAV. Target <= 10 s, <= 1.5 GB.
-  chunked:  `encode_chunked` of a random-init base Wav2Vec2Model over the clip (20 s windows, 2 s of context
+  chunked:  `encode_chunked` of a random-init base Wav2Vec2Model over the clip (20 s windows, 1.3 s of context
             each side) vs 60 x one full 10 s forward, both in the same child. Targets: peak RSS <= 2 GB,
             time <= 1.3 x (60 x 10 s).
   align:    the committed CTC checkpoint (or --model DIR) aligns every one-word clip of the test corpus,
@@ -145,7 +145,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--chunk", type=float, default=20.0)
-    parser.add_argument("--stride", type=float, default=2.0)
+    parser.add_argument("--stride", type=float, default=1.3)
     parser.add_argument("--model", default="default", help="CTC checkpoint for `align` (default: committed)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))

@@ -90,7 +90,7 @@ def encode_chunked(
     model: torch.nn.Module,
     waveform: torch.Tensor,
     chunk_seconds: float = 20.0,
-    stride_seconds: float = 2.0,
+    stride_seconds: float = 1.3,
     forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
     progress: bool = False,
 ) -> torch.Tensor:

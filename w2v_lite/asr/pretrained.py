@@ -85,8 +85,8 @@ def resolve_model(source: str | os.PathLike[str]) -> Path:
         return Path(snapshot_download(text, allow_patterns=["*.json", "*.safetensors", "*.bin", "*.txt"]))
     except Exception as err:  # network down, offline with nothing cached, no such repository
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"cannot fetch {text} from the Hub ({first}); check the id and the network, or "
-                         "download it once and pass the folder") from None
+        raise ValueError(f"{text} is not a local folder, and fetching it from the Hub failed ({first}); check "
+                         "the path or the id and the network, or download it once and pass the folder") from None
 
 
 def load_recognizer(source: str | os.PathLike[str]) -> Recognizer:

@@ -220,11 +220,12 @@ class CharTokenizer:
         config_path = path.parent / TOKENIZER_CONFIG_FILE
         if config_path.is_file():
             config = json.loads(config_path.read_text(encoding="utf-8"))
-            for key in names:
-                value = config.get(key, names[key])
+            for key, default in names.items():
+                value = config.get(key) or default
                 if isinstance(value, dict):  # older transformers save {"content": "<s>", ...}
-                    value = value.get("content")
-                names[key] = value if value in vocab else None if key in ("bos_token", "eos_token") else value
+                    value = value.get("content") or default
+                optional = key in ("bos_token", "eos_token")
+                names[key] = None if optional and value not in vocab else value  # unknown required: error
         else:  # a bare vocab.json: take <s> / </s> as bos / eos when they are there
             names["bos_token"] = "<s>" if "<s>" in vocab else None
             names["eos_token"] = "</s>" if "</s>" in vocab else None
