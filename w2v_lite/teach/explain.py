@@ -110,7 +110,7 @@ def format_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
 
 
 LONG_CLIP_SECONDS = 30.0  # above this, `explain` runs the model on an excerpt only
-EXCERPT_SECONDS = 3.0
+EXCERPT_SECONDS = 1.0
 
 
 def long_clip_rows(
