@@ -158,11 +158,21 @@ def test_tensor_input_is_a_type_error():
         transcribe(torch.zeros(16000), DEFAULT_MODEL_DIR)
 
 
-def test_batched_equals_one_at_a_time():
+def test_batched_equals_one_at_a_time(monkeypatch):
     """ctc-tiny ignores padding (mask-aware GroupNorm + mask), so length-sorted batches give the same text."""
+    import w2v_lite.asr.transcribe as T
+
     files = [p for p, _ in corpus_items("test")[:12]]
+    calls = []
+    real = T.batch_emissions
+    monkeypatch.setattr(T, "batch_emissions", lambda rec, waves: calls.append(len(waves)) or real(rec, waves))
     batched = transcribe(files, DEFAULT_MODEL_DIR)
+    assert sum(calls) == 12 and len(calls) < 12  # really in padded batches
+    durations = [load(f).numel() for f in files]
+    assert max(durations) * max(calls) <= 60 * 16000 * 1.01  # at most 60 s of padded audio per batch
+    calls.clear()
     single = transcribe(files, DEFAULT_MODEL_DIR, batched=False)
+    assert calls == []  # one at a time
     assert [r.path for r in batched] == [str(f) for f in files]  # results in the given order
     assert [r.text for r in batched] == [r.text for r in single]
     assert [r.num_frames for r in batched] == [output_lengths(load(f).numel()) for f in files]

@@ -102,7 +102,7 @@ def _duration(path: Path) -> float:
         return 0.0
 
 
-def _batches(paths: list[Path], rate: int, batched: bool, chunk_seconds: float | None) -> Iterator[list[int]]:
+def _batches(paths: list[Path], batched: bool, chunk_seconds: float | None) -> Iterator[list[int]]:
     """Indices of `paths` in the order to run them: length-sorted groups whose padded size stays under
     BATCH_SECONDS, or one at a time."""
     durations = [_duration(p) for p in paths]
@@ -157,7 +157,7 @@ def transcribe(
     rate = model.config.sampling_rate
     results: list[Transcript | None] = [None] * len(paths)
     bar = tqdm(total=len(paths), desc="transcribe", unit="file", disable=not progress, file=sys.stderr)
-    for group in _batches(paths, rate, _ignores_padding(recognizer), chunk_seconds):
+    for group in _batches(paths, batched and _ignores_padding(recognizer), chunk_seconds):
         waves = {}
         for i in group:
             try:
