@@ -1,7 +1,8 @@
 """The command line: `w2v-lite` (or `python -m w2v_lite`) with one subcommand per job.
 
     w2v-lite explain [FILE] [--seconds S] [--config NAME] [--batch A B ...]   shapes through the model
-    w2v-lite transcribe FILE [FILE ...] [--model DIR] [--frames]             speech to text (CTC)
+    w2v-lite transcribe FILE [FILE ...] [--model DIR] [--timestamps] [--json] speech to text (CTC)
+    w2v-lite align FILE "TRANSCRIPT" [--model DIR] [--json]                  word times (forced alignment)
     w2v-lite train pretrain|ctc --data DIR --out DIR --steps N ...           training (see train/cli.py)
     w2v-lite figures [--out DIR]                                             regenerate figures/
 
@@ -21,12 +22,12 @@ from typing import NoReturn
 
 import torch
 
-from w2v_lite.asr.transcribe import add_transcribe_parser
+from w2v_lite.asr.transcribe import add_align_parser, add_transcribe_parser
 from w2v_lite.config import PRESETS, SAMPLING_RATE, Wav2Vec2Config
 from w2v_lite.data import audio
 from w2v_lite.lengths import output_lengths, receptive_field
 from w2v_lite.model.wav2vec2 import Wav2Vec2Model
-from w2v_lite.teach.explain import batch_rows, explain_rows, format_table
+from w2v_lite.teach.explain import LONG_CLIP_SECONDS, batch_rows, explain_rows, format_table, long_clip_rows
 from w2v_lite.train.cli import add_train_parser
 
 
@@ -88,7 +89,12 @@ def explain(args: argparse.Namespace) -> None:
     if output_lengths(n, cfg) == 0:
         raise ValueError(f"the clip has {n} samples, fewer than one frame's window ({field}); use a longer clip")
     print(f"config: {args.config}; clip: {name}")
-    print(format_table(explain_rows(model, clip), ("stage", "shape", "why")))
+    if n > LONG_CLIP_SECONDS * cfg.sampling_rate:  # don't run the model over minutes of audio
+        rows, note = long_clip_rows(model, clip)
+        print(format_table(rows, ("stage", "shape", "why")))
+        print(f"\n{note}")
+    else:
+        print(format_table(explain_rows(model, clip), ("stage", "shape", "why")))
     print(f"\nT = floor((L - {field}) / {hop}) + 1 = floor(({n} - {field}) / {hop}) + 1 = {output_lengths(n, cfg)}")
 
 
@@ -128,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", nargs="+", metavar="FILE", help="pad several files into one batch and show masks")
     p.set_defaults(func=explain)
     add_transcribe_parser(sub)
+    add_align_parser(sub)
     add_train_parser(sub, Parser)
     p = sub.add_parser("figures", help="regenerate the figures (needs matplotlib)",
                        description="Draw every figure of the README and notebooks into a folder.",

@@ -129,3 +129,126 @@ def test_committed_checkpoint_cer_on_the_out_of_corpus_set():
     assert (len(clips), sum(len(c.text) for c in clips), sum(len(c.text.split()) for c in clips)) == (96, 1373, 305)
     assert scores["cer"] == pytest.approx(93 / 1373) and scores["cer"] <= 0.10
     assert scores["wer"] == pytest.approx(65 / 305)
+
+
+# ---- many files, timestamps, JSON, the model's own rate, the align command --------------------------------
+import json  # noqa: E402
+
+from w2v_lite.cli import main  # noqa: E402
+from w2v_lite.teach.long_audio import gapped_clip  # noqa: E402
+
+
+def test_many_files_one_bad_keeps_going(tmp_path, capsys):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio")
+    missing = tmp_path / "missing.wav"
+    code = main(["transcribe", str(CLIP), str(bad), str(missing), str(CLIP), "--json"])
+    captured = capsys.readouterr()
+    assert code == 2  # non-zero at the end
+    lines = [json.loads(line) for line in captured.out.splitlines()]
+    assert [d["text"] for d in lines] == [TEXT, TEXT]  # both good files transcribed, in order
+    errors = captured.err.splitlines()
+    assert errors[0].startswith(f"error: {bad}: cannot decode audio file")
+    assert errors[1].startswith(f"error: {missing}: audio file not found")
+    assert errors[2] == "error: 2 of 4 files could not be transcribed (see the lines above)"
+    assert "Traceback" not in captured.err
+
+
+def test_missing_single_file_is_one_line(tmp_path, capsys):
+    assert main(["transcribe", str(tmp_path / "nope.wav")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("error: ") and "audio file not found" in err[0] and len(err) == 2
+
+
+def test_api_keeps_errors_when_asked(tmp_path):
+    results = transcribe([tmp_path / "nope.wav", CLIP], DEFAULT_MODEL_DIR, on_error="keep")
+    assert results[0].error.startswith("audio file not found") and results[0].text == ""
+    assert results[1].text == TEXT and results[1].error is None
+    with pytest.raises(FileNotFoundError, match=r"nope\.wav"):
+        transcribe([CLIP, tmp_path / "nope.wav"], DEFAULT_MODEL_DIR)
+
+
+def test_tensor_input_is_a_type_error():
+    with pytest.raises(TypeError, match=r"not a waveform tensor.*recognize"):
+        transcribe(torch.zeros(16000), DEFAULT_MODEL_DIR)
+
+
+def test_batched_equals_one_at_a_time(monkeypatch):
+    """ctc-tiny ignores padding (mask-aware GroupNorm + mask), so length-sorted batches give the same text."""
+    import w2v_lite.asr.transcribe as T
+
+    files = [p for p, _ in corpus_items("test")[:12]]
+    calls = []
+    real = T.batch_emissions
+    monkeypatch.setattr(T, "batch_emissions", lambda rec, waves: calls.append(len(waves)) or real(rec, waves))
+    batched = transcribe(files, DEFAULT_MODEL_DIR)
+    assert sum(calls) == 12 and len(calls) < 12  # really in padded batches
+    durations = [load(f).numel() for f in files]
+    assert max(durations) * max(calls) <= 60 * 16000 * 1.01  # at most 60 s of padded audio per batch
+    calls.clear()
+    single = transcribe(files, DEFAULT_MODEL_DIR, batched=False)
+    assert calls == []  # one at a time
+    assert [r.path for r in batched] == [str(f) for f in files]  # results in the given order
+    assert [r.text for r in batched] == [r.text for r in single]
+    assert [r.num_frames for r in batched] == [output_lengths(load(f).numel()) for f in files]
+
+
+def test_timestamps_and_json(capsys):
+    assert main(["transcribe", str(CLIP), "--timestamps"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{CLIP}\t{TEXT}" and out[1].split() == ["start", "s", "end", "s", "word"]
+    rows = [line.split() for line in out[2:]]
+    assert [r[2] for r in rows] == TEXT.split()
+    (result,) = transcribe(CLIP, DEFAULT_MODEL_DIR, frames=True)
+    for w in result.words:  # a word spans its letters' frames: times are frame * 20 ms
+        assert w.start == pytest.approx(0.02 * w.start_frame) and w.end == pytest.approx(0.02 * w.end_frame)
+        ids = [s.token_id for s in result.frames]
+        tok = load_for_inference(DEFAULT_MODEL_DIR)[1]
+        assert tok.decode(ids[w.start_frame:w.end_frame]) == w.word  # the span spells the word
+        assert ids[w.start_frame] != ids[w.start_frame - 1]  # and starts where its first letter does
+    assert main(["transcribe", str(CLIP), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record == {"file": str(CLIP), "text": TEXT, "words": [w.as_dict() for w in result.words]}
+
+
+def test_frames_follow_the_models_own_rate(tmp_path):
+    """A checkpoint trained at 8 kHz: files are resampled to 8 kHz, so a frame (320 samples) is 40 ms, and a
+    1 s file has output_lengths(8000) frames whose times stay inside the file (not doubled)."""
+    model, tok = load_for_inference(DEFAULT_MODEL_DIR)
+    Wav2Vec2ForCTC(model.config.replace(sampling_rate=8000)).save_pretrained(tmp_path / "ckpt", tokenizer=tok)
+    one_second = tmp_path / "one.wav"
+    sf.write(one_second, 0.1 * np.random.default_rng(0).standard_normal(16000).astype(np.float32), 16000)
+    (result,) = transcribe(one_second, tmp_path / "ckpt", frames=True)
+    assert result.num_samples == 8000 and result.num_frames == output_lengths(8000) == 24
+    assert [s.start_ms for s in result.frames[:2]] == [0.0, 40.0]
+    assert result.frames[-1].end_ms <= 1000.0
+
+
+def test_long_clip_is_chunked_automatically(tmp_path):
+    """A 44 s file (above the 40 s threshold) is encoded in 20 s windows: all its frames, and nearly the text
+    of one window over the whole clip (= the full pass; ctc-tiny, trained on short clips, is poor on long
+    silences either way)."""
+    clip = gapped_clip(words=12, gap_seconds=3.0)
+    assert clip.audio.numel() > 40 * 16000
+    sf.write(tmp_path / "long.wav", clip.audio.numpy(), 16000, subtype="FLOAT")
+    (result,) = transcribe(tmp_path / "long.wav", DEFAULT_MODEL_DIR)
+    assert result.num_frames == output_lengths(clip.audio.numel())
+    (full,) = transcribe(tmp_path / "long.wav", DEFAULT_MODEL_DIR, chunk_seconds=60.0)
+    assert result.text != "" and cer(full.text, result.text) <= 0.2
+    (windows,) = transcribe(CLIP, DEFAULT_MODEL_DIR, chunk_seconds=0.5)
+    assert windows.num_frames == transcribe(CLIP, DEFAULT_MODEL_DIR)[0].num_frames
+
+
+def test_align_command(capsys, tmp_path):
+    clip = gapped_clip(words=3, gap_seconds=0.3)
+    sf.write(tmp_path / "three.wav", clip.audio.numpy(), 16000, subtype="FLOAT")
+    assert main(["align", str(tmp_path / "three.wav"), clip.transcript, "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["text"] == clip.transcript and [w["word"] for w in record["words"]] == clip.words
+    assert all(abs(w["start"] - s) <= 0.1 for w, s in zip(record["words"], clip.starts))
+    assert main(["align", str(tmp_path / "three.wav"), "one two three " * 20]) == 2  # too many letters
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "needs at least" in err and len(err.splitlines()) == 1
+    assert main(["align", str(tmp_path / "three.wav"), "one 2"]) == 2
+    assert "characters ['2'] are not in the model's vocabulary" in capsys.readouterr().err
+    assert main(["align", str(tmp_path / "nope.wav"), "one"]) == 2

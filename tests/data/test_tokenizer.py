@@ -114,3 +114,75 @@ def test_bad_ids_and_types(tok):
         tok.encode(3)
     with pytest.raises(TypeError, match="list"):
         tok.pad_labels("one")
+
+
+# ---- transformers' published vocabularies: <s>, </s>, <unk>, upper case, apostrophes ----------------------
+from published import PUBLISHED_VOCAB, vocab_file  # noqa: E402
+
+
+@pytest.fixture
+def published(tmp_path):
+    """(our tokenizer loaded from a transformers save_pretrained folder, transformers' tokenizer)."""
+    hf = transformers.Wav2Vec2CTCTokenizer(str(vocab_file(tmp_path / "v")), unk_token="<unk>", pad_token="<pad>",
+                                           word_delimiter_token="|")  # fmt: skip
+    hf.save_pretrained(tmp_path / "saved")
+    return CharTokenizer.load(tmp_path / "saved"), hf
+
+
+def test_published_vocab_loads_with_its_special_tokens(published):
+    tok, _ = published
+    assert tok.vocab == PUBLISHED_VOCAB
+    assert set(tok.special_tokens) == {"<pad>", "<s>", "</s>", "<unk>"}
+    assert (tok.pad_token_id, tok.unk_token_id, tok.word_delimiter_token_id) == (0, 3, 4)
+    assert tok.upper_case
+
+
+def test_published_encode_upper_cases_like_transformers(published):
+    tok, hf = published
+    for text in ["HELLO WORLD", "it's a test", "don't stop"]:
+        assert tok.encode(text) == hf(text.upper()).input_ids
+    assert tok.encode(" don't   stop ") == tok.encode("don't stop")  # runs of spaces are one delimiter here
+    assert tok.encode("it's") == [PUBLISHED_VOCAB[c] for c in "IT'S"]
+
+
+def test_skip_special_tokens_equals_transformers_on_random_ids(published):
+    """Exactly transformers' batch_decode(ids, skip_special_tokens=True), specials and all, on random paths."""
+    tok, hf = published
+    g = torch.Generator().manual_seed(0)
+    batch = torch.randint(0, len(PUBLISHED_VOCAB), (200, 30), generator=g)
+    batch[:, ::3] = torch.randint(0, 6, (200, 10), generator=g)  # plenty of specials and delimiters
+    assert tok.batch_decode(batch, skip_special_tokens=True) == hf.batch_decode(batch, skip_special_tokens=True)
+
+
+def test_default_decode_is_the_ctc_rule(published):
+    """Collapse first, then drop the blank and the specials: equal to transformers' default decoding (what its
+    CTC pipeline uses) once the special-token strings and double spaces are removed, on random paths."""
+    tok, hf = published
+    g = torch.Generator().manual_seed(1)
+    batch = torch.randint(0, len(PUBLISHED_VOCAB), (200, 30), generator=g)
+    batch[:, ::3] = torch.randint(0, 6, (200, 10), generator=g)
+    for ids, theirs in zip(batch, hf.batch_decode(batch), strict=True):
+        for special in ("<s>", "</s>", "<unk>"):
+            theirs = theirs.replace(special, "")
+        assert tok.decode(ids) == " ".join(theirs.split())
+
+
+def test_hello_keeps_its_double_l(published):
+    """Where the two orders differ: a blank between two L's is a real double letter."""
+    tok, hf = published
+    h, e, l, o = (PUBLISHED_VOCAB[c] for c in "HELO")  # noqa: E741
+    path = [h, h, e, l, 0, l, o, 0]
+    assert tok.decode(path) == hf.decode(path) == "HELLO"
+    assert tok.decode(path, skip_special_tokens=True) == hf.decode(path, skip_special_tokens=True) == "HELO"
+    assert tok.decode([1, h, 3, h, 2]) == "HH"  # <s>, </s>, <unk> never reach the text
+
+
+def test_custom_special_token_names(tmp_path):
+    vocab = {"[PAD]": 0, "[UNK]": 1, "/": 2, "a": 3, "b": 4}
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab))
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(
+        {"pad_token": "[PAD]", "unk_token": "[UNK]", "word_delimiter_token": "/", "bos_token": None}))
+    tok = CharTokenizer.load(tmp_path)
+    assert tok.encode("ab ba") == [3, 4, 2, 4, 3]
+    assert tok.decode([3, 0, 3, 2, 1, 4]) == "aa b"
+    assert tok.encode("a c") == [3, 2, 1]  # "c" is unknown

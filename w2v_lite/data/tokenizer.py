@@ -7,6 +7,18 @@
 `<pad>` (id 0) doubles as the CTC blank, as in every wav2vec 2.0 CTC checkpoint (`pad_token_id = 0`).
 The same vocab.json loads in transformers: ``Wav2Vec2CTCTokenizer(path, unk_token="<unk>",
 pad_token="<pad>", word_delimiter_token="|")`` gives the same ids.
+
+Published transformers vocabularies also hold `<s>` and `</s>` and upper-case letters, e.g.
+``{"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3, "|": 4, "E": 5, ..., "'": 27}``; their special-token
+names come from `tokenizer_config.json`. `load(folder)` reads both files. Text is upper-cased on the way
+in when the vocabulary's letters are all upper case.
+
+Decoding order. transformers' `batch_decode(ids, skip_special_tokens=True)` drops the special tokens,
+the blank included, *before* collapsing repeats, so a real double letter ("L, blank, L") becomes one:
+"HELLO" decodes as "HELO" (its ASR pipeline decodes CTC with skip_special_tokens=False for that reason).
+`decode` collapses first and then drops the blank and the other special tokens, which is the CTC rule; the
+two agree on every path where no blank or special token separates two equal characters, and
+`decode(ids, skip_special_tokens=True)` reproduces transformers' order exactly when you need to compare.
 """
 
 from __future__ import annotations
@@ -14,15 +26,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from w2v_lite.config import IGNORE_INDEX
 
-__all__ = ["PAD", "UNK", "WORD_DELIMITER", "VOCAB_FILE", "CharTokenizer", "collapse_repeats"]
+__all__ = ["PAD", "UNK", "WORD_DELIMITER", "VOCAB_FILE", "TOKENIZER_CONFIG_FILE", "CharTokenizer",
+           "collapse_repeats"]
 
 PAD, UNK, WORD_DELIMITER = "<pad>", "<unk>", "|"
 VOCAB_FILE = "vocab.json"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"  # transformers' special-token names, optional
 
 
 def collapse_repeats(ids: Sequence[int]) -> list[int]:
@@ -35,40 +50,57 @@ def collapse_repeats(ids: Sequence[int]) -> list[int]:
 
 
 class CharTokenizer:
-    """One id per character. `<pad>` = 0 is the CTC blank, `<unk>` = 1, `|` (= 2) stands for a space."""
+    """One id per character. `<pad>` = 0 is the CTC blank, `<unk>` stands for unknown characters, `|` for
+    a space; optional `<s>` / `</s>` (transformers' bos / eos) are never emitted in text."""
 
-    def __init__(self, vocab: dict[str, int]) -> None:
+    def __init__(
+        self,
+        vocab: dict[str, int],
+        pad_token: str = PAD,
+        unk_token: str = UNK,
+        word_delimiter_token: str = WORD_DELIMITER,
+        bos_token: str | None = None,
+        eos_token: str | None = None,
+    ) -> None:
         if not isinstance(vocab, dict) or not vocab:
             raise TypeError("vocab must be a non-empty dict {token: id}; see CharTokenizer.from_transcripts")
         ids = sorted(vocab.values())
         if ids != list(range(len(vocab))):
             raise ValueError(f"vocab ids must be exactly 0..{len(vocab) - 1} (each once), got {ids}")
-        for token in (PAD, UNK, WORD_DELIMITER):
-            if token not in vocab:
+        for token in (pad_token, unk_token, word_delimiter_token, bos_token, eos_token):
+            if token is not None and token not in vocab:
                 raise ValueError(f"vocab has no {token!r} token; use CharTokenizer.from_transcripts")
-        if vocab[PAD] != 0:
-            raise ValueError(f"{PAD!r} must have id 0 (it is the CTC blank), got {vocab[PAD]}")
-        bad = [t for t in vocab if t not in (PAD, UNK) and len(t) != 1]
+        if vocab[pad_token] != 0:
+            raise ValueError(f"{pad_token!r} must have id 0 (it is the CTC blank), got {vocab[pad_token]}")
+        self.pad_token, self.unk_token, self.word_delimiter_token = pad_token, unk_token, word_delimiter_token
+        self.bos_token, self.eos_token = bos_token, eos_token
+        self.special_tokens = tuple(t for t in (bos_token, eos_token, unk_token, pad_token) if t is not None)
+        bad = [t for t in vocab if t not in self.special_tokens and len(t) != 1]
         if bad:
-            raise ValueError(f"tokens must be single characters (besides {PAD}, {UNK}), got {bad}")
+            raise ValueError(f"tokens must be single characters (besides {', '.join(self.special_tokens)}), "
+                             f"got {bad}; special tokens are named in tokenizer_config.json")
         self.vocab = dict(vocab)
         self.id_to_token = {i: t for t, i in vocab.items()}
+        self._special_ids = {vocab[t] for t in self.special_tokens}
+        letters = [t for t in vocab if t not in self.special_tokens and t.isalpha()]
+        # a published English vocabulary is upper case ("E", "T", ...): upper-case text on the way in
+        self.upper_case = bool(letters) and all(t.isupper() for t in letters)
 
     # ---- ids of the special tokens ------------------------------------------------------------------
     @property
     def pad_token_id(self) -> int:
         """The blank / padding id (0)."""
-        return self.vocab[PAD]
+        return self.vocab[self.pad_token]
 
     @property
     def unk_token_id(self) -> int:
         """Id given to characters that are not in the vocabulary."""
-        return self.vocab[UNK]
+        return self.vocab[self.unk_token]
 
     @property
     def word_delimiter_token_id(self) -> int:
         """Id of "|", which stands for the space between words."""
-        return self.vocab[WORD_DELIMITER]
+        return self.vocab[self.word_delimiter_token]
 
     @property
     def vocab_size(self) -> int:
@@ -106,12 +138,20 @@ class CharTokenizer:
         Unknown characters become `<unk>`; an empty (or all-whitespace) text raises ValueError.
         """
         text = self._normalise(text)
-        return [self.vocab.get(WORD_DELIMITER if c == " " else c, self.unk_token_id) for c in text]
+        if self.upper_case:
+            text = text.upper()
+        return [self.vocab.get(self.word_delimiter_token if c == " " else c, self.unk_token_id) for c in text]
 
-    def decode(self, ids: Sequence[int] | torch.Tensor, group_tokens: bool = True) -> str:
+    def decode(
+        self, ids: Sequence[int] | torch.Tensor, group_tokens: bool = True, skip_special_tokens: bool = False
+    ) -> str:
         """Ids -> text. With `group_tokens` (greedy CTC output, the default, as in transformers): collapse
-        repeats, then drop blanks. Without (reference labels, where "ee" is really two e's): only drop
-        blanks and -100 label padding. "|" becomes a space; spaces at the ends are stripped."""
+        repeats, then drop blanks and the other special tokens (`<s>`, `</s>`, `<unk>`). Without (reference
+        labels, where "ee" is really two e's): only drop them and -100 label padding. "|" becomes a space;
+        runs of spaces become one and the ends are stripped.
+
+        `skip_special_tokens=True` drops the special tokens *before* collapsing, exactly as transformers'
+        `batch_decode(ids, skip_special_tokens=True)` does (which merges "L, blank, L" into one "L")."""
         if isinstance(ids, torch.Tensor):
             if ids.dim() != 1 or ids.is_floating_point():
                 raise ValueError(f"decode takes one 1-D integer sequence, got {ids.dtype} "
@@ -121,14 +161,17 @@ class CharTokenizer:
         unknown = [i for i in ids if i not in self.id_to_token]
         if unknown:
             raise ValueError(f"ids {sorted(set(unknown))} are not in the vocabulary (size {self.vocab_size})")
+        if skip_special_tokens:
+            ids = [i for i in ids if i not in self._special_ids]
         if group_tokens:
             ids = collapse_repeats(ids)
-        tokens = [self.id_to_token[i] for i in ids if i != self.pad_token_id]
-        text = "".join(" " if t == WORD_DELIMITER else t for t in tokens)
+        tokens = [self.id_to_token[i] for i in ids if i not in self._special_ids]
+        text = "".join(" " if t == self.word_delimiter_token else t for t in tokens)
         return " ".join(text.split())
 
     def batch_decode(
-        self, sequences: torch.Tensor | Sequence[Sequence[int]], group_tokens: bool = True
+        self, sequences: torch.Tensor | Sequence[Sequence[int]], group_tokens: bool = True,
+        skip_special_tokens: bool = False,
     ) -> list[str]:
         """(B, U) ids (padded with -100 or with the blank) -> B strings; see `decode`.
 
@@ -136,7 +179,8 @@ class CharTokenizer:
         """
         if isinstance(sequences, torch.Tensor) and sequences.dim() != 2:
             raise ValueError(f"batch_decode takes a (B, U) batch, got shape {tuple(sequences.shape)}")
-        return [self.decode(seq, group_tokens=group_tokens) for seq in sequences]
+        return [self.decode(seq, group_tokens=group_tokens, skip_special_tokens=skip_special_tokens)
+                for seq in sequences]
 
     def pad_labels(self, transcripts: Sequence[str]) -> torch.Tensor:
         """B transcripts -> (B, U_max) long labels, right-padded with -100 (ignored by the CTC loss)."""
@@ -161,7 +205,8 @@ class CharTokenizer:
 
     @classmethod
     def load(cls, folder: str | Path) -> CharTokenizer:
-        """Read `folder/vocab.json` (or a path to the file itself)."""
+        """Read `folder/vocab.json` (or a path to the file itself), with the special-token names of
+        `tokenizer_config.json` next to it when there is one (a folder saved by transformers)."""
         path = Path(folder)
         if path.is_dir():
             path = path / VOCAB_FILE
@@ -171,4 +216,18 @@ class CharTokenizer:
         vocab = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(vocab, dict) or not all(isinstance(v, int) for v in vocab.values()):
             raise ValueError(f"{path} must hold a JSON object {{token: id}}")
-        return cls(vocab)
+        names: dict[str, Any] = {"pad_token": PAD, "unk_token": UNK, "word_delimiter_token": WORD_DELIMITER,
+                 "bos_token": None, "eos_token": None}
+        config_path = path.parent / TOKENIZER_CONFIG_FILE
+        if config_path.is_file():
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+            for key, default in names.items():
+                value = config.get(key) or default
+                if isinstance(value, dict):  # older transformers save {"content": "<s>", ...}
+                    value = value.get("content") or default
+                optional = key in ("bos_token", "eos_token")
+                names[key] = None if optional and value not in vocab else value  # unknown required: error
+        else:  # a bare vocab.json: take <s> / </s> as bos / eos when they are there
+            names["bos_token"] = "<s>" if "<s>" in vocab else None
+            names["eos_token"] = "</s>" if "</s>" in vocab else None
+        return cls(vocab, **names)

@@ -174,3 +174,43 @@ def format_table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> st
     lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+LONG_CLIP_SECONDS = 30.0  # above this, `explain` runs the model on an excerpt only
+EXCERPT_SECONDS = 1.0
+
+
+def long_clip_rows(
+    model: Wav2Vec2Model, waveform: torch.Tensor, excerpt_seconds: float = EXCERPT_SECONDS
+) -> tuple[list[tuple[str, str, str]], str]:
+    """The `explain` table for a clip too long to run whole: (rows, note).
+
+    Every shape of the full clip (L,) follows from L alone (`output_lengths`, layer by layer), so the rows
+    are arithmetic; one real forward pass over the first `excerpt_seconds` checks that arithmetic against
+    the model (`explain_rows` raises if they ever disagree). Memory and time are those of the excerpt.
+    """
+    cfg = model.config
+    num_samples = waveform.shape[-1]
+    excerpt = waveform[..., : round(excerpt_seconds * cfg.sampling_rate)]
+    explain_rows(model, excerpt)  # a real forward pass on the excerpt, cross-checked with the arithmetic
+    frames = output_lengths(num_samples, cfg)
+    c, h = cfg.conv_dim[-1], cfg.hidden_size
+    rows = [("waveform", f"(1, {num_samples})",
+             f"{num_samples} samples = {num_samples / cfg.sampling_rate:.3f} s at {cfg.sampling_rate} Hz")]
+    for r in conv_table(num_samples, cfg):
+        rows.append((f"conv {r['layer']} (k={r['kernel']}, s={r['stride']})", f"(1, {r['channels']}, {r['frames']})",
+                     f"window {r['field']} samples = {r['field_ms']:g} ms, hop {r['hop']} = {r['hop_ms']:g} ms"))
+    rows.append(("transpose", f"(1, {frames}, {c})", f"{frames} frames of {c} channels: {c} is features, not time"))
+    rows.append(("feature_projection", f"(1, {frames}, {h})",
+                 f"LayerNorm({c}) + Linear({c}, {h}) on each frame separately"))
+    rows.append(("encoder.pos_conv_embed", f"(1, {frames}, {h})",
+                 f"grouped conv over {cfg.num_conv_pos_embeddings} frames, added to the input"))
+    rows.append((f"transformer ({cfg.num_hidden_layers} layers)", f"(1, {frames}, {h})",
+                 f"{frames} frames attend to each other; width stays {h}"))
+    layer0 = conv_table(num_samples, cfg)[0]
+    note = (f"long clip: shapes from output_lengths (arithmetic); the model ran once on the first "
+            f"{excerpt.shape[-1] / cfg.sampling_rate:g} s only, and its shapes matched the same arithmetic. "
+            f"A full pass would hold {layer0['channels']} x {layer0['frames']} floats after conv 0 alone "
+            f"({layer0['channels'] * layer0['frames'] * 4 / 1e9:.1f} GB); to run the model over long audio use "
+            "w2v_lite.asr.chunking.encode_chunked")
+    return rows, note

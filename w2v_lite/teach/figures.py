@@ -342,11 +342,13 @@ def make_all(
     out_dir: str | Path = "figures",
     shape_config: Wav2Vec2Config | None = None,
     extras: Sequence[int] = PADDING_EXTRAS,
+    long_audio: bool = True,
 ) -> list[Path]:
     """Measure and draw every figure into `out_dir`; returns the written paths (deterministic).
 
     `shape_config` is the model traced for the shape flow (default: base, for the real 512 and 768);
-    `extras` are the padding lengths (samples) of the invariance sweep.
+    `extras` are the padding lengths (samples) of the invariance sweep; `long_audio=False` skips the
+    stitching-error and forced-alignment figures of `teach.long_audio` (the slow ones).
     """
     out = Path(out_dir)
     clip = load_default()
@@ -374,4 +376,8 @@ def make_all(
     note = f"{len(lengths)} clips of 0.5-15 s; naive: 8 per batch, bucketed: same samples per batch"
     paths.append(save(waste_figure({"naive": waste["naive"], "length-bucketed": waste["bucketed"]}, note),
                       out / "padding_waste.png"))
+    if long_audio:
+        from w2v_lite.teach.long_audio import make_figures  # imports this module: load it late
+
+        paths += make_figures(out)
     return paths

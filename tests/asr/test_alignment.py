@@ -1,0 +1,124 @@
+"""Word timestamps and forced alignment: Viterbi against brute force over every path on tiny cases,
+against torchaudio when it is installed, word offsets against transformers' output_word_offsets, and word
+start times on a clip with known silences between words."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from published import PUBLISHED_VOCAB, vocab_file
+from torch.nn import functional as F
+
+from w2v_lite.asr.alignment import align, forced_align, token_spans, word_spans
+from w2v_lite.asr.pretrained import load_recognizer
+from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
+from w2v_lite.data.tokenizer import CharTokenizer, collapse_repeats
+from w2v_lite.teach.long_audio import gapped_clip
+
+
+def brute_force(log_probs: torch.Tensor, targets: list[int], blank: int = 0) -> tuple[list[int], float]:
+    """Every one of V^T frame paths; keep those that collapse to `targets`; return the most probable."""
+    frames, vocab = log_probs.shape
+    best, best_path = -math.inf, None
+    for path in itertools.product(range(vocab), repeat=frames):
+        if [t for t in collapse_repeats(list(path)) if t != blank] != targets:
+            continue
+        score = float(sum(log_probs[t, s] for t, s in enumerate(path)))
+        if score > best:
+            best, best_path = score, list(path)
+    return best_path, best
+
+
+CASES = [(4, 3, [1]), (5, 3, [1, 2]), (5, 3, [1, 1]), (6, 4, [1, 2, 1]), (6, 3, [2, 2, 1]), (7, 4, [3, 1, 3, 2]),
+         (3, 3, [1, 1]), (6, 4, [1, 2, 3, 1, 2, 3])]  # fmt: skip
+
+
+@pytest.mark.parametrize(("frames", "vocab", "targets"), CASES)
+@pytest.mark.parametrize("seed", range(3))
+def test_viterbi_equals_brute_force(frames, vocab, targets, seed):
+    g = torch.Generator().manual_seed(seed)
+    log_probs = F.log_softmax(3 * torch.randn(frames, vocab, generator=g, dtype=torch.float64), -1)
+    needed = len(targets) + sum(a == b for a, b in itertools.pairwise(targets))
+    if frames < needed:
+        with pytest.raises(ValueError, match=f"needs at least {needed} frames"):
+            forced_align(log_probs, targets)
+        return
+    path, score = forced_align(log_probs, targets)
+    expected_path, expected = brute_force(log_probs, targets)
+    assert score == pytest.approx(expected, abs=1e-9)
+    assert path == expected_path
+    assert [s.token_id for s in token_spans(path)] == targets
+
+
+def test_repeated_letters_need_a_blank_between():
+    log_probs = torch.log(torch.tensor([[0.1, 0.9], [0.1, 0.9], [0.1, 0.9]]))  # the blank is never likely
+    path, _ = forced_align(log_probs, [1, 1])
+    assert path == [1, 0, 1]  # "LL" stays two letters only with a blank between them
+    with pytest.raises(ValueError, match="needs at least 3 frames"):
+        forced_align(log_probs[:2], [1, 1])
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="empty"):
+        forced_align(torch.zeros(3, 3), [])
+    with pytest.raises(ValueError, match="blank"):
+        forced_align(torch.zeros(3, 3), [0, 1])
+    with pytest.raises(ValueError, match=r"\(T, V\)"):
+        forced_align(torch.zeros(1, 3, 3), [1])
+
+
+def test_matches_torchaudio_forced_align():
+    functional = pytest.importorskip("torchaudio.functional", reason="torchaudio is optional and not installed; "
+                                     "test_viterbi_equals_brute_force is the check")  # fmt: skip
+    g = torch.Generator().manual_seed(0)
+    log_probs = F.log_softmax(torch.randn(50, 8, generator=g), -1)
+    targets = [3, 1, 1, 4, 7, 2, 2, 5]
+    path, _ = forced_align(log_probs, targets)
+    theirs, _ = functional.forced_align(log_probs[None], torch.tensor([targets], dtype=torch.int32), blank=0)
+    assert path == theirs[0].tolist()
+
+
+def test_word_spans_equal_transformers_word_offsets(tmp_path):
+    import transformers
+
+    hf = transformers.Wav2Vec2CTCTokenizer(str(vocab_file(tmp_path)), unk_token="<unk>", pad_token="<pad>",
+                                           word_delimiter_token="|")  # fmt: skip
+    tok = CharTokenizer.load(tmp_path)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(50):  # random greedy paths: letters, blanks and delimiters, no <s> </s> <unk>
+        path = torch.randint(4, len(PUBLISHED_VOCAB), (60,), generator=g)
+        path[torch.rand(60, generator=g) < 0.4] = 0
+        path[torch.rand(60, generator=g) < 0.1] = 4
+        theirs = hf.decode(path, output_word_offsets=True).word_offsets
+        ours = word_spans(path.tolist(), tok, hop_seconds=0.02)
+        assert [(w.word, w.start_frame, w.end_frame) for w in ours] == [
+            (w["word"], w["start_offset"], w["end_offset"]) for w in theirs]
+        assert all(w.start == pytest.approx(0.02 * w.start_frame) for w in ours)
+
+
+def test_gapped_clip_puts_words_where_it_says():
+    clip = gapped_clip(words=3, gap_seconds=0.25)
+    assert clip.starts[0] == 0.25 and len(clip.words) == 3
+    for start, end in zip(clip.starts, clip.ends):
+        a, b = round(start * 16000), round(end * 16000)
+        assert clip.audio[a - 4000: a].abs().max() == 0 and clip.audio[a].abs() > 0  # silence, then the word
+        assert clip.audio[b - 1].abs() > 0 and clip.audio[b: b + 4000].abs().max() == 0
+
+
+def test_align_finds_the_known_word_starts():
+    """The committed CTC checkpoint on five words with 0.3 s gaps: the median start error is within 40 ms
+    and none is off by more than 100 ms (benchmarks/long_audio.py measures more words)."""
+    clip = gapped_clip(words=5, gap_seconds=0.3)
+    result = align(load_recognizer(DEFAULT_MODEL_DIR), clip.audio, clip.transcript)
+    assert [w.word for w in result.words] == clip.words
+    errors = np.abs(np.array([w.start for w in result.words]) - np.array(clip.starts))
+    assert np.median(errors) <= 0.04 and errors.max() <= 0.1, errors
+    assert all(a.end <= b.start for a, b in zip(result.words, result.words[1:]))
+
+
+def test_align_rejects_characters_outside_the_vocabulary():
+    audio = gapped_clip(words=1).audio
+    with pytest.raises(ValueError, match=r"characters \['7'\] are not in the model's vocabulary"):
+        align(load_recognizer(DEFAULT_MODEL_DIR), audio, "7 one")
