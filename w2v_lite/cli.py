@@ -150,11 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
-            args.func(args)
+            status = args.func(args)  # a command may report partial failure (e.g. one bad file of many)
         except (ValueError, TypeError, OSError) as err:  # bad input: one clear line, no traceback
             print(f"error: {err}", file=sys.stderr)
             return 2
-    return 0
+    return status if isinstance(status, int) else 0
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

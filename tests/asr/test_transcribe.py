@@ -157,7 +157,7 @@ def test_many_files_one_bad_keeps_going(tmp_path, capsys):
 def test_missing_single_file_is_one_line(tmp_path, capsys):
     assert main(["transcribe", str(tmp_path / "nope.wav")]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err[0].startswith("error: ") and "audio file not found" in err[0] and len(err) == 2
+    assert err[0].startswith("error: ") and "audio file not found" in err[0] and len(err) == 1
 
 
 def test_api_keeps_errors_when_asked(tmp_path):

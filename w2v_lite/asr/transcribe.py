@@ -210,7 +210,7 @@ def format_words(words: Sequence[WordSpan]) -> str:
     return "\n".join(lines)
 
 
-def _run(args: argparse.Namespace) -> None:
+def _run(args: argparse.Namespace) -> int:
     total = sum(_duration(Path(f)) for f in args.files)
     results = transcribe(args.files, args.model, frames=args.frames, chunk_seconds=args.chunk_seconds, fast=args.fast,
                          on_error="keep", progress=len(args.files) > 4 or total > 60)
@@ -227,8 +227,10 @@ def _run(args: argparse.Namespace) -> None:
         if result.frames is not None:  # asked for with --frames
             print(format_frames(result.frames))
     failed = sum(r.error is not None for r in results)
-    if failed:
-        raise ValueError(f"{failed} of {len(results)} files could not be transcribed (see the lines above)")
+    if failed > 1:  # each bad file already has its own error line; say how many when there were several
+        print(f"error: {failed} of {len(results)} files could not be transcribed (see the lines above)",
+              file=sys.stderr)
+    return 2 if failed else 0
 
 
 def _model_arg(p: argparse.ArgumentParser) -> None:

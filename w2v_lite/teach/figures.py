@@ -28,6 +28,7 @@ from w2v_lite.model.pretraining import Wav2Vec2ForPreTraining
 from w2v_lite.model.wav2vec2 import Wav2Vec2Model
 from w2v_lite.teach.attention import attention_weights
 from w2v_lite.teach.explain import ModelOverview, model_overview, trace_shapes
+from w2v_lite.teach.long_audio import make_figures as long_audio_figures
 from w2v_lite.teach.padding import MaskStages, mask_stages, padding_waste, realistic_lengths, sweep
 
 __all__ = [
@@ -377,7 +378,5 @@ def make_all(
     paths.append(save(waste_figure({"naive": waste["naive"], "length-bucketed": waste["bucketed"]}, note),
                       out / "padding_waste.png"))
     if long_audio:
-        from w2v_lite.teach.long_audio import make_figures  # imports this module: load it late
-
-        paths += make_figures(out)
+        paths += long_audio_figures(out, save)
     return paths

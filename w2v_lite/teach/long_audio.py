@@ -12,8 +12,9 @@ curve of the chunked encoder, and pictures of a forced alignment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import cast
 
 import ipywidgets as widgets
@@ -158,15 +159,14 @@ def stitching_models(seed: int = 0) -> dict[str, torch.nn.Module]:
     return {"ctc-tiny (GroupNorm conv stack)": committed, "tiny, layer-norm conv stack (random init)": layer}
 
 
-def make_figures(out_dir) -> list:
-    """Measure and draw figures/stitching_error.png and figures/forced_alignment.png; returns the paths."""
-    from pathlib import Path
+def make_figures(out_dir: str | Path, save: Callable[[Figure, Path], Path]) -> list[Path]:
+    """Measure and draw figures/stitching_error.png and figures/forced_alignment.png with `save` (the
+    byte-stable PNG writer of `teach.figures`, which calls this); returns the paths."""
 
     from w2v_lite.asr.alignment import align
     from w2v_lite.asr.pretrained import load_recognizer
     from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
     from w2v_lite.data.audio import normalize
-    from w2v_lite.teach.figures import save
 
     out = Path(out_dir)
     speech = normalize(gapped_clip(words=10, gap_seconds=0.1).audio[None])[0][: 6 * SAMPLING_RATE]
