@@ -12,11 +12,12 @@ import html
 
 import ipywidgets as widgets
 
+from w2v_lite.asr.chunking import chunk_plan
 from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.lengths import output_lengths
 from w2v_lite.model.cost import cost, peak_activation_bytes, total
 
-__all__ = ["GROUP_LABELS", "chunk_bounds", "chunked_cost", "cost_breakdown", "cost_breakdown_text", "cost_widget"]
+__all__ = ["GROUP_LABELS", "chunked_cost", "cost_breakdown", "cost_breakdown_text", "cost_widget"]
 
 GROUP_LABELS = {
     "conv stack": "conv stack (7 layers)",
@@ -55,27 +56,11 @@ def cost_breakdown_text(config: Wav2Vec2Config, seconds: float) -> str:
     return "\n".join(lines)
 
 
-def chunk_bounds(num_samples: int, chunk_samples: int, overlap_samples: int) -> list[tuple[int, int]]:
-    """Windows ``[start, end)`` of `chunk_samples` that start every ``chunk - overlap`` samples and cover the
-    clip; the last one ends at the clip's end (it may be shorter). One window if the clip fits in one."""
-    if chunk_samples <= 0 or not 0 <= overlap_samples < chunk_samples:
-        raise ValueError(f"need chunk > 0 and 0 <= overlap < chunk, got chunk {chunk_samples} samples and "
-                         f"overlap {overlap_samples}")
-    step, bounds, start = chunk_samples - overlap_samples, [], 0
-    while True:
-        end = min(start + chunk_samples, num_samples)
-        bounds.append((start, end))
-        if end == num_samples:
-            return bounds
-        start += step
-
-
-def chunked_cost(config: Wav2Vec2Config, num_samples: int, chunk_s: float, overlap_s: float) -> dict:
-    """Encode a long clip in windows of `chunk_s` seconds overlapping by `overlap_s`: total GFLOP, the
-    peak activation memory (one window at a time), and the same for the whole clip in one pass."""
-    rate = config.sampling_rate
-    bounds = chunk_bounds(num_samples, round(chunk_s * rate), round(overlap_s * rate))
-    windows = [end - start for start, end in bounds]
+def chunked_cost(config: Wav2Vec2Config, num_samples: int, chunk_s: float, stride_s: float) -> dict:
+    """Encode a long clip as `w2v-lite transcribe` does (`asr.chunking.chunk_plan`): windows of `chunk_s`
+    seconds with `stride_s` seconds of context on each side. Total GFLOP, the peak activation memory (one
+    window at a time), and the same for the whole clip in one pass."""
+    windows = [c.stop - c.start for c in chunk_plan(num_samples, config, chunk_s, stride_s)]
     return {
         "windows": len(windows),
         "gflops": sum(total(cost(config, n)) for n in windows) / 1e9,
