@@ -13,7 +13,7 @@ import transformers
 # the vocabulary of facebook/wav2vec2-base-960h: specials, the delimiter, upper-case letters by frequency
 LETTERS = list("ETAONIHSRDLUMWCFGYPBVK'XJQZ")
 PUBLISHED_VOCAB = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3, "|": 4,
-                   **{c: i + 5 for i, c in enumerate(LETTERS)}}  # fmt: skip
+                   **{c: i + 5 for i, c in enumerate(LETTERS)}}
 
 # small encoders: group-norm (base-like, no mask, not normalised) and layer-norm (lv60-like, mask, normalised)
 ENCODERS = {
@@ -37,7 +37,7 @@ def processor(folder: Path, norm: str) -> transformers.Wav2Vec2Processor:
     """The processor transformers publishes with each kind: group-norm checkpoints are not normalised and
     get no attention mask; layer-norm ones are normalised and get a mask."""
     tokenizer = transformers.Wav2Vec2CTCTokenizer(str(vocab_file(folder)), unk_token="<unk>", pad_token="<pad>",
-                                                  word_delimiter_token="|")  # fmt: skip
+                                                  word_delimiter_token="|")
     layer = norm == "layer"
     extractor = transformers.Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0,
                                                       do_normalize=layer, return_attention_mask=layer)

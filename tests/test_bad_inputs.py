@@ -94,7 +94,7 @@ def _read_only() -> None:
 def _stopped_run(name: str) -> None:
     _data()
     assert main(["train", "pretrain", "--config", "tiny", "--data", "data", "--out", name, "--steps", "2",
-                 "--stop-at", "1", "--batch-seconds", "2", "--no-progress"]) == 0  # fmt: skip
+                 "--stop-at", "1", "--batch-seconds", "2", "--no-progress"]) == 0
 
 
 def _damaged_run() -> None:
@@ -119,7 +119,7 @@ SETUPS = {
     "data": _data, "data_extra_clip": _data_extra_clip, "read_only": _read_only,
     "ctc-tiny-copy": lambda: shutil.copytree(DEFAULT_MODEL_DIR, "ctc-tiny-copy"),
     "damaged_run": _damaged_run, "cut_log_run": _cut_log_run,
-}  # fmt: skip
+}
 
 # (input, command as typed, result, what stderr says); "error, exit 2" rows must also leave every file unchanged
 CLI_CASES = [
@@ -132,6 +132,8 @@ CLI_CASES = [
     ("a 1 Hz file", "w2v-lite explain one_hz.wav", "error, exit 2", "sample rate of 1 Hz, below the 4000 Hz minimum"),
     ("a WAV whose data chunk is cut short", "w2v-lite explain cut_short.wav --config tiny", "warning, exit 0",
      "the file was cut short, so only its first 0.50 s are used"),
+    ("one missing file among several", "w2v-lite transcribe a.wav missing.wav", "error, exit 2 (a.wav is still "
+     "transcribed)", "missing.wav: audio file not found"),
     ("random bytes as model.safetensors", "w2v-lite transcribe a.wav --model random_bytes_model", "error, exit 2",
      "cannot read weights file random_bytes_model/model.safetensors"),
     ("config.json holding a JSON list", "w2v-lite transcribe a.wav --model list_config_model", "error, exit 2",
@@ -164,7 +166,7 @@ CLI_CASES = [
      "--steps 2 --resume --no-progress", "warning, exit 0", "dropped a partial last line"),
     ("an audio file without a transcript line", "w2v-lite train ctc --init scratch --data data_extra_clip --out run "
      "--steps 1 --no-progress", "warning, exit 0", "skipping audio file extra.wav: no line for 'extra.wav'"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("what", "command", "result", "message"), CLI_CASES, ids=[c[0] for c in CLI_CASES])
@@ -211,7 +213,7 @@ def _float16_input():
     x = torch.randn(1, 4000)
     with torch.no_grad():
         torch.testing.assert_close(model(x.half()).last_hidden_state, model(x.half().float()).last_hidden_state,
-                                   atol=0, rtol=0)  # fmt: skip
+                                   atol=0, rtol=0)
 
 
 def _negative_heads():
@@ -251,7 +253,7 @@ API_CASES = [
      _truncated_load),
     ("random bytes as weights", '`Wav2Vec2Model.from_pretrained("random_bytes_model")`', "ValueError",
      "cannot read weights file", _random_bytes_weights),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("what", "command", "result", "message", "check"), API_CASES, ids=[c[0] for c in API_CASES])

@@ -32,7 +32,7 @@ def brute_force(log_probs: torch.Tensor, targets: list[int], blank: int = 0) -> 
 
 
 CASES = [(4, 3, [1]), (5, 3, [1, 2]), (5, 3, [1, 1]), (6, 4, [1, 2, 1]), (6, 3, [2, 2, 1]), (7, 4, [3, 1, 3, 2]),
-         (3, 3, [1, 1]), (6, 4, [1, 2, 3, 1, 2, 3])]  # fmt: skip
+         (3, 3, [1, 1]), (6, 4, [1, 2, 3, 1, 2, 3])]
 
 
 @pytest.mark.parametrize(("frames", "vocab", "targets"), CASES)
@@ -71,7 +71,7 @@ def test_bad_arguments():
 
 def test_matches_torchaudio_forced_align():
     functional = pytest.importorskip("torchaudio.functional", reason="torchaudio is optional and not installed; "
-                                     "test_viterbi_equals_brute_force is the check")  # fmt: skip
+                                     "test_viterbi_equals_brute_force is the check")
     g = torch.Generator().manual_seed(0)
     log_probs = F.log_softmax(torch.randn(50, 8, generator=g), -1)
     targets = [3, 1, 1, 4, 7, 2, 2, 5]
@@ -84,7 +84,7 @@ def test_word_spans_equal_transformers_word_offsets(tmp_path):
     import transformers
 
     hf = transformers.Wav2Vec2CTCTokenizer(str(vocab_file(tmp_path)), unk_token="<unk>", pad_token="<pad>",
-                                           word_delimiter_token="|")  # fmt: skip
+                                           word_delimiter_token="|")
     tok = CharTokenizer.load(tmp_path)
     g = torch.Generator().manual_seed(0)
     for _ in range(50):  # random greedy paths: letters, blanks and delimiters, no <s> </s> <unk>

@@ -31,7 +31,7 @@ def clips(seed: int = 0) -> list[np.ndarray]:
     for n in LENGTHS:
         t = np.arange(n) / 16000
         x = sum(np.sin(2 * np.pi * f * t) * (1 + np.sin(2 * np.pi * r * t)) for f, r in
-                rng.uniform([100, 1], [900, 6], size=(4, 2)))  # fmt: skip
+                rng.uniform([100, 1], [900, 6], size=(4, 2)))
         out.append((0.05 * x + 0.02 * rng.standard_normal(n)).astype(np.float32))
     return out
 
@@ -126,14 +126,14 @@ def test_hub_id_from_the_local_cache_offline(tmp_path):
     clip = write(tmp_path / "audio", clips()[:1])[0]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache), "PYTHONPATH": str(ROOT)}
     run = subprocess.run([sys.executable, "-m", "w2v_lite", "transcribe", str(clip), "--model",
-                          "someone/wav2vec2-tiny-960h", "--json"], capture_output=True, text=True, env=env)  # fmt: skip
+                          "someone/wav2vec2-tiny-960h", "--json"], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr
     snapshot = next(cache.glob("models--*/snapshots/*"))
     (expected,) = transcribe([clip], snapshot)
     assert json.loads(run.stdout)["text"] == expected.text != ""
     # an id that is not in the cache: one line, no traceback
     run = subprocess.run([sys.executable, "-m", "w2v_lite", "transcribe", str(clip), "--model", "nobody/none"],
-                         capture_output=True, text=True, env=env)  # fmt: skip
+                         capture_output=True, text=True, env=env)
     assert run.returncode == 2
     assert run.stderr.startswith("error: nobody/none is not a local folder, and fetching it from the Hub failed")
     assert len(run.stderr.splitlines()) == 1

@@ -124,7 +124,7 @@ from published import PUBLISHED_VOCAB, vocab_file  # noqa: E402
 def published(tmp_path):
     """(our tokenizer loaded from a transformers save_pretrained folder, transformers' tokenizer)."""
     hf = transformers.Wav2Vec2CTCTokenizer(str(vocab_file(tmp_path / "v")), unk_token="<unk>", pad_token="<pad>",
-                                           word_delimiter_token="|")  # fmt: skip
+                                           word_delimiter_token="|")
     hf.save_pretrained(tmp_path / "saved")
     return CharTokenizer.load(tmp_path / "saved"), hf
 

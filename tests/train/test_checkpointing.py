@@ -53,7 +53,7 @@ def data(tmp_path_factory):
 
 def _args(data, out, **kw):
     return TrainArgs(**{"data": data, "out": out, "steps": STEPS, "save_every": SAVE_EVERY, "batch_seconds": 2.0,
-                        "max_seconds": 0.8, "lr": 2e-3, "seed": 5, "progress": False, **kw})  # fmt: skip
+                        "max_seconds": 0.8, "lr": 2e-3, "seed": 5, "progress": False, **kw})
 
 
 def _run(data, out, **kw):
@@ -101,7 +101,7 @@ def _assert_same_run(out: Path, rows: list[dict], reference) -> None:
 def test_checkpoint_folder_layout(reference):
     out, _, labels = reference
     assert sorted(p.name for p in out.iterdir()) == [f"checkpoint-{STEPS:06d}", "config.json", LOG_FILE,
-                                                     "model.safetensors"]  # fmt: skip
+                                                     "model.safetensors"]
     folder = out / f"checkpoint-{STEPS:06d}"
     info = json.loads((folder / INFO_FILE).read_text())
     assert info["step"] == STEPS and info["log_rows"] == STEPS and info["world_size"] == 1
@@ -154,10 +154,10 @@ def test_real_kill_between_writes(data, reference, tmp_path):
     """The same with a real process kill (os._exit, no cleanup at all) from W2V_LITE_CRASH_AT, via the CLI."""
     _, _, labels = reference
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1"}  # fmt: skip
+           "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "w2v_lite", "train", "pretrain", "--config", "tiny", "--data", str(data),
            "--steps", str(STEPS), "--save-every", str(SAVE_EVERY), "--batch-seconds", "2", "--max-seconds", "0.8",
-           "--lr", "2e-3", "--seed", "5", "--no-progress"]  # fmt: skip
+           "--lr", "2e-3", "--seed", "5", "--no-progress"]
     second_save = labels.index("commit") + 1  # kill points inside the second save, once a checkpoint exists
     points = [k + 1 for k, label in enumerate(labels) if k >= second_save and label in (
         "write trainer_state.json",)]  # weights and state written, not committed (one kill: subprocesses are slow)
@@ -165,11 +165,11 @@ def test_real_kill_between_writes(data, reference, tmp_path):
     for k in points:
         out = tmp_path / f"kill{k}"
         killed = subprocess.run([*cmd, "--out", str(out)], env={**env, CRASH_ENV: str(k)}, capture_output=True,
-                                text=True, timeout=300)  # fmt: skip
+                                text=True, timeout=300)
         assert killed.returncode == 86, killed.stderr[-2000:]
         assert any(p.name.startswith(".checkpoint-") for p in out.iterdir())  # the kill left a half-done save
         resumed = subprocess.run([*cmd, "--out", str(out), "--resume"], env=env, capture_output=True, text=True,
-                                 timeout=300)  # fmt: skip
+                                 timeout=300)
         assert resumed.returncode == 0, resumed.stderr[-2000:]
         rows = [json.loads(line) for line in (out / LOG_FILE).read_text().splitlines()]
         _assert_same_run(out, rows, reference)
@@ -243,7 +243,7 @@ def test_model_folder_is_never_overwritten(data, tmp_path, capsys):
     assert _train_cli(*argv, "--overwrite") == 0
     assert json.loads((out / "vocab.json").read_text()) != json.loads(before["vocab.json"])
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint-000002", "config.json", LOG_FILE,
-                                                     "model.safetensors", "vocab.json"]  # fmt: skip
+                                                     "model.safetensors", "vocab.json"]
 
 
 def test_refused_ctc_run_keeps_the_checkpoint_resumable(data, tmp_path, capsys):
@@ -269,7 +269,7 @@ def test_clip_without_transcript_is_skipped_before_training(data, tmp_path, caps
     sf.write(folder / "extra.wav", 0.1 * np.sin(np.arange(16000) / 5.0), 16000)  # no line in transcripts.tsv
     out = tmp_path / "run"
     code = _train_cli("ctc", "--init", "scratch", "--data", str(folder), "--out", str(out), "--steps", "2",
-                      "--batch-seconds", "2")  # fmt: skip
+                      "--batch-seconds", "2")
     assert code == 0
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("warning: skipping audio file extra.wav: no line for 'extra.wav'")

@@ -118,7 +118,7 @@ def alignment_figure(clip: torch.Tensor, alignment: Alignment, tokenizer: CharTo
     t = (np.arange(frames) + 0.5) * hop
     bottom.plot(t, [row_of[i] for i in alignment.path], color="red", lw=1, marker=".", ms=2)
     bottom.set_yticks(range(len(used)), ["_" if i == tokenizer.pad_token_id else tokenizer.id_to_token[i]
-                                         for i in used])  # fmt: skip
+                                         for i in used])
     bottom.set_xlabel("time (s)")
     bottom.set_ylabel("token")
     bottom.set_title("log P(token | frame), clipped at -20; red: the Viterbi path (blank = _)")
