@@ -133,7 +133,7 @@ CLI_CASES = [
     ("a WAV whose data chunk is cut short", "w2v-lite explain cut_short.wav --config tiny", "warning, exit 0",
      "the file was cut short, so only its first 0.50 s are used"),
     ("one missing file among several", "w2v-lite transcribe a.wav missing.wav", "error, exit 2 (a.wav is still "
-     "transcribed)", "missing.wav: audio file not found"),
+     "transcribed)", "audio file not found: missing.wav"),
     ("random bytes as model.safetensors", "w2v-lite transcribe a.wav --model random_bytes_model", "error, exit 2",
      "cannot read weights file random_bytes_model/model.safetensors"),
     ("config.json holding a JSON list", "w2v-lite transcribe a.wav --model list_config_model", "error, exit 2",

@@ -210,13 +210,18 @@ def format_words(words: Sequence[WordSpan]) -> str:
     return "\n".join(lines)
 
 
+def _naming(path: str, error: str) -> str:
+    """The error, prefixed with the file it is about unless it already names it."""
+    return error if path in error else f"{path}: {error}"
+
+
 def _run(args: argparse.Namespace) -> int:
     total = sum(_duration(Path(f)) for f in args.files)
     results = transcribe(args.files, args.model, frames=args.frames, chunk_seconds=args.chunk_seconds, fast=args.fast,
                          on_error="keep", progress=len(args.files) > 4 or total > 60)
     for result in results:
         if result.error is not None:
-            print(f"error: {result.path}: {result.error}", file=sys.stderr)
+            print(f"error: {_naming(result.path, result.error)}", file=sys.stderr)
             continue
         if args.json:
             print(json.dumps(result.as_dict(), ensure_ascii=False))
