@@ -1,11 +1,12 @@
 """w2v_lite: a small, exact, readable wav2vec 2.0 in PyTorch.
 
     config.py, lengths.py   the model's numbers; samples -> frames -> masks (the heart of the lesson)
-    model/                  conv stack, projection, masking, transformer, quantizer, pretraining and CTC heads
-    data/                   audio I/O, datasets, bucketing, tokenizer
-    train/                  the shared training loop, one module per objective, the training CLI
-    asr/                    decoding, error rates, transcription
-    teach/                  explain tables, figures, widgets (imports matplotlib; not loaded here)
+    model/                  conv stack, projection, masking, transformer, quantizer, pretraining and CTC heads;
+                            the cost model and the int8 inference path
+    data/                   audio I/O, datasets, bucketing, tokenizer, augmentation
+    train/                  the shared training loop, atomic checkpoints, one module per objective, the CLI
+    asr/                    decoding, published checkpoints, chunking, alignment, error rates, transcription
+    teach/                  explain tables, figures, widgets, exercise checks (imports matplotlib; not loaded here)
     cli.py                  the `w2v-lite` command line
 """
 
