@@ -29,12 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STEPS, SAVE_EVERY = 4, 2
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: one torch thread per test
 
 
 def _data(folder: Path, n: int = 4) -> Path:
