@@ -235,8 +235,10 @@ def test_long_clip_is_chunked_automatically(tmp_path):
     assert result.num_frames == output_lengths(clip.audio.numel())
     (full,) = transcribe(tmp_path / "long.wav", DEFAULT_MODEL_DIR, chunk_seconds=60.0)
     assert result.text != "" and cer(full.text, result.text) <= 0.2
-    (windows,) = transcribe(CLIP, DEFAULT_MODEL_DIR, chunk_seconds=0.5)
+    (windows,) = transcribe(CLIP, DEFAULT_MODEL_DIR, chunk_seconds=2.0)
     assert windows.num_frames == transcribe(CLIP, DEFAULT_MODEL_DIR)[0].num_frames
+    with pytest.raises(ValueError, match=r"chunk_seconds must be at least 2 s"):  # windows without context
+        transcribe(CLIP, DEFAULT_MODEL_DIR, chunk_seconds=0.5)
 
 
 def test_align_command(capsys, tmp_path):

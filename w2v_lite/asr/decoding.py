@@ -26,6 +26,7 @@ __all__ = ["CHUNK_ABOVE_SECONDS", "batch_emissions", "best_path", "check_clip", 
 
 CHUNK_ABOVE_SECONDS = 40.0  # longer clips are encoded in overlapping windows (`asr.chunking`)
 CHUNK_SECONDS, STRIDE_SECONDS = 20.0, 1.3  # 1.3 s of context each side: half the base positional conv (64 frames)
+MIN_CHUNK_SECONDS = 2.0  # shorter windows leave each frame too little context: the text falls apart
 
 
 def load_for_inference(folder: str | Path) -> tuple[Wav2Vec2ForCTC, CharTokenizer]:
@@ -67,6 +68,9 @@ def emissions(recognizer: Recognizer, waveform: torch.Tensor, chunk_seconds: flo
     if chunk_seconds is None and x.numel() > CHUNK_ABOVE_SECONDS * rate:
         chunk_seconds = CHUNK_SECONDS
     if chunk_seconds is not None:
+        if not chunk_seconds >= MIN_CHUNK_SECONDS:
+            raise ValueError(f"chunk_seconds must be at least {MIN_CHUNK_SECONDS:g} s (each window needs context; "
+                             f"the default is {CHUNK_SECONDS:g} s), got {chunk_seconds}")
         stride = min(STRIDE_SECONDS, chunk_seconds / 10)
         return encode_chunked(model, x, chunk_seconds, stride).float()
     device = next(model.parameters()).device

@@ -30,7 +30,14 @@ import torch
 from tqdm import tqdm
 
 from w2v_lite.asr.alignment import WordSpan, align, word_spans
-from w2v_lite.asr.decoding import CHUNK_ABOVE_SECONDS, batch_emissions, best_path, check_clip, emissions
+from w2v_lite.asr.decoding import (
+    CHUNK_ABOVE_SECONDS,
+    MIN_CHUNK_SECONDS,
+    batch_emissions,
+    best_path,
+    check_clip,
+    emissions,
+)
 from w2v_lite.asr.pretrained import Recognizer, load_recognizer
 from w2v_lite.data.audio import load
 from w2v_lite.data.tokenizer import CharTokenizer
@@ -258,7 +265,7 @@ def add_transcribe_parser(subparsers: argparse._SubParsersAction) -> argparse.Ar
     p.add_argument("--timestamps", action="store_true", help="also print each word's start and end in seconds")
     p.add_argument("--json", action="store_true",
                    help='one JSON object per file: {"file", "text", "words": [{"word", "start", "end"}]}')
-    p.add_argument("--chunk-seconds", type=_positive, default=None, metavar="S",
+    p.add_argument("--chunk-seconds", type=_chunk_seconds, default=None, metavar="S",
                    help=f"encode in overlapping windows of S seconds (default: only clips over "
                         f"{CHUNK_ABOVE_SECONDS:g} s, in 20 s windows)")
     p.add_argument("--fast", action="store_true",
@@ -274,6 +281,14 @@ def _positive(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _chunk_seconds(text: str) -> float:
+    value = _positive(text)
+    if value < MIN_CHUNK_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_CHUNK_SECONDS:g} s (each window needs context; "
+                                         f"the default is 20 s), got {text}")
     return value
 
 
