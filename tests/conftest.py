@@ -9,7 +9,9 @@ tests/browser. `make test-fast` runs `-m "not slow and not browser"`.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -57,3 +59,20 @@ def corpus_subset() -> CorpusSubset:
     """`corpus_subset(folder, n, split="train", start=0) -> folder`: a small training folder copied from
     the committed corpus (a factory, so module-scoped fixtures can build one too)."""
     return _copy_corpus_subset
+
+
+def make_read_only(folder: Path) -> None:
+    """Make an existing folder unwritable: chmod for users, `chattr +i` for root (root ignores the mode bits).
+    Skips the test, saying why, where neither is possible (root without chattr support)."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+    elif shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(folder)]).returncode != 0:
+        pytest.skip("running as root without chattr +i: cannot make a read-only folder here")
+
+
+def undo_read_only(folder: Path) -> None:
+    """Make a folder from `make_read_only` writable again (so that pytest can clean it up)."""
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-i", str(folder)], check=False)
+    else:
+        folder.chmod(0o755)

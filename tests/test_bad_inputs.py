@@ -10,13 +10,13 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from conftest import make_read_only, undo_read_only
 
 from w2v_lite import Wav2Vec2Config, Wav2Vec2Model, audio
 from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
@@ -79,11 +79,7 @@ def _data_extra_clip() -> None:
 
 def _read_only() -> None:
     Path("read_only").mkdir()
-    if os.geteuid() == 0:  # root ignores permission bits
-        if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", "read_only"]).returncode != 0:
-            pytest.skip("running as root without chattr +i: cannot make a read-only folder here")
-    else:
-        Path("read_only").chmod(0o555)
+    make_read_only(Path("read_only"))
 
 
 def _stopped_run(name: str) -> None:
@@ -186,8 +182,8 @@ def test_cli_row(tmp_path, monkeypatch, capsys, what, command, result, message):
             assert {str(p): p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()} == before
             assert sorted(str(p) for p in tmp_path.rglob("*") if p.is_dir()) == folders  # no stray folder
     finally:
-        if (tmp_path / "read_only").exists() and os.geteuid() == 0:
-            subprocess.run(["chattr", "-i", str(tmp_path / "read_only")])
+        if (tmp_path / "read_only").exists():
+            undo_read_only(tmp_path / "read_only")
 
 
 # ---- the Python API -------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from conftest import make_read_only, undo_read_only
 from safetensors.torch import load_file
 
 from w2v_lite import audio
@@ -279,14 +280,9 @@ def read_only_dir(tmp_path):
     """An empty folder nobody may write into: chmod for users, `chattr +i` for root (root ignores modes)."""
     folder = tmp_path / "ro"
     folder.mkdir()
-    root = os.geteuid() == 0
-    if root:
-        if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(folder)]).returncode != 0:
-            pytest.skip("running as root without chattr +i: cannot make a read-only folder here")
-    else:
-        folder.chmod(0o555)
+    make_read_only(folder)
     yield folder
-    subprocess.run(["chattr", "-i", str(folder)]) if root else folder.chmod(0o755)
+    undo_read_only(folder)
 
 
 def test_read_only_out_is_one_line(data, read_only_dir, capsys):

@@ -129,7 +129,7 @@ def write_weights(model: nn.Module, path: str | Path) -> None:
     save_file(state, str(path), metadata={"format": "pt"})
 
 
-def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(target: Path, write: Callable[[Path], object]) -> None:
     """Call `write(tmp)` on a temporary file next to `target`, fsync it, then rename it over `target`:
     readers see the old file or the new one, never a half-written one."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".tmp-{target.name}.")

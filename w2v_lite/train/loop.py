@@ -273,7 +273,7 @@ def _prepare_out(args: TrainArgs, history: list[dict]) -> None:
         clear_artifacts(out)
     remove_leftovers(out)
     log = "".join(json.dumps(r) + "\n" for r in history)
-    checkpoints.atomic_write(out / LOG_FILE, lambda p: _write_text(p, log))
+    checkpoints.atomic_write(out / LOG_FILE, lambda p: p.write_text(log))
 
 
 def _train(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | None, rank: int, world: int,
@@ -389,12 +389,8 @@ def _train(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | Non
             result = task.evaluate(model)
         if result:
             text = json.dumps(result, indent=2) + "\n"
-            checkpoints.atomic_write(args.out / "eval.json", lambda p: _write_text(p, text))
+            checkpoints.atomic_write(args.out / "eval.json", lambda p: p.write_text(text))
     return history
-
-
-def _write_text(path: Path, text: str) -> None:
-    path.write_text(text)
 
 
 def _save(task: Task, model: nn.Module, config: Wav2Vec2Config, optimizer, scheduler, step: int,
