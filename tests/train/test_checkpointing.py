@@ -27,6 +27,7 @@ from w2v_lite.train.loop import TrainArgs, train
 from w2v_lite.train.pretrain import PretrainTask
 
 ROOT = Path(__file__).resolve().parents[2]
+PRETRAINED = ROOT / "w2v_lite" / "assets" / "checkpoints" / "pretrained-tiny"
 STEPS, SAVE_EVERY = 4, 2
 
 
@@ -107,6 +108,8 @@ def test_checkpoint_folder_layout(reference):
     assert model.config == Wav2Vec2Config.load(folder / "config.json")
     # the write points: one per log row, and per save its files, the commit, the retirement and the exports
     assert labels.count("commit") == STEPS // SAVE_EVERY and labels.count("retire checkpoint-000002") == 1
+    assert labels.count("promote") == 1 and labels.index("promote") > labels.index("commit")  # the first save
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no staging folder left
     assert [label for label in labels if label.startswith("log row")] == [f"log row {i}" for i in range(1, 5)]
 
 
@@ -131,18 +134,18 @@ def test_crash_at_every_write_point_then_resume(data, reference, tmp_path):
                 _run(data, out)
         finally:
             checkpointing.CRASH_HOOK = None
-        committed = labels.index("commit") + 1
-        if k < committed:  # no complete checkpoint yet
+        promoted = labels.index("promote") + 1
+        if k < promoted:  # no complete checkpoint yet: the run lived in its staging folder, --out was never made
+            assert not out.exists(), label
             with pytest.raises(ValueError, match="no checkpoint-N folder"):
                 _run(data, out, resume=True)
-            with pytest.raises(ValueError, match="already holds a training run"):
-                _run(data, out)
-            rows = _run(data, out, overwrite=True)
+            rows = _run(data, out)  # the killed run's staging folder is cleared
             refused.append(label)
         else:
             rows = _run(data, out, resume=True)
         _assert_same_run(out, rows, reference)
         assert not [p for p in out.iterdir() if p.name.startswith(".")], f"leftovers after crash at {label}"
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [], label
     assert refused and len(refused) < len(labels)
 
 
@@ -321,3 +324,95 @@ def test_train_errors_are_one_line_and_write_nothing(data, tmp_path, capsys, ext
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
     assert not (tmp_path / "out").exists()  # no stray folder
+
+
+# ---- --overwrite and --init == --out lose nothing: crash injection --------------------------------------------
+
+
+def _old_run(data: Path, out: Path) -> dict[str, bytes]:
+    """A finished run of other numbers (seed 7, 2 steps) in `out`, the model a new run must not lose."""
+    _run(data, out, steps=2, save_every=0, seed=7)
+    return _snapshot(out)
+
+
+def _crash_at(k: int, call) -> None:
+    """Run `call` with a kill (an uncatchable `_Crash`) at its k-th write point."""
+    count = 0
+
+    def hook(point):
+        nonlocal count
+        count += 1
+        if count == k:
+            raise _Crash(point)
+
+    checkpointing.CRASH_HOOK = hook
+    try:
+        with pytest.raises(_Crash):
+            call()
+    finally:
+        checkpointing.CRASH_HOOK = None
+
+
+def _hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_overwrite_keeps_the_old_model_until_a_complete_new_one_replaces_it(data, reference, tmp_path):
+    """Kill `--overwrite` at every write point up to the swap: the old run stays byte for byte and loads; from
+    the swap on, --out holds the complete new checkpoint. Either way the run then finishes as if never killed."""
+    old = tmp_path / "old"
+    before = _old_run(data, old)
+    labels = []
+    first = tmp_path / "first"
+    shutil.copytree(old, first)
+    checkpointing.CRASH_HOOK = labels.append
+    try:
+        rows = _run(data, first, overwrite=True)
+    finally:
+        checkpointing.CRASH_HOOK = None
+    _assert_same_run(first, rows, reference)  # an overwrite run is the same run as a fresh one
+    swap = labels.index("promote")
+    assert labels[swap - 1] == "stage ready" and labels.index("commit") < swap  # the swap follows the first save
+    old_weights = load_file(old / "model.safetensors")
+    for k in range(1, swap + 2):  # every point before the swap, and the swap itself
+        out = tmp_path / f"kill{k}"
+        shutil.copytree(old, out)
+        _crash_at(k, lambda out=out: _run(data, out, overwrite=True))
+        if k <= swap:
+            assert _snapshot(out) == before, labels[k - 1]
+            model = Wav2Vec2ForPreTraining.from_pretrained(out)
+            assert all(torch.equal(t, old_weights[n]) for n, t in model.state_dict().items() if n in old_weights)
+        else:  # killed right after the swap: --out is the new run's first complete checkpoint
+            assert checkpointing.load_checkpoint(out).step == SAVE_EVERY
+            assert [p.name for p in out.glob("checkpoint-*")] == [f"checkpoint-{SAVE_EVERY:06d}"]
+    for k, again in ((swap, {"overwrite": True}), (swap + 1, {"resume": True})):
+        out = tmp_path / f"kill{k}"
+        rows = _run(data, out, **again)
+        _assert_same_run(out, rows, reference)
+        assert _hidden(out) == [] and not [n for n in _hidden(tmp_path) if n.startswith(f".kill{k}.")]
+
+
+def test_init_and_out_the_same_folder(data, tmp_path, capsys):
+    """`pretrain --init DIR --out DIR --overwrite` on a copy of pretrained-tiny: killed before the swap, DIR is
+    untouched; finished, it holds the model trained on from DIR's old weights (the same as from a copy)."""
+    out, copy = tmp_path / "pretrained-tiny", tmp_path / "copy"
+    shutil.copytree(PRETRAINED, out)
+    shutil.copytree(PRETRAINED, copy)
+    before = _snapshot(out)
+    argv = ["pretrain", "--data", str(data), "--steps", "2", "--batch-seconds", "2", "--max-seconds", "0.8"]
+    labels = []
+    checkpointing.CRASH_HOOK = labels.append
+    try:
+        assert _train_cli(*argv, "--init", str(copy), "--out", str(tmp_path / "separate")) == 0
+    finally:
+        checkpointing.CRASH_HOOK = None
+    for point in ("write model.safetensors", "commit"):  # the first file of the checkpoint; its commit
+        _crash_at(labels.index(point) + 1, lambda: _train_cli(*argv, "--init", str(out), "--out", str(out),
+                                                              "--overwrite"))
+        assert _snapshot(out) == before, point
+        Wav2Vec2ForPreTraining.from_pretrained(out)  # still loads
+    capsys.readouterr()
+    assert _train_cli(*argv, "--init", str(out), "--out", str(out), "--overwrite") == 0
+    assert (out / "model.safetensors").read_bytes() == (tmp_path / "separate" / "model.safetensors").read_bytes()
+    assert (out / "model.safetensors").read_bytes() != before["model.safetensors"]
+    assert _hidden(tmp_path) == []

@@ -68,6 +68,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     a("--stop-at", type=int, default=None, help="stop and checkpoint after this step (resume later)")
     a("--resume", action="store_true", help="continue exactly from the newest checkpoint in --out")
     a("--overwrite", action="store_true", help="replace a model or run already in --out (otherwise refused)")
+    a("--force", action="store_true",
+      help="with --resume: continue although data, seed, config or another exactness-relevant flag changed")
     a("--keep-checkpoints", type=int, default=1, metavar="K", help="checkpoint-N folders to keep (default 1)")
     a("--set", dest="overrides", action="append", default=[], metavar="FIELD=JSON",
       help="override a config field, e.g. --set mask_time_prob=0.5 (repeatable)")
@@ -132,8 +134,8 @@ def run(args: argparse.Namespace) -> None:
         max_seconds=args.max_seconds, lr=args.lr, warmup_steps=args.warmup_steps,
         weight_decay=args.weight_decay, grad_clip=args.grad_clip, feature_grad_mult=args.feature_grad_mult,
         seed=args.seed, save_every=args.save_every, stop_at=args.stop_at, resume=args.resume,
-        overwrite=args.overwrite, keep_checkpoints=args.keep_checkpoints, progress=not args.no_progress,
-        device=args.device, config_overrides=_overrides(args.overrides))
+        overwrite=args.overwrite, force=args.force, keep_checkpoints=args.keep_checkpoints,
+        progress=not args.no_progress, device=args.device, config_overrides=_overrides(args.overrides))
     try:
         history = train(task, config, train_args, init=args.init)
     except FloatingPointError as err:  # a diverged run: one line, like every other training error
