@@ -4,8 +4,10 @@ checks before writes, and the one-line errors of `w2v-lite train`."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -416,3 +418,111 @@ def test_init_and_out_the_same_folder(data, tmp_path, capsys):
     assert (out / "model.safetensors").read_bytes() == (tmp_path / "separate" / "model.safetensors").read_bytes()
     assert (out / "model.safetensors").read_bytes() != before["model.safetensors"]
     assert _hidden(tmp_path) == []
+
+
+# ---- --resume must continue the same run: changed arguments are named, --force allows them --------------------
+
+
+@pytest.fixture(scope="module")
+def stopped(data, tmp_path_factory):
+    """A run of the reference's arguments stopped after step 2 (copy it before changing it)."""
+    out = tmp_path_factory.mktemp("stopped") / "run"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _run(data, out, stop_at=2)
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"seed": 6}, "--resume: --seed was 5 in the checkpoint, now 6; rerun with --seed 5, or add --force to "
+                      "continue anyway"),
+        ({"lr": 1e-3}, "--lr was 0.002 in the checkpoint, now 0.001; rerun with --lr 0.002"),
+        ({"max_seconds": None}, "--max-seconds was 0.8 in the checkpoint, now unset; rerun with --max-seconds 0.8"),
+        ({"config_overrides": {"mask_time_prob": 0.3}}, "--set gave {} in the checkpoint, now {\"mask_time_prob\""),
+        ({"data": "other"}, "--data holds other clips than the ones the checkpoint was trained on"),
+    ],
+)
+def test_resume_refuses_changed_arguments_and_names_them(data, stopped, tmp_path, change, message):
+    out = tmp_path / "run"
+    shutil.copytree(stopped, out)
+    before = _snapshot(out)
+    if change.get("data") == "other":
+        change, data = {}, _data(tmp_path / "other", 3)
+    with pytest.raises(ValueError, match="add --force to continue anyway") as err:
+        _run(data, out, resume=True, **change)
+    assert message in str(err.value)
+    assert _snapshot(out) == before
+
+
+def test_resume_of_moved_data_is_exact_and_force_continues_deliberately(data, stopped, reference, tmp_path):
+    out, moved = tmp_path / "run", tmp_path / "moved"
+    shutil.copytree(stopped, out)
+    shutil.copytree(data, moved)  # the same clips elsewhere: the fingerprint matches, the run is exact
+    rows = _run(moved, out, resume=True)
+    _assert_same_run(out, rows, reference)
+    forced = tmp_path / "forced"
+    shutil.copytree(stopped, forced)
+    with pytest.warns(UserWarning, match="--resume --force: --seed was 5 in the checkpoint, now 6"):
+        rows = _run(data, forced, resume=True, seed=6, force=True)
+    assert [r["step"] for r in rows] == [1, 2, 3, 4] and _strip(rows) != _strip(reference[1])
+    info = json.loads((forced / f"checkpoint-{STEPS:06d}" / INFO_FILE).read_text())
+    assert info["exact"]["seed"] == 6  # the new checkpoint records what it was trained with from now on
+
+
+def test_resume_with_another_objective_and_cli_message(data, stopped, tmp_path, capsys):
+    out = tmp_path / "run"
+    shutil.copytree(stopped, out)
+    before = _snapshot(out)
+    base = ["--data", str(data), "--out", str(out), "--steps", "4", "--resume", "--batch-seconds", "2"]
+    assert _train_cli("ctc", "--init", "scratch", *base) == 2
+    err = capsys.readouterr().err
+    assert err == ("error: --resume: the checkpoint is from `train pretrain`, this is `train ctc`; rerun with "
+                   "`w2v-lite train pretrain`, or add --force to continue anyway\n")
+    assert _train_cli("pretrain", *base, "--max-seconds", "0.8", "--lr", "2e-3", "--seed", "1") == 2
+    err = capsys.readouterr().err
+    assert err == ("error: --resume: --seed was 5 in the checkpoint, now 1; rerun with --seed 5, or add --force "
+                   "to continue anyway\n")
+    assert _snapshot(out) == before
+
+
+# ---- Ctrl-C and kill -9 in a real process ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGKILL"])
+def test_interrupted_overwrite_leaves_the_old_run(data, tmp_path, signal_name):
+    """Ctrl-C (SIGINT) or kill -9 after the first log row of `--overwrite`: SIGINT prints one line `interrupted`
+    and exits 130; either way the old run is byte for byte intact, and the next run clears what was left."""
+    out = tmp_path / "run"
+    before = _old_run(data, out)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "w2v_lite", "train", "pretrain", "--config", "tiny", "--data", str(data),
+           "--out", str(out), "--overwrite", "--steps", "100000", "--batch-seconds", "2", "--max-seconds", "0.8",
+           "--no-progress"]
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    log = checkpointing.staging_folder(out) / LOG_FILE
+    try:
+        deadline = time.monotonic() + 240
+        while not (log.is_file() and log.read_text().count("\n") >= 1):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.05)
+        proc.send_signal(getattr(signal, signal_name))
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if signal_name == "SIGINT":
+        assert proc.returncode == 130 and err == "interrupted\n", err
+        assert _hidden(tmp_path) == []  # the staging folder went with the interrupt
+    else:
+        assert proc.returncode == -signal.SIGKILL
+        assert _hidden(tmp_path) == [f".{out.name}.w2v-new"]  # a kill leaves it; the next run removes it
+    assert _snapshot(out) == before
+    Wav2Vec2ForPreTraining.from_pretrained(out)
+    _run(data, out, overwrite=True, steps=1, save_every=0)
+    assert _hidden(tmp_path) == [] and checkpointing.load_checkpoint(out).step == 1

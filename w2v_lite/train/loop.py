@@ -385,7 +385,10 @@ def _compare_args(resume: Resume, current: dict, force: bool) -> None:
         warnings.warn(f"{resume.folder} does not record its arguments (an older w2v_lite wrote it); "
                       "cannot check that this resume uses the same ones", stacklevel=4)
         return
-    changed = [_difference(k, stored[k], v, resume.info) for k, v in current.items() if k in stored and stored[k] != v]
+    names = [k for k, v in current.items() if k in stored and stored[k] != v]
+    if "objective" in names:
+        names = ["objective"]  # another objective: its other defaults differ too, and say nothing more
+    changed = [_difference(k, stored[k], current[k], resume.info) for k in names]
     if not changed:
         return
     said = "; ".join(what for what, _ in changed)
