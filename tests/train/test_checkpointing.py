@@ -4,10 +4,8 @@ checks before writes, and the one-line errors of `w2v-lite train`."""
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -488,41 +486,3 @@ def test_resume_with_another_objective_and_cli_message(data, stopped, tmp_path, 
     assert err == ("error: --resume: --seed was 5 in the checkpoint, now 1; rerun with --seed 5, or add --force "
                    "to continue anyway\n")
     assert _snapshot(out) == before
-
-
-# ---- Ctrl-C and kill -9 in a real process ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGKILL"])
-def test_interrupted_overwrite_leaves_the_old_run(data, tmp_path, signal_name):
-    """Ctrl-C (SIGINT) or kill -9 after the first log row of `--overwrite`: SIGINT prints one line `interrupted`
-    and exits 130; either way the old run is byte for byte intact, and the next run clears what was left."""
-    out = tmp_path / "run"
-    before = _old_run(data, out)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "w2v_lite", "train", "pretrain", "--config", "tiny", "--data", str(data),
-           "--out", str(out), "--overwrite", "--steps", "100000", "--batch-seconds", "2", "--max-seconds", "0.8",
-           "--no-progress"]
-    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
-    log = checkpointing.staging_folder(out) / LOG_FILE
-    try:
-        deadline = time.monotonic() + 240
-        while not (log.is_file() and log.read_text().count("\n") >= 1):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
-            time.sleep(0.05)
-        proc.send_signal(getattr(signal, signal_name))
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    if signal_name == "SIGINT":
-        assert proc.returncode == 130 and err == "interrupted\n", err
-        assert _hidden(tmp_path) == []  # the staging folder went with the interrupt
-    else:
-        assert proc.returncode == -signal.SIGKILL
-        assert _hidden(tmp_path) == [f".{out.name}.w2v-new"]  # a kill leaves it; the next run removes it
-    assert _snapshot(out) == before
-    Wav2Vec2ForPreTraining.from_pretrained(out)
-    _run(data, out, overwrite=True, steps=1, save_every=0)
-    assert _hidden(tmp_path) == [] and checkpointing.load_checkpoint(out).step == 1

@@ -374,7 +374,8 @@ def _difference(name: str, old: object, new: object, info: dict) -> tuple[str, s
     def shown(value: object) -> str:
         return "unset" if value is None else ("on" if value is True else "off" if value is False else str(value))
 
-    rerun = f"without {flag(name)}" if old in (None, False) else flag(name) if old is True else f"{flag(name)} {old}"
+    rerun = f"without {flag(name)}" if old is None or old is False else flag(name) if old is True else \
+        f"{flag(name)} {old}"  # `is`: 0 == False, and --seed 0 is a value
     return f"{flag(name)} was {shown(old)} in the checkpoint, now {shown(new)}", rerun
 
 
