@@ -307,7 +307,9 @@ def test_read_only_out_is_one_line(data, read_only_dir, capsys):
         (("--set", "num_attention_heads=-4"), "num_attention_heads must be a positive int, got -4"),
         (("--set", "hidden_size=\"96\""), "hidden_size must be a positive int, got '96'"),
         (("--set", "no_such_field=1"), "unknown config field(s) ['no_such_field']"),
-        (("--batch-seconds", "inf"), "must be finite"),
+        (("--batch-seconds", "inf"), "--batch-seconds must be a finite number, got inf"),
+        (("--grad-clip", "-1"), "--grad-clip must be >= 0, got -1.0"),
+        (("--keep-checkpoints", "0"), "--keep-checkpoints must be >= 1, got 0"),
         (("--resume", "--overwrite"), "give only one"),
     ],
 )
