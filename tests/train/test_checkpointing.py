@@ -488,3 +488,47 @@ def test_resume_with_another_objective_and_cli_message(data, stopped, tmp_path, 
     assert err == ("error: --resume: --seed was 5 in the checkpoint, now 1; rerun with --seed 5, or add --force "
                    "to continue anyway\n")
     assert _snapshot(out) == before
+
+
+def test_overwrite_keeps_your_files_and_refuses_when_run_from_inside_out(data, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    _old_run(data, out)
+    (out / "notes.txt").write_text("my notes")
+    (out / "extra").mkdir()
+    (out / "extra" / "a.txt").write_text("a")
+    before = _snapshot(out)
+    monkeypatch.chdir(out)  # the swap would strand the shell in the old folder: refused, nothing written
+    with pytest.raises(ValueError, match="--overwrite: the current folder is inside --out"):
+        _run(data, out, overwrite=True, steps=1, save_every=0)
+    assert _snapshot(out) == before
+    monkeypatch.chdir(tmp_path)
+    _run(data, out, overwrite=True, steps=1, save_every=0)
+    assert (out / "notes.txt").read_text() == "my notes" and (out / "extra" / "a.txt").read_text() == "a"
+    assert checkpointing.load_checkpoint(out).step == 1 and not (out / "checkpoint-000002").exists()
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    monkeypatch.chdir(fresh)  # a new run from inside an empty --out writes into it directly (nothing to lose)
+    _run(data, fresh, steps=1, save_every=0)
+    assert checkpointing.load_checkpoint(fresh).step == 1
+
+
+def test_swap_without_renameat2_recovers_a_crash_between_its_renames(data, tmp_path, monkeypatch):
+    """Where the system can't swap atomically, `promote` renames twice; a kill between the renames leaves the
+    old folder aside, and the next run puts it back before checking anything."""
+    monkeypatch.setattr(checkpointing, "_rename_exchange", lambda a, b: False)
+    out = tmp_path / "run"
+    before = _old_run(data, out)
+    labels = []
+    checkpointing.CRASH_HOOK = labels.append
+    shutil.copytree(out, tmp_path / "copy")
+    try:
+        _run(data, tmp_path / "copy", overwrite=True, steps=1, save_every=0)
+    finally:
+        checkpointing.CRASH_HOOK = None
+    _crash_at(labels.index("put aside") + 1, lambda: _run(data, out, overwrite=True, steps=1, save_every=0))
+    assert not out.exists() and _hidden(tmp_path) == [".run.w2v-new", ".run.w2v-old"]
+    with pytest.raises(ValueError, match="already holds a training run"):  # recovered first, then refused
+        _run(data, out, steps=1, save_every=0)
+    assert _snapshot(out) == before and _hidden(tmp_path) == [".run.w2v-new"]
+    _run(data, out, overwrite=True, steps=1, save_every=0)
+    assert checkpointing.load_checkpoint(out).step == 1 and _hidden(tmp_path) == []

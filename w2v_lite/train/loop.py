@@ -452,8 +452,9 @@ def _train(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | Non
     try:
         _loop(run)
     except (Exception, KeyboardInterrupt):  # Ctrl-C or an error before the first checkpoint: `out` untouched
-        if run.staged:
+        if run.staged:  # the staging folder (or, past the swap, the old `out` it now holds) goes
             shutil.rmtree(run.folder, ignore_errors=True)
+            recover(args.out)  # interrupted between the two renames of a non-atomic swap: the old `out` returns
         raise
     if rank == 0 and run.step >= args.steps:
         _evaluate(run)
