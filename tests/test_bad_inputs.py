@@ -167,7 +167,7 @@ CLI_CASES = [
     ("a truncated trainer_state.pt", "w2v-lite train pretrain --config tiny --data data --out damaged_run --steps 2 "
      "--resume", "error, exit 2", "damaged_run/checkpoint-000001/trainer_state.pt is damaged"),
     ("a partial last line in log.jsonl", "w2v-lite train pretrain --config tiny --data data --out cut_log_run "
-     "--steps 2 --resume --no-progress", "warning, exit 0", "dropped a partial last line"),
+     "--steps 2 --batch-seconds 2 --resume --no-progress", "warning, exit 0", "dropped a partial last line"),
     ("an audio file without a transcript line", "w2v-lite train ctc --init scratch --data data_extra_clip --out run "
      "--steps 1 --no-progress", "warning, exit 0", "skipping audio file extra.wav: no line for 'extra.wav'"),
     ("--resume with another --seed", "w2v-lite train pretrain --config tiny --data data --out stopped_run --steps 2 "
