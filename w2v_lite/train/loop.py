@@ -80,9 +80,10 @@ from w2v_lite.train.checkpointing import (
 
 
 def waveform_batch(clips: Sequence[Clip]) -> dict[str, torch.Tensor]:
-    """B clips -> {"input_values": (B, Lmax) normalised per clip over its own samples, "lengths": (B,)}."""
+    """B clips -> {"input_values": (B, Lmax) normalised per clip over its own samples, "sample_lengths": (B,)}."""
     padded = pad_batch([c.waveform for c in clips])
-    return {"input_values": normalize(padded.input_values, padded.lengths), "lengths": padded.lengths}
+    return {"input_values": normalize(padded.input_values, padded.sample_lengths),
+            "sample_lengths": padded.sample_lengths}
 
 
 class Task:
@@ -101,7 +102,7 @@ class Task:
         raise NotImplementedError
 
     def make_batch(self, clips: list[Clip]) -> dict[str, torch.Tensor]:
-        """*Required.* B clips -> tensors, e.g. {"input_values": (B, L), "lengths": (B,)}."""
+        """*Required.* B clips -> tensors, e.g. {"input_values": (B, L), "sample_lengths": (B,)}."""
         raise NotImplementedError
 
     def step(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -421,7 +422,7 @@ class _Run:
     world: int
     device: torch.device
     exact: dict  # `_exact_args` and the data's fingerprint, recorded in every checkpoint
-    lengths: list[int] = field(default_factory=list)  # samples per (cropped) clip, as the sampler sees them
+    sample_lengths: list[int] = field(default_factory=list)  # samples per (cropped) clip, as the sampler sees them
     wrapped: nn.Module | None = None  # the model as trained: DDP-wrapped under torchrun, else `model`
     step: int = 0
     folder: Path = Path()  # where rank 0 writes: the staging folder until the first checkpoint, then `out`
@@ -489,12 +490,12 @@ def _setup(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | Non
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_linear_decay(args.warmup_steps or 0, args.steps))
     data = AudioFolder(args.data, args.max_seconds, task.min_samples(config), require_text=task.needs_transcripts)
     task.check_data(data, config)
-    sampler = BucketBatchSampler(data.lengths, int(args.batch_seconds * SAMPLING_RATE), seed=args.seed,
+    sampler = BucketBatchSampler(data.sample_lengths, int(args.batch_seconds * SAMPLING_RATE), seed=args.seed,
                                  num_replicas=world, rank=rank)
     seed_everything(args.seed + rank)  # ranks draw different masks, dropout and Gumbel noise
     exact = {**_exact_args(task, args), "data": data_fingerprint(data, args.data)}
     return _Run(task, args, config, model, params, conv, optimizer, scheduler, data, sampler, rank, world, device,
-                exact, data.lengths)
+                exact, data.sample_lengths)
 
 
 def _restore(run: _Run, resume: Resume) -> None:
@@ -590,7 +591,7 @@ def _step(run: _Run, indices: list[int], epoch: int) -> dict[str, float]:
     run.scheduler.step()
     run.step += 1
     row.update(loss=loss.item(), **metrics, grad_norm=norm.item(), batch_clips=len(indices),
-               padded_fraction=padded_fraction([run.lengths[i] for i in indices], [list(range(len(indices)))],
+               padded_fraction=padded_fraction([run.sample_lengths[i] for i in indices], [list(range(len(indices)))],
                                                run.config),
                seconds=time.perf_counter() - started_at)
     return {**_mean_over_ranks(row, run.world, run.device), "step": run.step, "epoch": epoch}
