@@ -532,3 +532,12 @@ def test_swap_without_renameat2_recovers_a_crash_between_its_renames(data, tmp_p
     assert _snapshot(out) == before and _hidden(tmp_path) == [".run.w2v-new"]
     _run(data, out, overwrite=True, steps=1, save_every=0)
     assert checkpointing.load_checkpoint(out).step == 1 and _hidden(tmp_path) == []
+
+
+def test_resume_at_its_stop_at_says_which_flag_to_raise(data, stopped, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(stopped, out)
+    before = _snapshot(out)
+    with pytest.raises(ValueError, match=r"at step 2, the --stop-at 2 given; raise --stop-at or drop it"):
+        _run(data, out, resume=True, stop_at=2)
+    assert _snapshot(out) == before

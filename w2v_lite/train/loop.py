@@ -306,8 +306,10 @@ def train(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | None
     """Train `task` on `args.data` for `args.steps` optimizer steps; returns rank 0's logged rows.
 
     Writes a checkpoint (see the module docstring) into `args.out` at the end, every `save_every` steps
-    and at `stop_at`. `args.resume` continues from the newest checkpoint in `args.out` (its config wins).
-    Every check (data, config, init, out) runs before the first write; a failed one raises ValueError.
+    and at `stop_at`; a new run lives beside `args.out` until its first checkpoint replaces it atomically.
+    `args.resume` continues from the newest checkpoint in `args.out` (its config wins), refusing changed
+    arguments unless `args.force`. Every check (numbers, data, config, init, out, resume arguments) runs
+    before the first write; a failed one raises ValueError (TypeError for a wrong type).
     """
     rank, world, device, started = _distributed(args.device)
     try:
@@ -446,9 +448,12 @@ def _train(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | Non
     if resume is not None:
         _compare_args(resume, {"data": run.exact["data"]}, args.force)
         _restore(run, resume)
-    if run.step > args.steps or (run.step == run.end < args.steps):
-        raise ValueError(f"the checkpoint in {args.out} is at step {run.step}, not before --steps {args.steps} / "
-                         f"--stop-at {args.stop_at}; raise them to train further")
+    if run.step > args.steps:  # only reachable with --force: a lower --steps is refused above
+        raise ValueError(f"the checkpoint in {args.out} is at step {run.step}, past --steps {args.steps}; "
+                         "a run can't go back")
+    if run.step == run.end < args.steps:
+        raise ValueError(f"the checkpoint in {args.out} is at step {run.step}, the --stop-at {args.stop_at} given; "
+                         "raise --stop-at or drop it to train further")
     _open_out(run, resume)
     try:
         _loop(run)
