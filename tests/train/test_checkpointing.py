@@ -541,3 +541,11 @@ def test_resume_at_its_stop_at_says_which_flag_to_raise(data, stopped, tmp_path)
     with pytest.raises(ValueError, match=r"at step 2, the --stop-at 2 given; raise --stop-at or drop it"):
         _run(data, out, resume=True, stop_at=2)
     assert _snapshot(out) == before
+
+
+def test_overwrite_through_a_symlink_swaps_the_folder_it_points_at(data, tmp_path):
+    real, link = tmp_path / "real", tmp_path / "link"
+    _old_run(data, real)
+    link.symlink_to(real, target_is_directory=True)
+    _run(data, link, overwrite=True, steps=1, save_every=0)
+    assert link.is_symlink() and checkpointing.load_checkpoint(real).step == 1 and _hidden(tmp_path) == []

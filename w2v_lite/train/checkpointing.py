@@ -155,18 +155,18 @@ def _write_files(tmp: Path, step: int, writers: dict[str, Callable[[Path], None]
 
 def staging_folder(out: Path) -> Path:
     """Where a new run lives until its first checkpoint is complete: `.<name>.w2v-new` next to `out`."""
-    out = Path(os.path.abspath(out))
+    out = Path(os.path.realpath(out))  # a symlinked --out: swap the folder it points at
     return out.parent / f".{out.name}.w2v-new"
 
 
 def _old_folder(out: Path) -> Path:
-    out = Path(os.path.abspath(out))
+    out = Path(os.path.realpath(out))  # a symlinked --out: swap the folder it points at
     return out.parent / f".{out.name}.w2v-old"
 
 
 def can_stage(out: Path) -> str | None:
     """None if `out` can be replaced by a staged run; else why not (the run then writes into `out` directly)."""
-    out = Path(os.path.abspath(out))
+    out = Path(os.path.realpath(out))  # a symlinked --out: swap the folder it points at
     cwd = Path.cwd()
     if cwd == out or out in cwd.parents:
         return f"the current folder is inside --out {out}"
@@ -229,7 +229,7 @@ def _carry(old: Path, new: Path) -> None:
 
 def promote(stage: Path, out: Path) -> None:
     """Make the complete run in `stage` the folder `out`, in one atomic step; the old `out` is then removed."""
-    out = Path(os.path.abspath(out))
+    out = Path(os.path.realpath(out))  # a symlinked --out: swap the folder it points at
     if not out.exists():
         os.replace(stage, out)
         _fsync(out.parent)
