@@ -114,6 +114,7 @@ def test_the_parser_sees_the_imports_it_must_police():
     assert ("w2v_lite.cli", "w2v_lite.teach.explain", "top") in found
     assert ("w2v_lite.model.wav2vec2", "w2v_lite.lengths", "top") in found
     assert ("w2v_lite.asr.recognizer", "w2v_lite.asr.decoding", "top") in found
+    assert ("w2v_lite.data.audio", "w2v_lite.lengths", "top") in found
 
 
 def test_the_import_reader_resolves_relative_and_nested_imports():

@@ -255,11 +255,11 @@ class Recognizer:
         batch = pad_batch(clips)
         x = batch.input_values
         if self._preprocessing.do_normalize:
-            x = normalize(x, batch.lengths)
+            x = normalize(x, batch.sample_lengths)
         mask = batch.attention_mask if self._preprocessing.return_attention_mask else None
         logits = self._logits(x, mask)
-        frames = output_lengths(batch.lengths, self.config)
-        return [logits[b, : int(n)] for b, n in enumerate(frames)]
+        frame_lengths = output_lengths(batch.sample_lengths, self.config)
+        return [logits[b, : int(n)] for b, n in enumerate(frame_lengths)]
 
     # ---- logits -> text ---------------------------------------------------------------------------------
 
