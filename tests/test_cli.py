@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from w2v_lite import audio, output_lengths
 import w2v_lite.asr.transcribe as transcribe_command
+from w2v_lite import audio, output_lengths
 from w2v_lite.cli import COMMANDS, build_parser, main
 from w2v_lite.errors import UsageError
 from w2v_lite.train.loop import TrainArgs
