@@ -107,7 +107,7 @@ def example(key: str) -> tuple[torch.Tensor, str]:
     """An example input by its `EXAMPLES` value: (L,) waveform and a name for the page."""
     if key == "default":
         return audio.load_default(), "the embedded clip"
-    path, text = audio.corpus_items("test")[6]
+    path, text = audio.corpus_items("test")[7]
     return audio.load(path), f'corpus clip "{text}"'
 
 
@@ -238,14 +238,13 @@ def table_html(rows: list[tuple[str, str, str]]) -> str:
 
 
 def transcript_html(result: Analysis) -> str:
-    """The transcript and one line per word with its time span (seconds, from frame starts)."""
-    words = "".join(f"<li><b>{html.escape(w.word)}</b>: {w.start:.2f}-{w.end:.2f} s "
-                    f"(frames {w.start_frame}-{w.end_frame - 1})</li>" for w in result.words)
+    """The transcript, then every word with its time span (seconds, from frame starts) on one line."""
+    words = " &nbsp; ".join(f"<b>{html.escape(w.word)}</b> {w.start:.2f}-{w.end:.2f} s" for w in result.words)
     text = html.escape(result.text) if result.text else "<i>(nothing: every frame chose blank)</i>"
-    return (f'<div style="font-size:18px">transcript: <b>"{text}"</b></div>'
-            f'<ul style="font-size:15px;margin-top:4px">{words}</ul>'
-            '<div style="font-size:13px;color:#555">word times: from the start of its first frame to the end of '
-            "its last frame's hop (a frame starts every 20 ms)</div>")
+    return (f'<div style="font-size:20px">transcript: <b>"{text}"</b></div>'
+            f'<div style="font-size:16px;margin:6px 0">{words}</div>'
+            '<div style="font-size:14px;color:#444">a word runs from the start of its first frame to the start of '
+            "the frame after its last one (frames start every 20 ms)</div>")
 
 
 # ------------------------------------------------------------------------------------------- microphone
@@ -307,13 +306,18 @@ export default { render };
 """
 
 
+def _bytes_from_json(value: object, _widget: object) -> bytes:
+    """ipywidgets hands binary buffers over as memoryview, which traitlets.Bytes refuses: copy to bytes."""
+    return bytes(value) if value is not None else b""  # type: ignore[call-overload]
+
+
 class Microphone(anywidget.AnyWidget):
     """A button that records `seconds` of microphone audio in the browser and sends it as 16 kHz Float32
     samples (`samples`, little-endian bytes). Each recording or failure increments `count`; a failure sets
     `error` to one plain sentence (e.g. a denied microphone) instead of sending samples."""
 
     _esm = _MIC_ESM
-    samples = traitlets.Bytes(b"").tag(sync=True)
+    samples = traitlets.Bytes(b"").tag(sync=True, from_json=_bytes_from_json)
     error = traitlets.Unicode("").tag(sync=True)
     count = traitlets.Int(0).tag(sync=True)
     seconds = traitlets.Float(RECORD_SECONDS).tag(sync=True)
