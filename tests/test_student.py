@@ -113,6 +113,7 @@ def test_every_student_notebook_executes_without_error(tmp_path):
     os.environ["PYTHONPATH"], os.environ["PYTHONHASHSEED"] = env_path, "0"
     for name, nb in student.items():
         # run from notebooks/, as the teacher copies do, so relative paths resolve the same way
-        ExecutePreprocessor(timeout=600, kernel_name="python3").preprocess(nb, {"metadata": {"path": str(ROOT / "notebooks")}})
+        runner = ExecutePreprocessor(timeout=600, kernel_name="python3")
+        runner.preprocess(nb, {"metadata": {"path": str(ROOT / "notebooks")}})
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
         assert not errors, f"{name}: {errors[0]['ename']}"

@@ -154,16 +154,21 @@ def open_page(browser, url: str, microphone: bool) -> Page:
 
 
 @pytest.fixture(scope="module")
-def page(server, clips):
+def playwright():
+    with sync_playwright() as p:  # one per module: the sync API cannot nest
+        yield p
+
+
+@pytest.fixture(scope="module")
+def page(playwright, server, clips):
     """One page in a browser whose fake microphone plays clips["mic"] (the tests below share its kernel)."""
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            *FLAGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={clips['mic']}"])
-        try:
-            yield open_page(browser, server, microphone=True)
-        finally:
-            browser.close()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        *FLAGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={clips['mic']}"])
+    try:
+        yield open_page(browser, server, microphone=True)
+    finally:
+        browser.close()
 
 
 def test_page_loads_with_the_embedded_clip_and_no_error(page):
@@ -217,14 +222,14 @@ def test_a_fake_microphone_recording_reaches_the_model(page):
     screenshot(page, "classroom_microphone")
 
 
-def test_a_denied_microphone_gives_one_sentence(server):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)  # no fake-ui: denied
-        try:
-            page = open_page(browser, server, microphone=False)
-            page.click(".w2v-mic-button")
-            text = wait_for_status(page, "microphone \\(")
-            assert text.startswith("The browser did not give the page a microphone (NotAllowedError)")
-            no_error_output(page)
-        finally:
-            browser.close()
+def test_a_denied_microphone_gives_one_sentence(playwright, server):
+    # no fake-ui flag and no microphone permission: headless Chromium refuses getUserMedia, as a user would
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+    try:
+        page = open_page(browser, server, microphone=False)
+        page.click(".w2v-mic-button")
+        text = wait_for_status(page, "microphone \\(")
+        assert text.startswith("The browser did not give the page a microphone (NotAllowedError)")
+        no_error_output(page)
+    finally:
+        browser.close()

@@ -188,7 +188,7 @@ def _recognise(clip: torch.Tensor) -> tuple[torch.Tensor, list[int], str, list[W
     rec = recognizer()
     logits = emissions(rec, clip)
     path = logits.argmax(-1).tolist()
-    window, hop = receptive_field(rec.model.config)
+    hop = receptive_field(rec.model.config)[1]
     words = word_spans(path, rec.tokenizer, hop / rec.model.config.sampling_rate)
     return torch.log_softmax(logits, -1), path, rec.tokenizer.decode(path), words
 
@@ -253,7 +253,10 @@ _MIC_ESM = r"""
 function render({ model, el }) {
   const button = document.createElement("button");
   const seconds = () => model.get("seconds");
-  const idle = () => { button.textContent = `\u25CF record ${seconds()} s from the microphone`; button.disabled = false; };
+  const idle = () => {
+    button.textContent = `\u25CF record ${seconds()} s from the microphone`;
+    button.disabled = false;
+  };
   button.className = "w2v-mic-button";
   button.style.fontSize = "16px";
   idle();
@@ -265,14 +268,16 @@ function render({ model, el }) {
   };
   button.addEventListener("click", async () => {
     if (!navigator.mediaDevices || !window.MediaRecorder) {
-      report("This browser cannot record here (no MediaRecorder): open the page on http://127.0.0.1 in a recent browser, or upload a file.");
+      report("This browser cannot record here (no MediaRecorder): open the page on http://127.0.0.1 in a " +
+             "recent browser, or upload a file.");
       return;
     }
     let stream;
     try {
       stream = await navigator.mediaDevices.getUserMedia({ audio: true });
     } catch (err) {
-      report(`The browser did not give the page a microphone (${err.name}): allow the microphone for this page, or upload a file instead.`);
+      report(`The browser did not give the page a microphone (${err.name}): allow the microphone for this ` +
+             "page, or upload a file instead.");
       return;
     }
     button.disabled = true;
@@ -463,7 +468,7 @@ def serve(port: int = DEFAULT_PORT, open_browser: bool = True) -> int:
     if not 1 <= port <= 65535:
         raise ValueError(f"--port must be in 1..65535, got {port}")
     try:
-        from voila.app import Voila
+        from voila.app import Voila  # type: ignore[import-untyped]
     except ImportError:
         raise ValueError("the classroom page needs voila and anywidget: pip install 'w2v_lite[notebooks]'") from None
     if not _port_free(port):
