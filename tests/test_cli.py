@@ -83,7 +83,7 @@ def test_top_level_help_lists_every_subcommand():
     assert result.returncode == 0, result.stderr
     listed = [line.split()[0] for line in result.stdout.split("COMMAND\n", 1)[1].split("\n\n")[0].splitlines()
               if line.startswith("    ") and not line.startswith("     ")]  # one indented name per subcommand
-    assert listed == ["explain", "transcribe", "align", "train", "figures"], result.stdout
+    assert listed == ["explain", "transcribe", "align", "train", "figures", "classroom"], result.stdout
     assert "example:\n  w2v-lite " in result.stdout
 
 
@@ -109,7 +109,7 @@ def test_every_subcommand_help_has_an_example(command, capsys):
 def test_the_parser_knows_exactly_these_subcommands():
     parser = build_parser()
     (sub,) = [a for a in parser._actions if a.dest == "command"]
-    assert sorted(sub.choices) == ["align", "explain", "figures", "train", "transcribe"]
+    assert sorted(sub.choices) == ["align", "classroom", "explain", "figures", "train", "transcribe"]
     (objectives,) = [a for a in sub.choices["train"]._actions if a.dest == "objective"]
     assert sorted(objectives.choices) == ["ctc", "pretrain"]
 

@@ -223,8 +223,10 @@ def test_a_fake_microphone_recording_reaches_the_model(page):
 
 
 def test_a_denied_microphone_gives_one_sentence(playwright, server):
-    # no fake-ui flag and no microphone permission: headless Chromium refuses getUserMedia, as a user would
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+    # a (fake) microphone exists, but no fake-ui flag and no permission: Chromium refuses getUserMedia as a
+    # user who clicks "Block" would (without any device it would say NotFoundError instead)
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                         args=[*FLAGS, "--use-fake-device-for-media-stream"])
     try:
         page = open_page(browser, server, microphone=False)
         page.click(".w2v-mic-button")
