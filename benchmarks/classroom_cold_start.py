@@ -35,8 +35,8 @@ def one_run(port: int) -> tuple[float, float, float]:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         with open(log_path, "wb") as log:
             start = time.perf_counter()
-            proc = subprocess.Popen([sys.executable, "-m", "w2v_lite", "classroom", "--no-browser", "--port", str(port)],
-                                    stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            command = [sys.executable, "-m", "w2v_lite", "classroom", "--no-browser", "--port", str(port)]
+            proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
             try:
                 while not re.search(r"classroom page: http", log_path.read_text(errors="replace")):
                     if proc.poll() is not None:

@@ -211,16 +211,16 @@ def analyse(waveform: torch.Tensor, name: str) -> Analysis:
 
     partner, partner_text = second_clip()
     batch = audio.pad_batch([clip, partner])
-    x = audio.normalize(batch.input_values, batch.lengths)
-    weights = attention_weights(model, x, batch.lengths)  # (layers, B, heads, T, T)
-    frame_lengths = output_lengths(batch.lengths, cfg).tolist()
+    x = audio.normalize(batch.input_values, batch.sample_lengths)
+    weights = attention_weights(model, x, batch.sample_lengths)  # (layers, B, heads, T, T)
+    frame_lengths = output_lengths(batch.sample_lengths, cfg).tolist()
     labels = [name[:28], f'"{partner_text}"']
     tokens = [rec.tokenizer.id_to_token[i] for i in range(rec.tokenizer.vocab_size)]
     em = Emissions(clip, log_probs, path, text, tokens, window, hop, cfg.sampling_rate)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # layout warnings of tiny clips are not the class's business
         result.figures["frames"] = figure_png(frames_over_waveform_figure(clip, cfg, count=min(4, frames)))
-        result.figures["batch"] = figure_png(masks_figure(mask_stages(batch.lengths.tolist(), cfg)))
+        result.figures["batch"] = figure_png(masks_figure(mask_stages(batch.sample_lengths.tolist(), cfg)))
         last = weights.shape[0] - 1
         result.figures["attention"] = figure_png(attention_maps_figure(weights[last], frame_lengths, labels,
                                                                        layer=last))
