@@ -10,9 +10,7 @@ import pytest
 import torch
 
 from w2v_lite import Wav2Vec2Config, Wav2Vec2Model, output_lengths
-from w2v_lite.asr.alignment import align
-from w2v_lite.asr.pretrained import load_recognizer
-from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
+from w2v_lite.asr.recognizer import Recognizer
 from w2v_lite.data.audio import corpus_items, load
 from w2v_lite.data.dataset import Clip
 from w2v_lite.teach import widgets as W
@@ -78,7 +76,7 @@ def test_padding_widget_redraws_masks_and_attention():
 
 @pytest.fixture(scope="module")
 def recognizer():
-    return load_recognizer(DEFAULT_MODEL_DIR)
+    return Recognizer.load()
 
 
 def test_trellis_widget_follows_word_and_t(recognizer, clip):
@@ -98,7 +96,7 @@ def test_trellis_widget_follows_word_and_t(recognizer, clip):
 
 
 def test_word_spans_widget_highlights_the_chosen_word(recognizer, clip):
-    result = align(recognizer, clip, "seven nine one zero")
+    result = recognizer.align(clip, "seven nine one zero")
     live = W.word_spans_widget(clip, result)
     spans = lambda: [p for p in live.figure.axes[0].patches]  # noqa: E731
     alphas = [p.get_alpha() for p in spans()]

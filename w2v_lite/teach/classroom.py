@@ -36,12 +36,12 @@ import torch
 import traitlets
 from matplotlib.figure import Figure
 
-from w2v_lite.asr.alignment import WordSpan, word_spans
-from w2v_lite.asr.decoding import emissions
-from w2v_lite.asr.pretrained import Recognizer, load_recognizer
-from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
+from w2v_lite.asr.alignment import WordSpan
+from w2v_lite.asr.recognizer import Recognizer
 from w2v_lite.data import audio
+from w2v_lite.errors import UsageError
 from w2v_lite.lengths import output_lengths, receptive_field
+from w2v_lite.model.ctc import Wav2Vec2ForCTC
 from w2v_lite.teach.attention import attention_weights
 from w2v_lite.teach.ctc_viz import Emissions, emission_figure
 from w2v_lite.teach.explain import explain_rows
@@ -75,7 +75,7 @@ FIGURE_CLASS = "w2v-classroom-figure"
 MIC_CLASS = "w2v-classroom-mic"
 
 
-class InputProblem(ValueError):
+class InputProblem(UsageError):
     """An input the page cannot analyse; its message is one plain sentence for the page."""
 
 
@@ -84,8 +84,16 @@ class InputProblem(ValueError):
 
 @functools.lru_cache(maxsize=1)
 def recognizer() -> Recognizer:
-    """The committed CTC model, loaded once per kernel."""
-    return load_recognizer(DEFAULT_MODEL_DIR)
+    """The committed CTC model (ctc-tiny), loaded once per kernel."""
+    return Recognizer.load()
+
+
+def ctc_model() -> Wav2Vec2ForCTC:
+    """The recogniser's model as the w2v_lite module it is (the attention hooks need its layers)."""
+    model = recognizer().model
+    if not isinstance(model, Wav2Vec2ForCTC):
+        raise TypeError(f"the classroom page needs a w2v_lite Wav2Vec2ForCTC, got {type(model).__name__}")
+    return model
 
 
 @functools.lru_cache(maxsize=1)
@@ -117,9 +125,10 @@ def example(key: str) -> tuple[torch.Tensor, str]:
 def check_waveform(waveform: torch.Tensor, name: str, sampling_rate: int = audio.SAMPLING_RATE) -> torch.Tensor:
     """A clip the page can analyse, (L,) float32; otherwise `InputProblem` with one plain sentence."""
     x = torch.as_tensor(waveform).float().reshape(-1)
-    window = receptive_field(recognizer().model.config)[0]
+    config = recognizer().config
+    window = receptive_field(config)[0]
     n = x.numel()
-    if output_lengths(n, recognizer().model.config) == 0:
+    if output_lengths(n, config) == 0:
         raise InputProblem(f"{name} is too short: it has {n} samples ({1000 * n / sampling_rate:.0f} ms), and one "
                            f"frame needs {window} samples ({1000 * window / sampling_rate:g} ms), so the model "
                            "would see no frames at all. Record or upload at least half a second.")
@@ -184,13 +193,13 @@ def figure_png(fig: Figure, dpi: int = 80) -> bytes:
 
 
 def _recognise(clip: torch.Tensor) -> tuple[torch.Tensor, list[int], str, list[WordSpan]]:
-    """(L,) -> log-probs (T, V), greedy path, text, words with times (frame starts, hop = 20 ms)."""
+    """(L,) -> log-probs (T, V), frame path, text, words with times (frame starts, hop = 20 ms), all from
+    the `Recognizer` (its preprocessing, decoder and word-time convention)."""
     rec = recognizer()
-    logits = emissions(rec, clip)
-    path = logits.argmax(-1).tolist()
-    hop = receptive_field(rec.model.config)[1]
-    words = word_spans(path, rec.tokenizer, hop / rec.model.config.sampling_rate)
-    return torch.log_softmax(logits, -1), path, rec.tokenizer.decode(path), words
+    logits = rec.emissions(clip)
+    transcript = rec.decode(logits, clip.numel())
+    path = [step.token_id for step in transcript.frames]
+    return torch.log_softmax(logits.float(), -1), path, transcript.text, transcript.words
 
 
 @torch.no_grad()
@@ -198,7 +207,8 @@ def analyse(waveform: torch.Tensor, name: str) -> Analysis:
     """Run one clip (L,) through the committed CTC model and draw every figure of the page."""
     clip = check_waveform(waveform, name)
     rec = recognizer()
-    model, cfg = rec.model, rec.model.config
+    model = ctc_model()
+    cfg = model.config
     n = clip.numel()
     window, hop = receptive_field(cfg)
     frames = output_lengths(n, cfg)
@@ -463,16 +473,16 @@ def _port_free(port: int) -> bool:
 def serve(port: int = DEFAULT_PORT, open_browser: bool = True) -> int:
     """Serve the page with Voilà on 127.0.0.1:`port` (code hidden) until Ctrl+C; prints the URL first.
 
-    ValueError (one line for the CLI) if voila is missing or the port is taken.
+    `UsageError` (one `error:` line on the CLI) if voila is missing or the port is taken.
     """
     if not 1 <= port <= 65535:
-        raise ValueError(f"--port must be in 1..65535, got {port}")
+        raise UsageError(f"--port must be in 1..65535, got {port}")
     try:
         from voila.app import Voila  # type: ignore[import-untyped]
     except ImportError:
-        raise ValueError("the classroom page needs voila and anywidget: pip install 'w2v_lite[notebooks]'") from None
+        raise UsageError("the classroom page needs voila and anywidget: pip install 'w2v_lite[notebooks]'") from None
     if not _port_free(port):
-        raise ValueError(f"port {port} on 127.0.0.1 is in use; pick another with --port")
+        raise UsageError(f"port {port} on 127.0.0.1 is in use; pick another with --port")
     url = f"http://127.0.0.1:{port}/"
     print(f"classroom page: {url}  (Ctrl+C stops it)", flush=True)
     argv = [str(notebook_path()), f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0",

@@ -312,13 +312,14 @@ def trellis_widget(model: Wav2Vec2ForCTC, tokenizer: CharTokenizer, clips: Seque
     """Notebook 05: pick a clip (its transcript is the label) and T; the clip is stretched to give exactly
     T frames, run through the CTC model, and `trellis_figure` draws the label's trellis and best path.
     Too few frames for the label: the text says so and no figure is drawn (CTC has no alignment)."""
-    from w2v_lite.asr.decoding import recognize
+    from w2v_lite.asr.recognizer import Recognizer
     from w2v_lite.teach.ctc_trellis import trellis_figure
 
     labelled = [c for c in clips if c.text]
     if not labelled:
         raise ValueError("trellis_widget needs clips with transcripts")
     cfg = model.config
+    recognizer = Recognizer(model, tokenizer)  # each clip normalised on its own, as in training
     choose = widgets.Dropdown(options=[(f"{i}: {c.text}", i) for i, c in enumerate(labelled)],
                               value=min(index, len(labelled) - 1), description="clip (its words)", style=STYLE)
     natural = output_lengths(labelled[choose.value].waveform.numel(), cfg)
@@ -334,9 +335,10 @@ def trellis_widget(model: Wav2Vec2ForCTC, tokenizer: CharTokenizer, clips: Seque
                           f"T = {frames.value} has no alignment: CTC's loss is inf")
         window, hop = receptive_field(cfg)
         samples = window + hop * (frames.value - 1)  # the shortest clip with exactly T frames
-        _text, path, logits = recognize(model, tokenizer, stretch(clip.waveform, samples))
-        fig = trellis_figure(torch.log_softmax(logits, -1), targets, tokens)
-        return fig, f'"{clip.text}" stretched to {samples} samples -> T = {len(path)} frames; greedy: "{_text}"'
+        logits = recognizer.emissions(stretch(clip.waveform, samples))
+        greedy = recognizer.decode(logits, samples).text
+        fig = trellis_figure(torch.log_softmax(logits.float(), -1), targets, tokens)
+        return fig, f'"{clip.text}" stretched to {samples} samples -> T = {logits.shape[0]} frames; greedy: "{greedy}"'
 
     return LiveFigure("CTC trellis", [choose, frames], draw)
 
