@@ -100,7 +100,7 @@ def test_train_ctc_help_works_and_shows_an_example():
     assert "example:\n  w2v-lite train ctc --init " in result.stdout
 
 
-@pytest.mark.parametrize("command", [*SUBCOMMANDS, "train"])
+@pytest.mark.parametrize("command", [*SUBCOMMANDS, "train", "classroom"])
 def test_every_subcommand_help_has_an_example(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([*command.split(), "--help"])
