@@ -202,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (ValueError, OSError) as err:  # UsageError is a ValueError
             print(f"error: {err}", file=sys.stderr)
             return 2
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C: every write is atomic, so one line and the shell's code for SIGINT
             print("interrupted", file=sys.stderr)
             return 130
     return status if isinstance(status, int) else 0
