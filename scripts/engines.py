@@ -58,31 +58,48 @@ def flite_say(text: str, voice: str, stretch: float = 1.0, f0: float | None = No
         return _read(wav)
 
 
-def festival_say(text: str, voice: str, stretch: float = 1.0, f0: float | None = None) -> np.ndarray:
-    """festival's `text2wave` with FESTIVAL_VOICES[voice] -> (L,) float32 at 16 kHz.
-
-    `stretch` sets Duration_Stretch (> 1 slower). `f0` moves the diphone voices' target mean pitch (Hz) through
-    int_lr_params; the HTS voice has its own pitch model and ignores it."""
-    evals = [FESTIVAL_VOICES[voice], f"(Parameter.set 'Duration_Stretch {stretch:.3f})"]
+def _festival_settings(voice: str, stretch: float, f0: float | None) -> list[str]:
+    evals = [f"(Parameter.set 'Duration_Stretch {stretch:.3f})"]
     if f0 is not None and voice != "slthts":
         evals.append(f"(set! int_lr_params '((target_f0_mean {f0:.1f}) (target_f0_std {f0 * 0.14:.1f}) "
                      "(model_f0_mean 170) (model_f0_std 34)))")
-    cmd = [_exe("text2wave")]
-    for e in evals:
-        cmd += ["-eval", e]
+    return evals
+
+
+def festival_batch(voice: str, jobs: list[tuple[str, float, float | None]]) -> list[np.ndarray]:
+    """Many (text, stretch, f0) with one festival voice, in ONE festival process -> (L_i,) float32 at 16 kHz.
+
+    Loading a voice takes most of a `text2wave` call (the HTS voice is 300 MB), so the corpus script batches.
+    `stretch` sets Duration_Stretch (> 1 slower). `f0` moves the diphone voices' target mean pitch (Hz) through
+    int_lr_params; the HTS voice has its own pitch and duration models and ignores both."""
     with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "say.wav"
-        subprocess.run([*cmd, "-o", str(wav)], input=text.encode(), check=True, capture_output=True)
-        return _read(wav)
+        lines = [FESTIVAL_VOICES[voice]]
+        for i, (text, stretch, f0) in enumerate(jobs):
+            if any(c in text for c in '"\\'):
+                raise ValueError(f"text must not contain quotes or backslashes: {text!r}")
+            lines += _festival_settings(voice, stretch, f0)
+            lines.append(f'(utt.save.wave (utt.synth (Utterance Text "{text}")) "{tmp}/{i}.wav" \'riff)')
+        script = Path(tmp) / "say.scm"
+        script.write_text("\n".join(lines) + "\n")
+        subprocess.run([_exe("festival"), "-b", str(script)], check=True, capture_output=True)
+        return [_read(Path(tmp) / f"{i}.wav") for i in range(len(jobs))]
 
 
-def engine_say(engine: str, voice: str, text: str, rng: np.random.Generator, wide: bool = False) -> np.ndarray:
-    """One clip of `text` by ENGINE/VOICE at a random speaking rate and pitch: -> (L,) float32 at 16 kHz.
+def festival_say(text: str, voice: str, stretch: float = 1.0, f0: float | None = None) -> np.ndarray:
+    """festival with FESTIVAL_VOICES[voice] -> (L,) float32 at 16 kHz (see `festival_batch`)."""
+    return festival_batch(voice, [(text, stretch, f0)])[0]
 
-    `wide` widens the ranges (the out-of-corpus eval set's slow/fast rows use their own)."""
+
+def draw_style(voice: str, rng: np.random.Generator, wide: bool = False) -> tuple[float, float]:
+    """A random (duration stretch, mean pitch in Hz) for `voice`: stretch uniform in 0.8-1.3 (0.7-1.5 if
+    `wide`), pitch 150-230 Hz for the female voices and 80-140 Hz for the male ones."""
     lo, hi = (0.7, 1.5) if wide else (0.8, 1.3)
     stretch = float(rng.uniform(lo, hi))
-    f0 = float(rng.uniform(150, 230) if voice in FEMALE else rng.uniform(80, 140))
+    return stretch, float(rng.uniform(150, 230) if voice in FEMALE else rng.uniform(80, 140))
+
+
+def engine_say(engine: str, voice: str, text: str, stretch: float = 1.0, f0: float | None = None) -> np.ndarray:
+    """`text` by ENGINE (flite or festival) and VOICE: -> (L,) float32 at 16 kHz."""
     if engine == "flite":
         return flite_say(text, voice, stretch, f0)
     if engine == "festival":

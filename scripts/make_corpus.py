@@ -39,7 +39,7 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engines import FESTIVAL_VOICES, FLITE_VOICES, engine_say
+from engines import FESTIVAL_VOICES, FLITE_VOICES, draw_style, festival_batch, flite_say
 from make_default_clip import ROOT, espeak_say, trim_silence, write_flac
 
 OUT_DIR = ROOT / "w2v_lite" / "assets" / "corpus"
@@ -130,7 +130,7 @@ def make_split(name: str, n_clips: int, voices: list[tuple[str, str]], rng: np.r
 # (engine, voice) pairs per split: one flite and one festival speaker are held out
 ENGINE_TEST_VOICES = [("festival", "ked"), ("flite", "rms")]
 ENGINE_TRAIN_VOICES = sorted(
-    {("flite", v) for v in FLITE_VOICES} | {("festival", v) for v in FESTIVAL_VOICES} - set(ENGINE_TEST_VOICES)
+    ({("flite", v) for v in FLITE_VOICES} | {("festival", v) for v in FESTIVAL_VOICES}) - set(ENGINE_TEST_VOICES)
 )
 
 
@@ -144,13 +144,20 @@ def make_engine_split(name: str, n_clips: int, voices: list[tuple[str, str]], rn
         stale.unlink()
     order = [voices[i % len(voices)] for i in range(n_clips)]
     order = [order[i] for i in rng.permutation(n_clips)]
-    rows = []
-    for index, (engine, voice) in enumerate(tqdm(order, desc=name, unit="clip")):
+    jobs = []  # every random draw first, in order, so the threads below cannot change them
+    for index, (engine, voice) in enumerate(order):
         text = random_text(rng) if rng.random() < 0.5 else wide_text(rng)
-        wave = trim_silence(engine_say(engine, voice, text, rng))
-        filename = f"{index:04d}_{engine}_{voice}.flac"
-        write_flac(folder / filename, wave)
-        rows.append(f"{filename}\t{text}\n")
+        jobs.append((f"{index:04d}_{engine}_{voice}.flac", engine, voice, text, *draw_style(voice, rng)))
+
+    for filename, engine, voice, text, stretch, f0 in tqdm(jobs, desc=f"{name} (flite)", unit="clip"):
+        if engine == "flite":
+            write_flac(folder / filename, trim_silence(flite_say(text, voice, stretch, f0)))
+    for voice in FESTIVAL_VOICES:  # one festival process per voice: loading the voice is the slow part
+        mine = [job for job in jobs if job[1:3] == ("festival", voice)]
+        waves = festival_batch(voice, [(text, stretch, f0) for _, _, _, text, stretch, f0 in mine])
+        for job, wave in zip(mine, waves, strict=True):
+            write_flac(folder / job[0], trim_silence(wave))
+    rows = [f"{job[0]}\t{job[3]}\n" for job in jobs]
     (folder / "transcripts.tsv").write_text("".join(rows), encoding="utf-8")
 
 
