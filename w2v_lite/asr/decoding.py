@@ -293,7 +293,8 @@ def beam_search(
         # keep the best `beam_width` prefixes (ties broken by the prefix itself, so the result is deterministic)
         ranked = sorted(grown.items(), key=lambda kv: (-_logadd(*kv[1]), kv[0]))
         beams = dict(ranked[:beam_width])
-    finished = [(prefix, _logadd(*scores)) for prefix, scores in beams.items()]
+    # prefixes no path can reach (more labels than frames allow) have probability 0: not hypotheses
+    finished = [(prefix, _logadd(*scores)) for prefix, scores in beams.items() if _logadd(*scores) > _NEG_INF]
     if lexicon is not None:  # only whole words: the prefix ends at a word end or after a delimiter
         complete = [(p, s) for p, s in finished if nodes[p].is_word or nodes[p] is lexicon.root]
         finished = complete or finished  # none complete (too few frames): say the best anyway
