@@ -33,7 +33,9 @@ from w2v_lite.asr.alignment import WordSpan, align, word_spans
 from w2v_lite.asr.decoding import (
     CHUNK_ABOVE_SECONDS,
     MIN_CHUNK_SECONDS,
+    Lexicon,
     batch_emissions,
+    beam_search,
     best_path,
     check_clip,
     emissions,
@@ -48,6 +50,34 @@ __all__ = ["DEFAULT_MODEL_DIR", "FrameStep", "Transcript", "add_align_parser", "
            "format_frames", "format_words", "transcribe"]
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "checkpoints" / "ctc-tiny"
+WORDS_FILE = "words.txt"  # a checkpoint's own word list (one word a line): beam search keeps to it by default
+BUNDLED_NOTE = (
+    "note: the bundled ctc-tiny model knows 20 words (zero to nine; yes no up down left right on off stop go) "
+    "said by synthetic voices (speech synthesisers), not people. For real speech pass --model with a fine-tuned "
+    "CTC checkpoint: a save_pretrained folder or a Hub id such as facebook/wav2vec2-base-960h. "
+    "(--quiet hides this note)")
+
+
+def is_bundled(model_dir: str | os.PathLike[str]) -> bool:
+    """True for the committed ctc-tiny checkpoint (the default --model)."""
+    path = Path(model_dir)
+    return path.is_dir() and path.resolve() == DEFAULT_MODEL_DIR.resolve()
+
+
+def model_words(model_dir: str | os.PathLike[str]) -> list[str] | None:
+    """The word list a checkpoint folder ships (`words.txt`), or None (Hub ids and transformers' folders)."""
+    table = Path(model_dir) / WORDS_FILE
+    return table.read_text(encoding="utf-8").split() if table.is_file() else None
+
+
+def read_words(spec: str) -> list[str]:
+    """--words FILE|LIST -> words: a file's whitespace-separated words, else a comma- or space-separated list."""
+    path = Path(spec)
+    text = path.read_text(encoding="utf-8") if path.is_file() else spec.replace(",", " ")
+    words = text.split()
+    if not words:
+        raise ValueError(f"--words {spec!r} gives no words; pass a file with one word a line or \"two,three\"")
+    return words
 BATCH_SECONDS = 60.0  # padded audio per batch (B x longest clip), for models that ignore padding
 
 
@@ -139,6 +169,8 @@ def transcribe(
     on_error: str = "raise",
     progress: bool = False,
     fast: bool = False,
+    beam: int = 1,
+    words: Sequence[str] | None = None,
 ) -> list[Transcript]:
     """Audio files -> one `Transcript` per file, in the given order (text, words with times; plus the
     per-frame path with `frames=True`).
@@ -150,6 +182,10 @@ def transcribe(
     ``on_error="keep"`` gives a `Transcript` whose `error` says why. Waveform tensors are not accepted
     (TypeError): pass them to `asr.decoding.emissions` instead. `fast=True` runs int8 Linear layers
     (`optimize_for_inference`).
+
+    Decoding: `beam=1` (default) is greedy; `beam=N` is CTC prefix beam search with N prefixes
+    (`asr.decoding.beam_search`). `words` restricts beam search's output to those words (a word list
+    also searches with `beam=1`); the words, times and `frames` then follow the best path of the text found.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -165,6 +201,9 @@ def transcribe(
     if fast:  # int8 Linear layers: faster, outputs move slightly (see w2v_lite.model.fast)
         recognizer.model = recognizer.model.optimize_for_inference(quantize="int8")
     model, tokenizer = recognizer.model, recognizer.tokenizer
+    if not isinstance(beam, int) or beam < 1:
+        raise ValueError(f"beam must be a positive int (1 = greedy), got {beam!r}")
+    lexicon = Lexicon(words, tokenizer) if words is not None else None
     rate = model.config.sampling_rate
     results: list[Transcript | None] = [None] * len(files)
     bar = tqdm(total=len(files), desc="transcribe", unit="file", disable=not progress, file=sys.stderr)
@@ -192,9 +231,14 @@ def transcribe(
             results[i] = Transcript(str(files[i]), "", int(waves[i].numel()), 0, error=str(err))
             logits = {}
         for i, lg in logits.items():
-            path_ids = best_path(lg[None])[0]
+            if beam == 1 and lexicon is None:
+                path_ids = best_path(lg[None])[0]
+                text = tokenizer.decode(path_ids)
+            else:  # the best hypothesis, and the best frame path that spells it (for times and --frames)
+                hyp = beam_search(lg, tokenizer, beam, lexicon)[0]
+                path_ids, text = hyp.path, hyp.text
             steps = frame_steps(path_ids, tokenizer, model) if frames else None
-            results[i] = Transcript(str(files[i]), tokenizer.decode(path_ids), int(waves[i].numel()),
+            results[i] = Transcript(str(files[i]), text, int(waves[i].numel()),
                                     len(path_ids), steps, word_spans(path_ids, tokenizer, _hop_seconds(model)))
         bar.update(len(group))
     bar.close()
@@ -222,10 +266,29 @@ def _naming(path: str, error: str) -> str:
     return error if path in error else f"{path}: {error}"
 
 
+def _note(args: argparse.Namespace) -> None:
+    """The bundled model's limits, once on stderr, unless --quiet."""
+    if not args.quiet and is_bundled(args.model):
+        print(BUNDLED_NOTE, file=sys.stderr)
+
+
+def _decoder_words(args: argparse.Namespace) -> list[str] | None:
+    """--words, else (with --beam 2 or more) the model's own word list, unless --no-words."""
+    if args.words is not None:
+        return read_words(args.words)
+    if args.beam > 1 and not args.no_words:
+        return model_words(args.model)
+    return None
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.no_words and args.words is not None:
+        raise ValueError("--words and --no-words contradict each other; give one")
+    words = _decoder_words(args)
+    _note(args)
     total = sum(_duration(Path(f)) for f in args.files)
     results = transcribe(args.files, args.model, frames=args.frames, chunk_seconds=args.chunk_seconds, fast=args.fast,
-                         on_error="keep", progress=len(args.files) > 4 or total > 60)
+                         on_error="keep", progress=len(args.files) > 4 or total > 60, beam=args.beam, words=words)
     for result in results:
         if result.error is not None:
             print(f"error: {_naming(result.path, result.error)}", file=sys.stderr)
@@ -270,6 +333,14 @@ def add_transcribe_parser(subparsers: argparse._SubParsersAction) -> argparse.Ar
                         f"{CHUNK_ABOVE_SECONDS:g} s, in 20 s windows)")
     p.add_argument("--fast", action="store_true",
                    help="int8 Linear layers (model.optimize_for_inference): faster, text may rarely differ")
+    p.add_argument("--beam", type=_beam_width, default=1, metavar="N",
+                   help="CTC prefix beam search keeping N prefixes (default 1: greedy, the per-frame argmax)")
+    p.add_argument("--words", default=None, metavar="FILE|LIST",
+                   help="keep the text to these words: a file (whitespace-separated) or a list \"yes,no,stop\"; "
+                        f"with --beam 2+ the model's own {WORDS_FILE} is used by default (the bundled model's "
+                        "20 words)")
+    p.add_argument("--no-words", action="store_true", help="no word list, even the model's own")
+    p.add_argument("--quiet", action="store_true", help="no note about the bundled model's limits on stderr")
     p.set_defaults(func=_run)
     return p
 
@@ -284,6 +355,16 @@ def _positive(text: str) -> float:
     return value
 
 
+def _beam_width(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of prefixes, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (1 = greedy), got {text}")
+    return value
+
+
 def _chunk_seconds(text: str) -> float:
     value = _positive(text)
     if value < MIN_CHUNK_SECONDS:
@@ -293,6 +374,7 @@ def _chunk_seconds(text: str) -> float:
 
 
 def _run_align(args: argparse.Namespace) -> None:
+    _note(args)
     recognizer = load_recognizer(args.model)
     wave = load(args.file, sampling_rate=recognizer.model.config.sampling_rate)
     try:
@@ -318,5 +400,6 @@ def add_align_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument("transcript", help="what the audio says, in quotes")
     _model_arg(p)
     p.add_argument("--json", action="store_true", help='one JSON object: {"file", "text", "words": [...]}')
+    p.add_argument("--quiet", action="store_true", help="no note about the bundled model's limits on stderr")
     p.set_defaults(func=_run_align)
     return p
