@@ -110,7 +110,7 @@ def test_a_word_list_turns_thre_two_into_three_two():
     logits = _frames(tok, rows)
     assert greedy_decode(logits[None], tok) == ["thre two"]
     assert beam_search(logits, tok, beam_width=8)[0].text == "thre two"
-    digits = Lexicon("zero one two three four five six seven eight nine".split(), tok)
+    digits = Lexicon(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"], tok)
     hyp = beam_search(logits, tok, beam_width=8, lexicon=digits)[0]
     assert hyp.text == "three two"
     assert tok.decode(hyp.path) == "three two"  # the frame path spells it: word times come from it
