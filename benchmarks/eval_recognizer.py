@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -34,7 +35,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from w2v_lite.asr.decoding import load_for_inference  # noqa: E402
+from w2v_lite.asr.decoding import Lexicon, beam_search, load_for_inference, recognize  # noqa: E402
+from w2v_lite.asr.metrics import cer, wer  # noqa: E402
+from w2v_lite.asr.transcribe import model_words  # noqa: E402
 from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR  # noqa: E402
 from w2v_lite.data.audio import corpus_dir, corpus_items  # noqa: E402
 from w2v_lite.data.dataset import AudioFolder, Clip  # noqa: E402
@@ -106,17 +109,36 @@ def train_holdout(engine: str, out: Path, steps: int) -> Path:
     return out
 
 
-def evaluate_all(model_dir: Path, eval_set: Path = EVAL_SET) -> dict[str, dict[str, float]]:
-    """{set name: {cer, wer, clips, exact}} for the held-out voices, every condition and all conditions."""
+def make_scorer(model_dir: Path, beam: int = 1, words: bool = True) -> Callable[[list[Clip]], dict[str, float]]:
+    """clips -> {cer, wer, clips, exact} for the checkpoint: greedy (`evaluate_ctc`, as in training) for
+    beam 1, else prefix beam search with `beam` prefixes, kept to the checkpoint's words.txt if `words`."""
     model, tokenizer = load_for_inference(model_dir)
-    results = {"held-out voices": evaluate_ctc(model, tokenizer, AudioFolder(corpus_dir("test")).clips)}
+    if beam == 1:
+        return lambda clips: evaluate_ctc(model, tokenizer, clips)
+    listed = model_words(model_dir) if words else None
+    lexicon = Lexicon(listed, tokenizer) if listed else None
+
+    def score(clips: list[Clip]) -> dict[str, float]:
+        refs = [c.text or "" for c in clips]
+        hyps = [beam_search(recognize(model, tokenizer, c.waveform)[2], tokenizer, beam, lexicon)[0].text
+                for c in clips]
+        exact = sum(r == h for r, h in zip(refs, hyps, strict=True)) / len(refs)
+        return {"cer": cer(refs, hyps), "wer": wer(refs, hyps), "clips": float(len(refs)), "exact": exact}
+
+    return score
+
+
+def evaluate_all(model_dir: Path, eval_set: Path = EVAL_SET, beam: int = 1, words: bool = True
+                 ) -> dict[str, dict[str, float]]:
+    """{set name: {cer, wer, clips, exact}} for the held-out voices, every condition and all conditions."""
+    evaluate = make_scorer(model_dir, beam, words)
+    results = {"held-out voices": evaluate(AudioFolder(corpus_dir("test")).clips)}
     if (corpus_dir("engines_test") / "transcripts.tsv").is_file():
-        results["held-out engine voices"] = evaluate_ctc(model, tokenizer,
-                                                         AudioFolder(corpus_dir("engines_test")).clips)
+        results["held-out engine voices"] = evaluate(AudioFolder(corpus_dir("engines_test")).clips)
     groups = conditions(eval_set)
     for name, clips in groups.items():
-        results[name] = evaluate_ctc(model, tokenizer, clips)
-    results["out-of-corpus, all"] = evaluate_ctc(model, tokenizer, [c for g in groups.values() for c in g])
+        results[name] = evaluate(clips)
+    results["out-of-corpus, all"] = evaluate([c for g in groups.values() for c in g])
     return results
 
 
@@ -127,6 +149,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--holdout", choices=ENGINES, default=None,
                         help="score a model that never heard this engine on that engine's clips")
     parser.add_argument("--steps", type=int, default=1500, help="training steps of a --holdout model")
+    parser.add_argument("--beam", type=int, default=1, help="prefix beam search with N prefixes (1: greedy)")
+    parser.add_argument("--no-words", action="store_true", help="beam search without the model's words.txt")
     parser.add_argument("--eval-set", type=Path, default=EVAL_SET, help="folder written by make_eval_set.py")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this file")
     args = parser.parse_args(argv)
@@ -134,8 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     if args.holdout is not None:
         model_dir = args.model or train_holdout(args.holdout, ROOT / "runs" / f"holdout-{args.holdout}", args.steps)
-        model, tokenizer = load_for_inference(model_dir)
-        r = evaluate_ctc(model, tokenizer, holdout_eval_clips(args.holdout))
+        r = make_scorer(model_dir, args.beam, not args.no_words)(holdout_eval_clips(args.holdout))
         print(f"model: {model_dir} (never heard {args.holdout})")
         print(f"| held out: {args.holdout} | {int(r['clips'])} clips | CER {100 * r['cer']:.1f}% | "
               f"WER {100 * r['wer']:.1f}% | exact {100 * r['exact']:.0f}% |")
@@ -144,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
             args.json.write_text(json.dumps({f"holdout {args.holdout}": r}, indent=2) + "\n")
         return
     args.model = args.model or DEFAULT_MODEL_DIR
-    results = evaluate_all(args.model, args.eval_set)
+    results = evaluate_all(args.model, args.eval_set, args.beam, not args.no_words)
     print(f"model: {args.model}")
     print("| set | clips | CER | WER | exact |")
     print("|---|---|---|---|---|")
