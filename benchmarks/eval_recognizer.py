@@ -37,8 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from w2v_lite.asr.decoding import Lexicon, beam_search, load_for_inference, recognize  # noqa: E402
 from w2v_lite.asr.metrics import cer, wer  # noqa: E402
-from w2v_lite.asr.transcribe import model_words  # noqa: E402
-from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR  # noqa: E402
+from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR, model_words  # noqa: E402
 from w2v_lite.data.audio import corpus_dir, corpus_items  # noqa: E402
 from w2v_lite.data.dataset import AudioFolder, Clip  # noqa: E402
 from w2v_lite.train.ctc import evaluate_ctc  # noqa: E402
