@@ -267,7 +267,8 @@ def _naming(path: str, error: str) -> str:
 
 
 def _note(args: argparse.Namespace) -> None:
-    """The bundled model's limits, once on stderr, unless --quiet."""
+    """The bundled model's limits, once on stderr after a successful run, unless --quiet. (After the output,
+    and not when something failed: a bad input still gets exactly one `error:` line.)"""
     if not args.quiet and is_bundled(args.model):
         print(BUNDLED_NOTE, file=sys.stderr)
 
@@ -285,7 +286,6 @@ def _run(args: argparse.Namespace) -> int:
     if args.no_words and args.words is not None:
         raise ValueError("--words and --no-words contradict each other; give one")
     words = _decoder_words(args)
-    _note(args)
     total = sum(_duration(Path(f)) for f in args.files)
     results = transcribe(args.files, args.model, frames=args.frames, chunk_seconds=args.chunk_seconds, fast=args.fast,
                          on_error="keep", progress=len(args.files) > 4 or total > 60, beam=args.beam, words=words)
@@ -305,6 +305,8 @@ def _run(args: argparse.Namespace) -> int:
     if failed > 1:  # each bad file already has its own error line; say how many when there were several
         print(f"error: {failed} of {len(results)} files could not be transcribed (see the lines above)",
               file=sys.stderr)
+    if not failed:
+        _note(args)
     return 2 if failed else 0
 
 
@@ -374,7 +376,6 @@ def _chunk_seconds(text: str) -> float:
 
 
 def _run_align(args: argparse.Namespace) -> None:
-    _note(args)
     recognizer = load_recognizer(args.model)
     wave = load(args.file, sampling_rate=recognizer.model.config.sampling_rate)
     try:
@@ -384,9 +385,10 @@ def _run_align(args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps({"file": str(args.file), "text": " ".join(args.transcript.split()),
                           "words": [w.as_dict() for w in result.words]}, ensure_ascii=False))
-        return
-    print(f"{args.file}\t{' '.join(args.transcript.split())}")
-    print(format_words(result.words))
+    else:
+        print(f"{args.file}\t{' '.join(args.transcript.split())}")
+        print(format_words(result.words))
+    _note(args)
 
 
 def add_align_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
