@@ -35,9 +35,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from w2v_lite.asr.decoding import Lexicon, beam_search, load_for_inference, recognize  # noqa: E402
+from w2v_lite.asr.decoding import Lexicon, beam_search  # noqa: E402
 from w2v_lite.asr.metrics import cer, wer  # noqa: E402
-from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR, model_words  # noqa: E402
+from w2v_lite.asr.pretrained import DEFAULT_MODEL_DIR  # noqa: E402
+from w2v_lite.asr.recognizer import Recognizer  # noqa: E402
+from w2v_lite.asr.transcribe import model_words  # noqa: E402
 from w2v_lite.data.audio import corpus_dir, corpus_items  # noqa: E402
 from w2v_lite.data.dataset import AudioFolder, Clip  # noqa: E402
 from w2v_lite.train.ctc import evaluate_ctc  # noqa: E402
@@ -111,7 +113,8 @@ def train_holdout(engine: str, out: Path, steps: int) -> Path:
 def make_scorer(model_dir: Path, beam: int = 1, words: bool = True) -> Callable[[list[Clip]], dict[str, float]]:
     """clips -> {cer, wer, clips, exact} for the checkpoint: greedy (`evaluate_ctc`, as in training) for
     beam 1, else prefix beam search with `beam` prefixes, kept to the checkpoint's words.txt if `words`."""
-    model, tokenizer = load_for_inference(model_dir)
+    recognizer = Recognizer.load(model_dir)
+    model, tokenizer = recognizer.model, recognizer.tokenizer
     if beam == 1:
         return lambda clips: evaluate_ctc(model, tokenizer, clips)
     listed = model_words(model_dir) if words else None
@@ -119,8 +122,7 @@ def make_scorer(model_dir: Path, beam: int = 1, words: bool = True) -> Callable[
 
     def score(clips: list[Clip]) -> dict[str, float]:
         refs = [c.text or "" for c in clips]
-        hyps = [beam_search(recognize(model, tokenizer, c.waveform)[2], tokenizer, beam, lexicon)[0].text
-                for c in clips]
+        hyps = [beam_search(recognizer.emissions(c.waveform), tokenizer, beam, lexicon)[0].text for c in clips]
         exact = sum(r == h for r, h in zip(refs, hyps, strict=True)) / len(refs)
         return {"cer": cer(refs, hyps), "wer": wer(refs, hyps), "clips": float(len(refs)), "exact": exact}
 

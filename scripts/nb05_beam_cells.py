@@ -26,16 +26,18 @@ merges) or grows it by one letter; a repeated letter only grows it after a blank
 A **word list** restricts which letter may come next: a prefix trie over the words. After "thr" only "e" may
 follow, after "thre" only "e" again (no word is "thre"), and the space only where a word is complete."""),
     ("code", """\
-from w2v_lite.asr.decoding import Lexicon, beam_search, load_for_inference, recognize
+from w2v_lite.asr.decoding import Lexicon, beam_search, greedy_decode
+from w2v_lite.asr.recognizer import Recognizer
 from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR, model_words
 from w2v_lite.data.audio import corpus_dir, load
 
-model, tokenizer = load_for_inference(DEFAULT_MODEL_DIR)
+recognizer = Recognizer.load()                                      # the bundled ctc-tiny
+tokenizer = recognizer.tokenizer
 clip = load(corpus_dir("test") / "0002_en-gb-scotland_m3.flac")   # says "three two"
-greedy_text, greedy_path, logits = recognize(model, tokenizer, clip)  # logits: (T, V), the emissions
+logits = recognizer.emissions(clip)                                 # (T, V): the same emissions for all three
 words = Lexicon(model_words(DEFAULT_MODEL_DIR), tokenizer)          # the model's 20 words, as a trie
 
-print("greedy           :", greedy_text)
+print("greedy           :", greedy_decode(logits[None], tokenizer)[0])
 print("beam 8           :", beam_search(logits, tokenizer, beam_width=8)[0].text)
 print("beam 8 + 20 words:", beam_search(logits, tokenizer, beam_width=8, lexicon=words)[0].text)
 for hyp in beam_search(logits, tokenizer, beam_width=8)[:4]:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from w2v_lite.asr.decoding import load_for_inference, recognize
-from w2v_lite.asr.transcribe import BUNDLED_NOTE, DEFAULT_MODEL_DIR, model_words, read_words, transcribe
+from w2v_lite.asr.decoding import beam_decoder, greedy
+from w2v_lite.asr.recognizer import Recognizer
+from w2v_lite.asr.transcribe import BUNDLED_NOTE, DEFAULT_MODEL_DIR, model_words, read_words, with_beam
 from w2v_lite.cli import main
 from w2v_lite.data.audio import corpus_items, load
 
@@ -23,16 +24,19 @@ def test_the_bundled_model_ships_its_20_words():
 
 
 def test_beam_1_gives_the_greedy_text_and_path():
-    greedy = transcribe(TEST, frames=True)
-    beam1 = transcribe(TEST, frames=True, beam=1)
-    assert [r.text for r in beam1] == [r.text for r in greedy]
-    assert [[f.token_id for f in r.frames] for r in beam1] == [[f.token_id for f in r.frames] for r in greedy]
+    rec = Recognizer.load()
+    plain = rec.transcribe(TEST)
+    beam1 = rec.with_decoder(beam_decoder(rec.tokenizer, 1)).transcribe(TEST)
+    assert [r.text for r in beam1] == [r.text for r in plain]
+    assert [[f.token_id for f in r.frames] for r in beam1] == [[f.token_id for f in r.frames] for r in plain]
+    assert with_beam(rec, 1).decoder is greedy  # --beam 1 keeps the greedy decoder itself
 
 
 def test_word_list_output_uses_only_its_words_and_times_follow_the_beam_path():
     words = sorted(DIGITS_AND_COMMANDS)
-    _, tok = load_for_inference(DEFAULT_MODEL_DIR)
-    for result in transcribe(TEST, frames=True, beam=8, words=words):
+    rec = with_beam(Recognizer.load(), 8, words)
+    tok = rec.tokenizer
+    for result in rec.transcribe(TEST):
         assert set(result.text.split()) <= DIGITS_AND_COMMANDS
         path = [f.token_id for f in result.frames]
         assert tok.decode(path) == result.text  # the frames shown spell the text shown
@@ -93,6 +97,8 @@ def test_bad_beam_flags_are_one_error_line(argv, match, capsys):
     assert len(err) == 1 and err[0].startswith("error:") and match in err[0]
 
 
-def test_recognize_is_untouched_by_the_beam_options():
-    model, tok = load_for_inference(DEFAULT_MODEL_DIR)
-    assert recognize(model, tok, load(CLIP))[0] == transcribe(CLIP, beam=1)[0].text
+def test_a_beam_recognizer_leaves_the_plain_one_as_it_was():
+    rec = Recognizer.load()
+    before = rec.transcribe(load(CLIP, sampling_rate=16000)).text
+    with_beam(rec, 8, sorted(DIGITS_AND_COMMANDS)).transcribe(CLIP)
+    assert rec.decoder is greedy and rec.transcribe(load(CLIP, sampling_rate=16000)).text == before
