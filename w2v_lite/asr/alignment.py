@@ -8,8 +8,9 @@ way transformers' ``decode(ids, output_word_offsets=True)`` does. `forced_align`
 spells a *given* transcript instead: Viterbi over the CTC trellis of ``2U + 1`` states (blank, y1, blank,
 y2, ..., yU, blank). From state s a frame may stay (repeat), step to s + 1, or skip the blank to s + 2 when
 that blank separates two different tokens (between equal ones it is what keeps "LL" two letters). Times
-follow the config: frame t starts at ``t * hop / rate`` s (20 ms at 16 kHz); a span of frames [a, b) is
-``[a * hop / rate, b * hop / rate)``, as transformers' word offsets.
+follow the package's one convention, `lengths.frame_start_seconds`: frame t is at the start of its window,
+``t * hop / rate`` s (20 ms at 16 kHz); a span of frames [a, b) is ``[start(a), start(b))``, as
+transformers' word offsets.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from torch.nn import functional as F
 from w2v_lite.asr.decoding import emissions
 from w2v_lite.asr.pretrained import Recognizer
 from w2v_lite.data.tokenizer import CharTokenizer
-from w2v_lite.lengths import receptive_field
+from w2v_lite.lengths import frame_start_seconds
 
 __all__ = ["Alignment", "TokenSpan", "WordSpan", "align", "forced_align", "token_spans", "word_spans"]
 
@@ -172,8 +173,7 @@ def align(
     log_probs = F.log_softmax(logits.double(), dim=-1)
     path, score = forced_align(log_probs, targets, tokenizer.pad_token_id)
     config = recognizer.model.config
-    hop_seconds = receptive_field(config)[1] / config.sampling_rate
-    words = word_spans(path, tokenizer, hop_seconds)
+    words = word_spans(path, tokenizer, frame_start_seconds(1, config))  # frame t at t * hop / rate s
     given = transcript.split()
     if len(words) == len(given):  # report the user's spelling
         words = [WordSpan(g, w.start_frame, w.end_frame, w.start, w.end) for g, w in zip(given, words)]

@@ -41,7 +41,7 @@ from w2v_lite.asr.decoding import (
 from w2v_lite.asr.pretrained import Recognizer, load_recognizer
 from w2v_lite.data.audio import load
 from w2v_lite.data.tokenizer import CharTokenizer
-from w2v_lite.lengths import receptive_field
+from w2v_lite.lengths import frame_start_seconds, receptive_field
 from w2v_lite.model.ctc import Wav2Vec2ForCTC
 
 __all__ = ["DEFAULT_MODEL_DIR", "FrameStep", "Transcript", "add_align_parser", "add_transcribe_parser",
@@ -91,7 +91,7 @@ def frame_steps(path: Sequence[int], tokenizer: CharTokenizer, model: Wav2Vec2Fo
 
 
 def _hop_seconds(model: Wav2Vec2ForCTC) -> float:
-    return receptive_field(model.config)[1] / model.config.sampling_rate
+    return frame_start_seconds(1, model.config)  # the package's frame-time convention: window starts
 
 
 def _ignores_padding(recognizer: Recognizer) -> bool:

@@ -147,7 +147,8 @@ def whole_model_figure(overview: ModelOverview, title: str = "") -> Figure:
         ("conv stack", ["7 convs, 400-sample", "windows, hop 320", f"(1, {channels}, {frames})"]),
         ("z = transpose", [f"{channels} numbers", "per frame", f"(1, {frames}, {channels})"]),
         ("projection", [f"LayerNorm({channels})", f"Linear({channels}, {width})", f"(1, {frames}, {width})"]),
-        ("span masking", [f"{o.num_masked} of {frames} frames", "-> masked_spec_embed", f"(1, {frames}, {width})"]),
+        ("span masking", [f"{o.num_masked} of {frames} frames", f"({100 * o.num_masked / frames:.0f}%) -> mask vector",
+                          f"(1, {frames}, {width})"]),
         ("transformer", [f"pos conv + {o.num_layers} layers", "-> c (context)", f"(1, {frames}, {width})"]),
     ]
     xs = [0.15 + 2.22 * i for i in range(len(top))]
@@ -356,7 +357,8 @@ def make_all(
     sr = Wav2Vec2Config.base().sampling_rate
     paths = [save(frames_over_waveform_figure(clip), out / "frames_over_waveform.png")]
     torch.manual_seed(0)
-    whole = Wav2Vec2ForPreTraining(shape_config or Wav2Vec2Config.base()).eval()
+    # pretraining's masking (p x M = 0.065 x 10, about half the frames), not base()'s fine-tuning 0.05
+    whole = Wav2Vec2ForPreTraining(shape_config or Wav2Vec2Config.base(mask_time_prob=0.65)).eval()
     paths.append(save(whole_model_figure(model_overview(whole, clip)), out / "whole_model.png"))
     torch.manual_seed(0)
     model = Wav2Vec2Model(shape_config or Wav2Vec2Config.base()).eval()
