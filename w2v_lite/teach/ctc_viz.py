@@ -72,9 +72,9 @@ def frame_centres(num_frames: int, window: int, hop: int, sampling_rate: int) ->
 def emission_figure(em: Emissions, reference: str | None = None, min_log_prob: float = -10.0) -> Figure:
     """Waveform (top) and log P(class | frame) as a V x T image (bottom), sharing the time axis.
 
-    Frame t's column spans ``[t * hop, (t + 1) * hop)`` samples: it starts where its window starts. Dots mark the greedy path (the argmax
-    class of each frame); non-blank ones are labelled with their character. The title gives the greedy
-    transcript (and `reference`, if given).
+    Frame t's column spans ``[t * hop, (t + 1) * hop)`` samples: it starts where its window starts. Dots
+    mark the greedy path (the argmax class of each frame); non-blank ones are labelled with their
+    character. The title gives the greedy transcript (and `reference`, if given).
     """
     sr = em.sampling_rate
     fig = Figure(figsize=(10, 7.0), dpi=100, layout="constrained")
