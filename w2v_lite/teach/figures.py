@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import torch
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
@@ -350,9 +351,20 @@ def make_all(
 
     `shape_config` is the model traced for the shape flow (default: base, for the real 512 and 768);
     `extras` are the padding lengths (samples) of the invariance sweep; `long_audio=False` skips the
-    stitching-error and forced-alignment figures of `teach.long_audio` (the slow ones).
+    stitching-error and forced-alignment figures of `teach.long_audio` (the slow ones). Everything is drawn
+    under matplotlib's default rcParams (`FIXED_RC`), so a matplotlibrc or a notebook's style cannot change a
+    pixel: `tests/teach/test_figures.py` redraws every committed figure and compares the pixels.
     """
-    out = Path(out_dir)
+    with matplotlib.rc_context(FIXED_RC):
+        return _draw_all(Path(out_dir), shape_config, extras, long_audio)
+
+
+# matplotlib's own defaults, minus the backend (figures are drawn on Agg canvases through Figure.savefig)
+FIXED_RC = {key: value for key, value in matplotlib.rcParamsDefault.items() if key != "backend"}
+
+
+def _draw_all(out: Path, shape_config: Wav2Vec2Config | None, extras: Sequence[int], long_audio: bool) -> list[Path]:
+    """The body of `make_all`, run under `FIXED_RC`."""
     clip = load_default()
     sr = Wav2Vec2Config.base().sampling_rate
     paths = [save(frames_over_waveform_figure(clip), out / "frames_over_waveform.png")]
