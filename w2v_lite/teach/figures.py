@@ -360,7 +360,7 @@ def make_all(
 
 
 # matplotlib's own defaults, minus the backend (figures are drawn on Agg canvases through Figure.savefig)
-FIXED_RC = {key: value for key, value in matplotlib.rcParamsDefault.items() if key != "backend"}
+FIXED_RC: dict[Any, Any] = {key: value for key, value in matplotlib.rcParamsDefault.items() if key != "backend"}
 
 
 def _draw_all(out: Path, shape_config: Wav2Vec2Config | None, extras: Sequence[int], long_audio: bool) -> list[Path]:
