@@ -12,9 +12,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from w2v_lite.asr.alignment import align
-from w2v_lite.asr.pretrained import load_recognizer
-from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR, transcribe
+from w2v_lite.asr.recognizer import Recognizer
 from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.lengths import frame_start_seconds
 from w2v_lite.teach.cost_viz import cost_widget
@@ -23,7 +21,7 @@ from w2v_lite.teach.long_audio import gapped_clip, word_widget
 
 @pytest.fixture(scope="module")
 def recognizer():
-    return load_recognizer(DEFAULT_MODEL_DIR)
+    return Recognizer.load()  # the committed ctc-tiny
 
 
 def test_frame_start_seconds_is_the_window_start():
@@ -36,7 +34,7 @@ def test_frame_start_seconds_is_the_window_start():
 @pytest.mark.parametrize("first", [0, 5, 10])
 def test_forced_alignment_starts_and_ends_against_known_boundaries(recognizer, first, one_thread):
     clip = gapped_clip(words=5, gap_seconds=0.3, first=first)
-    result = align(recognizer, clip.audio, clip.transcript)
+    result = recognizer.align(clip.audio, clip.transcript)
     assert [w.word for w in result.words] == clip.words
     config = recognizer.model.config
     for w, start, end in zip(result.words, clip.starts, clip.ends, strict=True):
@@ -50,13 +48,13 @@ def test_forced_alignment_starts_and_ends_against_known_boundaries(recognizer, f
     assert early_ends >= 4  # peaky CTC: the last letter fires before the word's sound stops
 
 
-def test_transcribe_timestamps_bracket_the_speech(tmp_path, one_thread):
+def test_transcribe_timestamps_bracket_the_speech(recognizer, tmp_path, one_thread):
     # greedy decoding of gapped words finds no word delimiter (silence is blank), so the whole clip is one
     # "word": its span must still start at the first word's onset and end near the last word's end
     clip = gapped_clip(words=5, gap_seconds=0.3, first=10)
     path = tmp_path / "gapped.wav"
     sf.write(path, clip.audio.numpy(), 16000)
-    (result,) = transcribe(path)
+    result = recognizer.transcribe(str(path))  # what `w2v-lite transcribe --timestamps` prints
     assert result.words
     config = Wav2Vec2Config.base()
     for w in result.words:
@@ -69,7 +67,7 @@ def test_transcribe_timestamps_bracket_the_speech(tmp_path, one_thread):
 def test_notebook_06_word_widget_shows_the_true_span(recognizer, one_thread):
     # moved here from notebook 06: setting .value is what dragging the slider does
     clip = gapped_clip(words=5, gap_seconds=0.3)
-    result = align(recognizer, clip.audio, clip.transcript)
+    result = recognizer.align(clip.audio, clip.transcript)
     slider, label = word_widget(result, truth=clip.starts, truth_ends=clip.ends).children
     slider.value = 2
     w = result.words[2]
