@@ -279,7 +279,9 @@ assert round(100 * linear_share) == 57"""),
 
 Move the slider (seconds of audio) to see the base model's cost per stage kind, and the peak memory. Watch the
 attention rows grow four-fold when the length doubles, and everything else two-fold."""),
-("code", """widget = cost_widget(base, value=10)
+("code", """from w2v_lite.teach.widgets import cost_figure_widget
+
+widget = cost_figure_widget(base, value=10)  # a slider over seconds; the bars redraw
 widget"""),
 ("md", """## Exercise
 

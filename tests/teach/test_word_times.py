@@ -80,3 +80,11 @@ def test_notebook_07_cost_widget_follows_its_slider():
     slider, table = cost_widget(Wav2Vec2Config.base(), value=10).children
     slider.value = 60
     assert "2999 frames" in table.value
+
+
+def test_notebook_07_cost_figure_widget_follows_its_slider():
+    from w2v_lite.teach.widgets import cost_figure_widget
+
+    slider, label = cost_figure_widget(Wav2Vec2Config.base(), value=10).children[:2]
+    slider.value = 60
+    assert "2999 frames" in label.value

@@ -106,8 +106,8 @@ class Recognizer:
     """A CTC model ready to turn audio into text (see the module docstring). `Recognizer.load(folder)` reads
     a checkpoint; ``Recognizer(model, tokenizer)`` wraps a model in memory, fed as w2v_lite trains."""
 
-    model: CTCModel
-    tokenizer: CharTokenizer
+    model: CTCModel = field(repr=False)  # repr: the source and preprocessing say enough
+    tokenizer: CharTokenizer = field(repr=False)
     preprocessing: Preprocessing | None = None  # None: `Preprocessing.ours(model.config)`
     decoder: Decoder = greedy
     source: str = ""

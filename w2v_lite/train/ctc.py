@@ -40,7 +40,7 @@ from w2v_lite.data.dataset import AudioFolder, Clip, read_transcripts
 from w2v_lite.data.tokenizer import VOCAB_FILE, CharTokenizer
 from w2v_lite.model import checkpoints
 from w2v_lite.model.ctc import Wav2Vec2ForCTC, required_frames
-from w2v_lite.train.loop import Task, waveform_batch
+from w2v_lite.train.loop import Task, require_int, waveform_batch
 
 __all__ = ["CTC_DEFAULTS", "CTCTask", "evaluate_ctc"]
 
@@ -62,8 +62,8 @@ class CTCTask(Task):
 
     def __init__(self, tokenizer: CharTokenizer | None, freeze_steps: int = 0, eval_data: Path | None = None,
                  eval_every: int = 0, augment: Augment | None = None) -> None:
-        if freeze_steps < 0 or eval_every < 0:
-            raise ValueError("--freeze-steps and --eval-every must be >= 0")
+        freeze_steps, eval_every = require_int("--freeze-steps", freeze_steps, 0), require_int("--eval-every",
+                                                                                              eval_every, 0)
         self._given = tokenizer  # None: the vocabulary comes from the checkpoint on resume (`restore`)
         self.freeze_steps = freeze_steps
         self.eval_every = eval_every
@@ -77,6 +77,10 @@ class CTCTask(Task):
         if self._given is not None and self._given.vocab != saved.vocab:
             raise ValueError(f"{folder / VOCAB_FILE} differs from the vocabulary given; resume with the checkpoint's")
         self._given = saved
+
+    def exact_settings(self) -> dict[str, object]:
+        """When the conv stack thaws and whether clips are augmented change the run: a resume must keep them."""
+        return {"freeze_steps": self.freeze_steps, "augment": self.augment is not None}
 
     @property
     def tokenizer(self) -> CharTokenizer:
