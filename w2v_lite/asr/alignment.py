@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
@@ -24,6 +25,8 @@ from w2v_lite.asr.decoding import emissions
 from w2v_lite.asr.pretrained import Recognizer
 from w2v_lite.data.tokenizer import CharTokenizer
 from w2v_lite.lengths import receptive_field
+
+Row = tuple[np.ndarray, np.ndarray]  # one frame's scores: (U + 1,) blank states, (U,) token states
 
 __all__ = ["Alignment", "TokenSpan", "WordSpan", "align", "forced_align", "token_spans", "word_spans"]
 
@@ -102,51 +105,184 @@ def word_spans(path: list[int], tokenizer: CharTokenizer, hop_seconds: float) ->
     return words
 
 
+ALIGN_ROWS_BYTES = 256 * 2**20
+"""Score rows `forced_align` keeps at once to read the path back (one float64 per state for each frame of a
+segment): 256 MB is 640 frames of a 25,000-character transcript."""
+ALIGN_CHECKPOINT_BYTES = 128 * 2**20
+"""Score rows `forced_align` saves per level of recomputation (one every segment of frames)."""
+
+
+class _Trellis:
+    """The CTC trellis of U target tokens stored as its U + 1 blank states and U token states, so that each
+    vector operation runs on contiguous arrays: blank j is trellis state 2j, token k is state 2k + 1.
+
+    `step` is the Viterbi recursion of the textbook (S = 2U + 1)-state form on the same float64 values
+    (the best of stay / step / skip, plus log p of the state's token), restricted to the band of states a
+    complete path can be in at frame t: at most 2t + 1 (reachable from the start) and at least
+    2U - 1 - 2(T - 1 - t) (can still reach the end). Outside the band nothing is written: above it a row
+    keeps -inf (unreachable, as in the full table), below it nothing is ever read again, because the
+    predecessors of an in-band state are in the band one frame earlier.
+    """
+
+    def __init__(self, log_probs: np.ndarray, targets: np.ndarray, blank: int) -> None:
+        self.log_probs = log_probs  # (T, V) float64
+        self.targets = targets  # (U,) int64
+        self.blank = blank
+        self.skip_add = np.where(targets[1:] != targets[:-1], 0.0, -np.inf)  # (U - 1,): token k may skip
+        # the blank after token k - 1 (into token k) only when the two tokens differ
+
+    def empty(self) -> tuple[np.ndarray, np.ndarray]:
+        """A row of scores where every state is unreachable: (U + 1,) blanks, (U,) tokens, all -inf."""
+        return np.full(len(self.targets) + 1, -np.inf), np.full(len(self.targets), -np.inf)
+
+    def first(self) -> tuple[np.ndarray, np.ndarray]:
+        """Scores after frame 0: a path starts on blank 0 or on token 0."""
+        blanks, tokens = self.empty()
+        blanks[0] = self.log_probs[0, self.blank]
+        tokens[0] = self.log_probs[0, self.targets[0]]
+        return blanks, tokens
+
+    def step(self, prev: tuple[np.ndarray, np.ndarray], t: int, out: tuple[np.ndarray, np.ndarray]) -> None:
+        """Write the in-band scores after frame t (t >= 1) into `out` from those after t - 1 in `prev`."""
+        (pb, pk), (ob, ok) = prev, out
+        units, left = len(self.targets), len(self.log_probs) - 1 - t  # tokens; frames after this one
+        j0, j1 = max(0, units - left), min(units, t) + 1  # blanks in the band
+        k0, k1 = max(0, units - 1 - left), min(units - 1, t) + 1  # tokens in the band
+        if j0 < j1:
+            a = max(j0, 1)
+            if j0 == 0:
+                ob[0] = pb[0]  # blank 0 can only stay
+            np.maximum(pb[a:j1], pk[a - 1 : j1 - 1], out=ob[a:j1])  # stay, or step from token j - 1
+            ob[j0:j1] += self.log_probs[t, self.blank]
+        if k0 < k1:
+            np.maximum(pk[k0:k1], pb[k0:k1], out=ok[k0:k1])  # stay, or step from blank k
+            a = max(k0, 1)
+            if a < k1:  # or skip from token k - 1
+                np.maximum(ok[a:k1], pk[a - 1 : k1 - 1] + self.skip_add[a - 1 : k1 - 1], out=ok[a:k1])
+            ok[k0:k1] += self.log_probs[t].take(self.targets[k0:k1])
+
+    def move(self, prev: tuple[np.ndarray, np.ndarray], state: int) -> int:
+        """How the best path reached `state` from the row before: 0 stay, 1 step, 2 skip. The first best
+        candidate wins a tie, in the order stay, step, skip (as torch.max over the three does)."""
+        pb, pk = prev
+        if state % 2 == 0:  # blank j: stay, or step from token j - 1
+            j = state // 2
+            return 1 if j >= 1 and pk[j - 1] > pb[j] else 0
+        k = state // 2
+        best, move = pk[k], 0
+        if pb[k] > best:
+            best, move = pb[k], 1
+        if k >= 1 and self.skip_add[k - 1] == 0 and pk[k - 1] > best:
+            move = 2
+        return move
+
+
 def forced_align(log_probs: torch.Tensor, targets: list[int], blank: int = 0) -> tuple[list[int], float]:
     """Best CTC path that spells `targets`: (T, V) log-probabilities, U ids -> (T ids per frame, log prob).
 
-    Viterbi: ``best[s]`` after frame t is the highest log probability of a path over frames 0..t that ends
-    in trellis state s; each frame takes the best of stay / step / skip and adds log p(state's token).
-    Raises ValueError when T frames cannot hold the transcript (U tokens plus a blank between repeats).
+    Viterbi over the ``S = 2U + 1`` trellis states: the best score of a path over frames 0..t ending in
+    state s is the best of stay / step / skip into s plus log p(s's token | frame t); the path is read back
+    from the end through the chosen moves. Ties go to stay, then step, then skip.
+
+    Memory is bounded by design, whatever T and U: instead of a T x S table of moves (a 30-minute clip
+    and a 25,000-character transcript would need 4.5 GB even as uint8), the forward pass keeps only the
+    current row, saving a copy every few hundred frames (`ALIGN_CHECKPOINT_BYTES` per level); the path is
+    then read back segment by segment, each segment's moves recomputed from its saved row
+    (`ALIGN_MOVES_BYTES`). Recomputing repeats the same float64 operations, so the path is exactly the one
+    a full table would give, at about twice the time. Peak memory: the two budgets (one more checkpoint
+    level per 100-fold of length beyond them) plus O(T x V + S).
+
+    Raises ValueError when T frames cannot hold the transcript (U tokens plus a blank between repeats), for
+    an id outside the vocabulary, the blank in `targets`, or non-finite-from-above scores (NaN, +inf).
     """
-    if log_probs.dim() != 2:
-        raise ValueError(f"log_probs must be (T, V), got shape {tuple(log_probs.shape)}")
-    targets = [int(i) for i in targets]
-    if not targets:
+    if not isinstance(log_probs, torch.Tensor):
+        raise TypeError(f"log_probs must be a (T, V) torch.Tensor, got {type(log_probs).__name__}")
+    if log_probs.dim() != 2 or log_probs.shape[0] == 0:
+        raise ValueError(f"log_probs must be (T, V) with T >= 1, got shape {tuple(log_probs.shape)}")
+    if not log_probs.is_floating_point():
+        raise TypeError(f"log_probs must be floating point (log-softmax output), got {log_probs.dtype}")
+    frames, vocab = log_probs.shape
+    if isinstance(targets, (str, bytes)) or not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool)
+                                                    for i in targets):
+        raise TypeError("targets must be a list of int token ids (use the tokenizer's encode)")
+    ids = [int(i) for i in targets]
+    if not ids:
         raise ValueError("the transcript is empty; give at least one character to align")
-    if blank in targets:
+    outside = sorted({i for i in ids if not 0 <= i < vocab})
+    if outside:
+        raise ValueError(f"target ids {outside} are outside the vocabulary of {vocab} tokens (ids 0..{vocab - 1}); "
+                         "encode the transcript with the checkpoint's own tokenizer")
+    if blank in ids:
         raise ValueError(f"targets must not contain the blank id {blank}")
-    frames = log_probs.shape[0]
-    needed = len(targets) + sum(a == b for a, b in itertools.pairwise(targets))
+    needed = len(ids) + sum(a == b for a, b in itertools.pairwise(ids))
     if frames < needed:
-        raise ValueError(f"the transcript needs at least {needed} frames ({len(targets)} tokens plus a blank "
-                         f"between repeated letters) but the audio has {frames}; use a longer clip or a "
-                         "shorter transcript")
-    states = torch.full((2 * len(targets) + 1,), blank, dtype=torch.long)
-    states[1::2] = torch.tensor(targets)
-    emit = log_probs.double()[:, states]  # (T, S) log p of each state's token per frame
-    skip_ok = torch.zeros(len(states), dtype=torch.bool)
-    skip_ok[3::2] = states[3::2] != states[1:-2:2]  # token states whose previous token differs
-    neg = torch.tensor(float("-inf"), dtype=torch.float64)
-    best = torch.full((len(states),), float("-inf"), dtype=torch.float64)
-    best[:2] = emit[0, :2]  # a path starts on the first blank or the first token
-    moves = torch.zeros(frames, len(states), dtype=torch.uint8)  # 0 stay, 1 step, 2 skip
-    for t in range(1, frames):
-        step = torch.cat([neg[None], best[:-1]])
-        skip = torch.where(skip_ok, torch.cat([neg[None].expand(2), best[:-2]]), neg)
-        candidates = torch.stack([best, step, skip])  # (3, S)
-        best, moves[t] = candidates.max(0)
-        best = best + emit[t]
-    last = len(states) - 1
-    s = last if best[last] >= best[last - 1] else last - 1  # a path ends on the last token or blank after it
-    score = float(best[s])
+        raise ValueError(f"the clip is too short for the transcript: it needs at least {needed} frames "
+                         f"({len(ids)} tokens plus a blank between repeated letters) but the audio has {frames}; "
+                         "use a longer clip or a shorter transcript")
+    lp = log_probs.detach().double().cpu().numpy()
+    if np.isnan(lp).any() or (lp == np.inf).any():
+        raise ValueError("log_probs contain NaN or +inf; pass log_softmax of finite logits")
+    trellis = _Trellis(lp, np.asarray(ids, dtype=np.int64), blank)
+    path = np.empty(frames, dtype=np.int64)  # the path as trellis states (blank j = 2j, token k = 2k + 1)
+    width = 2 * len(ids) + 1
+    leaf = max(1, ALIGN_ROWS_BYTES // (8 * width))  # frames whose rows fit the budget at once
+    per_level = max(2, ALIGN_CHECKPOINT_BYTES // (8 * width))  # rows saved per level
+
+    def run(start: int, stop: int, row: Row | None, save: range) -> tuple[Row, dict[int, Row]]:
+        """The row after frame stop - 1 from the row after start - 1 (None at frame 0), and copies of the
+        rows before each frame in `save`."""
+        saved: dict[int, Row] = {}
+        buffers = [trellis.empty(), trellis.empty()]  # the rows of frames t - 1 and t, in turn
+        for t in range(start, stop):
+            if t in save:
+                saved[t] = row if row is None else (row[0].copy(), row[1].copy())
+            if t == 0:
+                row = trellis.first()
+            else:
+                out = buffers[t % 2]
+                trellis.step(row, t, out)  # type: ignore[arg-type]
+                row = out
+        if stop in save:
+            saved[stop] = row if row is None else (row[0].copy(), row[1].copy())
+        return row, saved  # type: ignore[return-value]
+
+    def read_back(start: int, stop: int, row: Row | None, state: int) -> int:
+        """Fill `path[start:stop]` from the row before `start` and the state at stop - 1; returns the
+        state at start - 1."""
+        if stop - start > leaf:  # too long to keep every row: save some, then read back piece by piece
+            piece = max(leaf, -(-(stop - start) // per_level))
+            begins = range(start, stop, piece)
+            _, saved = run(start, begins[-1], row, begins)
+            for begin in reversed(begins):
+                state = read_back(begin, min(begin + piece, stop), saved.pop(begin), state)
+            return state
+        blanks = np.full((stop - start, len(ids) + 1), -np.inf)  # every row of the segment
+        tokens = np.full((stop - start, len(ids)), -np.inf)
+        for t in range(start, stop):
+            if t == 0:
+                blanks[0], tokens[0] = trellis.first()
+            else:
+                trellis.step(row if t == start else (blanks[t - start - 1], tokens[t - start - 1]), t,
+                             (blanks[t - start], tokens[t - start]))  # type: ignore[arg-type]
+        for t in range(stop - 1, start - 1, -1):
+            path[t] = state
+            if t > 0:
+                state -= trellis.move(row if t == start else (blanks[t - start - 1], tokens[t - start - 1]),
+                                      state)  # type: ignore[arg-type]
+        return state
+
+    piece = max(leaf, -(-frames // per_level))
+    (blanks, tokens), saved = run(0, frames, None, range(0, frames, piece))
+    # a path ends on the last token or on the blank after it; a tie goes to the blank (the higher state)
+    state = width - 1 if blanks[-1] >= tokens[-1] else width - 2
+    score = float(blanks[-1] if state == width - 1 else tokens[-1])
     if score == float("-inf"):
         raise ValueError("no CTC path spells the transcript in these frames")
-    path = [0] * frames
-    for t in range(frames - 1, -1, -1):
-        path[t] = int(states[s])
-        s -= int(moves[t, s])
-    return path, score
+    for begin in reversed(range(0, frames, piece)):
+        state = read_back(begin, min(begin + piece, frames), saved.pop(begin), state)
+    token_of_state = np.full(width, blank, dtype=np.int64)
+    token_of_state[1::2] = ids
+    return token_of_state[path].tolist(), score
 
 
 @torch.no_grad()
