@@ -15,6 +15,8 @@ follow the config: frame t starts at ``t * hop / rate`` s (20 ms at 16 kHz); a s
 from __future__ import annotations
 
 import itertools
+import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,22 +51,59 @@ class WordSpan:
     end_frame: int
     start: float
     end: float
+    score: float | None = None  # forced alignment only: mean log p per frame of the path over the word's frames
+    vs_greedy: float | None = None  # ... minus the greedy path's mean over the same frames (<= 0)
 
     def as_dict(self) -> dict:
-        """{"word", "start", "end"} with times in seconds rounded to the ms (the --json form)."""
-        return {"word": self.word, "start": round(self.start, 3), "end": round(self.end, 3)}
+        """{"word", "start", "end"} with times in seconds rounded to the ms (the --json form), plus "score"
+        and "vs_greedy" (nats per frame, 3 decimals) for a forced alignment."""
+        out: dict = {"word": self.word, "start": round(self.start, 3), "end": round(self.end, 3)}
+        if self.score is not None and self.vs_greedy is not None:
+            out.update(score=round(self.score, 3), vs_greedy=round(self.vs_greedy, 3))
+        return out
+
+
+MATCH_THRESHOLD = -0.5
+"""`Alignment.vs_greedy` below this (nats per frame) means the transcript does not seem to match the audio.
+Calibrated on the committed ctc-tiny and the 60 held-out corpus clips (benchmarks/align_threshold.py,
+numbers in benchmarks/README.md): matched transcripts score -0.10 to 0, another clip's transcript -10.2
+to -1.67; -0.5 sits between the two with a margin of about 3x on either side."""
+
+SILENCE_DBFS = -60.0
+"""A clip whose peak is below this level (dB relative to full scale) is called silent: nothing to align."""
+
+MAX_CHARACTERS_PER_SECOND = 40.0
+"""More transcript characters per second of audio than this is faster than anyone speaks (the corpus,
+synthesised at several speeds, holds 2 to 26 per second, median 11): the clip is too short for the
+transcript."""
 
 
 @dataclass
 class Alignment:
-    """What `align` returns: words and tokens with spans, the frame path, its log probability and the
-    (T, V) log-probabilities it was found in."""
+    """What `align` returns: words and tokens with spans, the frame path, its log probability, the (T, V)
+    log-probabilities it was found in, and how well it fits.
+
+    `frame_score` is the mean log p per frame of the forced path, `greedy_frame_score` that of the greedy
+    path (each frame's most likely token: no path scores higher), and `vs_greedy` their difference (<= 0):
+    near 0 when the audio says the transcript, far below when it does not (see `MATCH_THRESHOLD`).
+    `warning` says why the alignment should not be trusted (silence, a clip too short for the transcript,
+    or a mismatch), or is None.
+    """
 
     words: list[WordSpan]
     tokens: list[TokenSpan]
     path: list[int]  # (T,) token id per frame, blank = 0
     score: float  # sum over frames of log p(path[t] | frame t)
-    log_probs: torch.Tensor
+    log_probs: torch.Tensor  # (T, V)
+    frame_score: float = 0.0
+    greedy_frame_score: float = 0.0
+    vs_greedy: float = 0.0
+    warning: str | None = None
+
+    def as_dict(self) -> dict:
+        """The scores in the --json form: {"score", "greedy_score", "vs_greedy", "warning"} (3 decimals)."""
+        return {"score": round(self.frame_score, 3), "greedy_score": round(self.greedy_frame_score, 3),
+                "vs_greedy": round(self.vs_greedy, 3), "warning": self.warning}
 
 
 def token_spans(path: list[int], blank: int = 0) -> list[TokenSpan]:
@@ -285,14 +324,43 @@ def forced_align(log_probs: torch.Tensor, targets: list[int], blank: int = 0) ->
     return token_of_state[path].tolist(), score
 
 
+def _doubt(waveform: torch.Tensor, rate: int, transcript: str, vs_greedy: float) -> str | None:
+    """Why an alignment should not be trusted, in words, or None: silence, then a clip too short for the
+    transcript, then a transcript that does not match (the first that applies)."""
+    peak = float(waveform.abs().max()) if waveform.numel() else 0.0
+    if peak == 0:
+        return ("the audio is digital silence (every sample is 0): there is no speech to align the transcript "
+                "to, so the word times are meaningless")
+    level = 20 * math.log10(peak)
+    if level < SILENCE_DBFS:
+        return (f"the audio is silent (peak {level:.0f} dBFS, below {SILENCE_DBFS:g}): there is no speech to "
+                "align the transcript to, so the word times are meaningless")
+    seconds = waveform.numel() / rate
+    characters = len(" ".join(transcript.split()))
+    if characters > MAX_CHARACTERS_PER_SECOND * seconds:
+        return (f"the clip is too short for the transcript: {characters} characters in {seconds:.2f} s is over "
+                f"{MAX_CHARACTERS_PER_SECOND:g} per second, faster than speech; check that this is the right "
+                "file and transcript")
+    if vs_greedy < MATCH_THRESHOLD:
+        return (f"the transcript and the audio do not seem to match: the forced path scores "
+                f"{-vs_greedy:.2f} nats per frame below the model's own best path (threshold "
+                f"{-MATCH_THRESHOLD:g}); check that this is the right file and transcript")
+    return None
+
+
 @torch.no_grad()
 def align(
-    recognizer: Recognizer, waveform: torch.Tensor, transcript: str, chunk_seconds: float | None = None
+    recognizer: Recognizer, waveform: torch.Tensor, transcript: str, chunk_seconds: float | None = None,
+    warn: bool = True,
 ) -> Alignment:
-    """Audio (L,) at the model's rate + what it says -> `Alignment` (words with times, tokens, path).
+    """Audio (L,) at the model's rate + what it says -> `Alignment` (words with times and scores, tokens,
+    path, clip scores).
 
-    Characters the vocabulary lacks raise ValueError naming them (an <unk> has nothing to align to).
-    The words keep the transcript's spelling and case.
+    Characters the vocabulary lacks raise ValueError naming them (an <unk> has nothing to align to), and
+    so does a clip with fewer frames than the transcript needs. The words keep the transcript's spelling
+    and case. When the result should not be trusted (`Alignment.warning`: silence, a clip too short for
+    the transcript, a transcript that does not match) a UserWarning says why, unless `warn=False`.
+    Memory: O(T x V + U) besides the model, and the bounded trellis of `forced_align`.
     """
     tokenizer: CharTokenizer = recognizer.tokenizer
     if not isinstance(transcript, str) or not transcript.split():
@@ -305,12 +373,23 @@ def align(
         raise ValueError(f"characters {missing} are not in the model's vocabulary; spell the transcript with "
                          f"{''.join(t for t in tokenizer.vocab if len(t) == 1 and t != '|')}")
     logits = emissions(recognizer, waveform, chunk_seconds)
-    log_probs = F.log_softmax(logits.double(), dim=-1)
+    log_probs = F.log_softmax(logits.double(), dim=-1)  # (T, V)
     path, score = forced_align(log_probs, targets, tokenizer.pad_token_id)
     config = recognizer.model.config
     hop_seconds = receptive_field(config)[1] / config.sampling_rate
-    words = word_spans(path, tokenizer, hop_seconds)
+    forced = log_probs.gather(1, torch.tensor(path)[:, None])[:, 0]  # (T,) log p of the path's token
+    greedy = log_probs.max(-1).values  # (T,) the best any path can do at each frame
+    words = []
+    for w in word_spans(path, tokenizer, hop_seconds):
+        mine, best = forced[w.start_frame:w.end_frame].mean(), greedy[w.start_frame:w.end_frame].mean()
+        words.append(WordSpan(w.word, w.start_frame, w.end_frame, w.start, w.end, float(mine), float(mine - best)))
     given = transcript.split()
     if len(words) == len(given):  # report the user's spelling
-        words = [WordSpan(g, w.start_frame, w.end_frame, w.start, w.end) for g, w in zip(given, words)]
-    return Alignment(words, token_spans(path, tokenizer.pad_token_id), path, score, log_probs.float())
+        words = [WordSpan(g, w.start_frame, w.end_frame, w.start, w.end, w.score, w.vs_greedy)
+                 for g, w in zip(given, words)]
+    frame_score, greedy_score = score / len(path), float(greedy.mean())
+    doubt = _doubt(waveform, config.sampling_rate, transcript, frame_score - greedy_score)
+    if doubt is not None and warn:
+        warnings.warn(doubt, UserWarning, stacklevel=3)
+    return Alignment(words, token_spans(path, tokenizer.pad_token_id), path, score, log_probs.float(),
+                     frame_score, greedy_score, frame_score - greedy_score, doubt)
