@@ -14,6 +14,7 @@ so no checkpoint is needed.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -110,10 +111,27 @@ def figures(args: argparse.Namespace) -> None:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error: `error: ...` plus where to look, exit code 2 (no usage dump)."""
+    """argparse with a one-line error: `error: ...` plus where to look, exit code 2 (no usage dump).
+
+    Values such as `-inf`, `-1e3` or `-nan` are read as (negative) numbers, not as unknown options, so
+    `--seconds -inf` reaches the flag's own check; a file whose name starts with "-" gets a hint at `--`.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def error(self, message: str) -> NoReturn:
+        dashed = [a for a in (self._argv or []) if a.startswith("-") and Path(a).is_file()]
+        if dashed:  # e.g. `transcribe -x.wav`: argparse took the file for an option
+            message += (f"; {dashed[0]} looks like a file whose name starts with '-': put `--` before the "
+                        f"file names (`-- {dashed[0]}`) or write ./{dashed[0]}")
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+    _argv: Sequence[str] | None = None  # the command line being parsed (set by `main`), for hints
+
+
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE)
 
 
 def _example(text: str) -> dict:
@@ -146,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `w2v-lite`, `python -m w2v_lite` and `python -m w2v_lite.train`; returns the exit code."""
+    Parser._argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning

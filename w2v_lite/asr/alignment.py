@@ -158,9 +158,9 @@ class _Trellis:
     `step` is the Viterbi recursion of the textbook (S = 2U + 1)-state form on the same float64 values
     (the best of stay / step / skip, plus log p of the state's token), restricted to the band of states a
     complete path can be in at frame t: at most 2t + 1 (reachable from the start) and at least
-    2U - 1 - 2(T - 1 - t) (can still reach the end). Outside the band nothing is written: above it a row
-    keeps -inf (unreachable, as in the full table), below it nothing is ever read again, because the
-    predecessors of an in-band state are in the band one frame earlier.
+    2U - 1 - 2(T - 1 - t) (can still reach the end). Outside the band only the first state above it is
+    written (-inf: unreachable, as in the full table); nothing else outside it is ever read, because the
+    predecessors of an in-band state are in the band one frame earlier or that first state above it.
     """
 
     def __init__(self, log_probs: np.ndarray, targets: np.ndarray, blank: int) -> None:
@@ -169,6 +169,7 @@ class _Trellis:
         self.blank = blank
         self.skip_add = np.where(targets[1:] != targets[:-1], 0.0, -np.inf)  # (U - 1,): token k may skip
         # the blank after token k - 1 (into token k) only when the two tokens differ
+        self._scratch = np.empty(max(len(targets) - 1, 0))
 
     def empty(self) -> tuple[np.ndarray, np.ndarray]:
         """A row of scores where every state is unreachable: (U + 1,) blanks, (U,) tokens, all -inf."""
@@ -197,8 +198,15 @@ class _Trellis:
             np.maximum(pk[k0:k1], pb[k0:k1], out=ok[k0:k1])  # stay, or step from blank k
             a = max(k0, 1)
             if a < k1:  # or skip from token k - 1
-                np.maximum(ok[a:k1], pk[a - 1 : k1 - 1] + self.skip_add[a - 1 : k1 - 1], out=ok[a:k1])
+                skip = np.add(pk[a - 1 : k1 - 1], self.skip_add[a - 1 : k1 - 1], out=self._scratch[: k1 - a])
+                np.maximum(ok[a:k1], skip, out=ok[a:k1])
             ok[k0:k1] += self.log_probs[t].take(self.targets[k0:k1])
+        # the one state above the band is the only one the next frame reads besides the band: unreachable.
+        # So rows need no -inf fill, and buffers can be reused.
+        if j1 < len(ob):
+            ob[j1] = -np.inf
+        if k1 < len(ok):
+            ok[k1] = -np.inf
 
     def move(self, prev: tuple[np.ndarray, np.ndarray], state: int) -> int:
         """How the best path reached `state` from the row before: 0 stay, 1 step, 2 skip. The first best
@@ -271,7 +279,7 @@ def forced_align(log_probs: torch.Tensor, targets: list[int], blank: int = 0) ->
         """The row after frame stop - 1 from the row after start - 1 (None at frame 0), and copies of the
         rows before each frame in `save`."""
         saved: dict[int, Row] = {}
-        buffers = [trellis.empty(), trellis.empty()]  # the rows of frames t - 1 and t, in turn
+        buffers = [(np.empty(len(ids) + 1), np.empty(len(ids))) for _ in range(2)]  # rows t - 1 and t, in turn
         for t in range(start, stop):
             if t in save:
                 saved[t] = row if row is None else (row[0].copy(), row[1].copy())
@@ -295,8 +303,7 @@ def forced_align(log_probs: torch.Tensor, targets: list[int], blank: int = 0) ->
             for begin in reversed(begins):
                 state = read_back(begin, min(begin + piece, stop), saved.pop(begin), state)
             return state
-        blanks = np.full((stop - start, len(ids) + 1), -np.inf)  # every row of the segment
-        tokens = np.full((stop - start, len(ids)), -np.inf)
+        blanks, tokens = leaf_rows  # every row of the segment (the first stop - start of them)
         for t in range(start, stop):
             if t == 0:
                 blanks[0], tokens[0] = trellis.first()
@@ -310,6 +317,7 @@ def forced_align(log_probs: torch.Tensor, targets: list[int], blank: int = 0) ->
                                       state)  # type: ignore[arg-type]
         return state
 
+    leaf_rows = np.empty((min(leaf, frames), len(ids) + 1)), np.empty((min(leaf, frames), len(ids)))
     piece = max(leaf, -(-frames // per_level))
     (blanks, tokens), saved = run(0, frames, None, range(0, frames, piece))
     # a path ends on the last token or on the blank after it; a tie goes to the blank (the higher state)

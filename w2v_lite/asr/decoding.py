@@ -68,9 +68,9 @@ def emissions(recognizer: Recognizer, waveform: torch.Tensor, chunk_seconds: flo
     if chunk_seconds is None and x.numel() > CHUNK_ABOVE_SECONDS * rate:
         chunk_seconds = CHUNK_SECONDS
     if chunk_seconds is not None:
-        if not chunk_seconds >= MIN_CHUNK_SECONDS:
+        if not MIN_CHUNK_SECONDS <= chunk_seconds < float("inf"):
             raise ValueError(f"chunk_seconds must be at least {MIN_CHUNK_SECONDS:g} s (each window needs context; "
-                             f"the default is {CHUNK_SECONDS:g} s), got {chunk_seconds}")
+                             f"the default is {CHUNK_SECONDS:g} s) and finite, got {chunk_seconds}")
         stride = min(STRIDE_SECONDS, chunk_seconds / 10)
         return encode_chunked(model, x, chunk_seconds, stride).float()
     device = next(model.parameters()).device

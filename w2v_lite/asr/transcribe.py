@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import soundfile as sf
 import torch
 from tqdm import tqdm
 
@@ -39,7 +39,7 @@ from w2v_lite.asr.decoding import (
     emissions,
 )
 from w2v_lite.asr.pretrained import Recognizer, load_recognizer
-from w2v_lite.data.audio import load
+from w2v_lite.data.audio import duration, load
 from w2v_lite.data.tokenizer import CharTokenizer
 from w2v_lite.lengths import receptive_field
 from w2v_lite.model.ctc import Wav2Vec2ForCTC
@@ -76,10 +76,15 @@ class Transcript:
     error: str | None = None
 
     def as_dict(self) -> dict:
-        """The --json form: {"file", "text", "words": [{"word", "start", "end"}]} (times in seconds)."""
+        """The --json form: {"file", "text", "words": [{"word", "start", "end"}]} (times in seconds), plus
+        "frames": [{"frame", "start_ms", "end_ms", "token"}] when the path was asked for."""
         if self.error is not None:
             return {"file": self.path, "error": self.error}
-        return {"file": self.path, "text": self.text, "words": [w.as_dict() for w in self.words]}
+        out = {"file": self.path, "text": self.text, "words": [w.as_dict() for w in self.words]}
+        if self.frames is not None:  # asked for (--frames): the greedy path, one entry per frame
+            out["frames"] = [{"frame": f.frame, "start_ms": round(f.start_ms, 3), "end_ms": round(f.end_ms, 3),
+                              "token": f.token} for f in self.frames]
+        return out
 
 
 def frame_steps(path: Sequence[int], tokenizer: CharTokenizer, model: Wav2Vec2ForCTC) -> list[FrameStep]:
@@ -101,12 +106,9 @@ def _ignores_padding(recognizer: Recognizer) -> bool:
 
 
 def _duration(path: Path) -> float:
-    """Seconds of audio in a file, from its header (0 when unreadable: `load` then reports why)."""
-    try:
-        info = sf.info(path)
-        return info.frames / info.samplerate
-    except (sf.SoundFileError, RuntimeError, OSError):
-        return 0.0
+    """Seconds of audio in a file, from its header (0 when unreadable, or a pipe that can be read only once:
+    `load` then reads it or says why)."""
+    return duration(path)
 
 
 def _batches(paths: list[Path], batched: bool, chunk_seconds: float | None) -> Iterator[list[int]]:
@@ -264,7 +266,8 @@ def add_transcribe_parser(subparsers: argparse._SubParsersAction) -> argparse.Ar
     p.add_argument("--frames", action="store_true", help="also print the per-frame argmax path with times in ms")
     p.add_argument("--timestamps", action="store_true", help="also print each word's start and end in seconds")
     p.add_argument("--json", action="store_true",
-                   help='one JSON object per file: {"file", "text", "words": [{"word", "start", "end"}]}')
+                   help='one JSON object per file: {"file", "text", "words": [{"word", "start", "end"}]}, '
+                        'with --frames also "frames": [{"frame", "start_ms", "end_ms", "token"}]')
     p.add_argument("--chunk-seconds", type=_chunk_seconds, default=None, metavar="S",
                    help=f"encode in overlapping windows of S seconds (default: only clips over "
                         f"{CHUNK_ABOVE_SECONDS:g} s, in 20 s windows)")
@@ -286,6 +289,8 @@ def _positive(text: str) -> float:
 
 def _chunk_seconds(text: str) -> float:
     value = _positive(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds (the default is 20 s), got {text}")
     if value < MIN_CHUNK_SECONDS:
         raise argparse.ArgumentTypeError(f"must be at least {MIN_CHUNK_SECONDS:g} s (each window needs context; "
                                          f"the default is 20 s), got {text}")
@@ -296,12 +301,14 @@ def _run_align(args: argparse.Namespace) -> None:
     recognizer = load_recognizer(args.model)
     wave = load(args.file, sampling_rate=recognizer.model.config.sampling_rate)
     try:
-        result = align(recognizer, wave, args.transcript)
+        result = align(recognizer, wave, args.transcript, warn=False)
     except ValueError as err:
         raise ValueError(f"{args.file}: {err}") from err
+    if result.warning is not None:  # silence, a clip too short for the transcript, or a mismatch
+        print(f"warning: {args.file}: {result.warning}", file=sys.stderr)
     if args.json:
         print(json.dumps({"file": str(args.file), "text": " ".join(args.transcript.split()),
-                          "words": [w.as_dict() for w in result.words]}, ensure_ascii=False))
+                          "words": [w.as_dict() for w in result.words], **result.as_dict()}, ensure_ascii=False))
         return
     print(f"{args.file}\t{' '.join(args.transcript.split())}")
     print(format_words(result.words))
@@ -317,6 +324,8 @@ def add_align_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument("file", metavar="FILE", help="one audio file: WAV/FLAC/OGG, any rate, mono or stereo")
     p.add_argument("transcript", help="what the audio says, in quotes")
     _model_arg(p)
-    p.add_argument("--json", action="store_true", help='one JSON object: {"file", "text", "words": [...]}')
+    p.add_argument("--json", action="store_true",
+                   help='one JSON object: {"file", "text", "words": [{"word", "start", "end", "score", "vs_greedy"}], '
+                        '"score", "greedy_score", "vs_greedy", "warning"} (scores: mean log p per frame)')
     p.set_defaults(func=_run_align)
     return p

@@ -47,6 +47,22 @@ OBJECTIVES: dict[str, Objective] = {
 }
 
 
+def device_arg(text: str) -> str:
+    """`--device`: "cpu", "cuda" or "cuda:N" that this torch build can use, else one clear error line."""
+    import torch
+
+    kind, _, index = text.partition(":")
+    if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r}")
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            build = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+            raise argparse.ArgumentTypeError(f"cuda is not available ({build}); use --device cpu")
+        if index and int(index) >= torch.cuda.device_count():
+            raise argparse.ArgumentTypeError(f"{text}: only {torch.cuda.device_count()} CUDA device(s) visible")
+    return text
+
+
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags every training subcommand shares (they fill `TrainArgs`)."""
     a = parser.add_argument
@@ -72,7 +88,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     a("--set", dest="overrides", action="append", default=[], metavar="FIELD=JSON",
       help="override a config field, e.g. --set mask_time_prob=0.5 (repeatable)")
     a("--no-progress", action="store_true", help="no tqdm progress bar")
-    a("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    a("--device", default=None, type=device_arg, help="cpu or cuda (default: cuda if available)")
 
 
 
