@@ -16,12 +16,12 @@ our trainer does, and gets a mask when the model can use one (layer norm, or the
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from w2v_lite.data.tokenizer import CharTokenizer
+from w2v_lite.data.tokenizer import CharTokenizer, read_json_object
+from w2v_lite.model.checkpoints import load_config
 from w2v_lite.model.ctc import Wav2Vec2ForCTC, check_vocabulary
 
 __all__ = ["Preprocessing", "Recognizer", "load_recognizer", "read_preprocessing", "resolve_model"]
@@ -50,19 +50,30 @@ def read_preprocessing(folder: str | Path, model: Wav2Vec2ForCTC) -> Preprocessi
     """The folder's feature-extractor settings, or ours when it has none (see the module docstring)."""
     folder = Path(folder)
     settings: dict = {}
-    if (folder / "preprocessor_config.json").is_file():
-        settings = json.loads((folder / "preprocessor_config.json").read_text(encoding="utf-8"))
+    source = folder / "preprocessor_config.json"
+    if source.is_file():
+        settings = read_json_object(source, "feature-extractor settings")
     elif (folder / "processor_config.json").is_file():
-        settings = json.loads((folder / "processor_config.json").read_text(encoding="utf-8"))
-        settings = settings.get("feature_extractor", settings)
+        source = folder / "processor_config.json"
+        settings = read_json_object(source, "processor settings")
+        if "feature_extractor" in settings:
+            settings = settings["feature_extractor"]
+            if not isinstance(settings, dict):
+                raise ValueError(f"{source}: field 'feature_extractor' must be a JSON object of feature-extractor "
+                                 f"settings, got {settings!r}")
     cfg = model.config
     own_mask = cfg.feat_extract_norm == "layer" or cfg.mask_aware_group_norm
-    rate = int(settings.get("sampling_rate", cfg.sampling_rate))
+    for key in ("do_normalize", "return_attention_mask"):
+        if key in settings and not isinstance(settings[key], bool):
+            raise ValueError(f"{source}: field {key!r} must be true or false, got {settings[key]!r}")
+    rate = settings.get("sampling_rate", cfg.sampling_rate)
+    if isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0:
+        raise ValueError(f"{source}: field 'sampling_rate' must be a positive int (samples per second), got {rate!r}")
     if rate != cfg.sampling_rate:
         raise ValueError(f"{folder}: preprocessor sampling_rate {rate} disagrees with config.json's "
                          f"{cfg.sampling_rate}; fix one of the two files")
-    return Preprocessing(do_normalize=bool(settings.get("do_normalize", True)),
-                         return_attention_mask=bool(settings.get("return_attention_mask", own_mask)),
+    return Preprocessing(do_normalize=settings.get("do_normalize", True),
+                         return_attention_mask=settings.get("return_attention_mask", own_mask),
                          sampling_rate=rate)
 
 
@@ -73,7 +84,10 @@ def resolve_model(source: str | os.PathLike[str]) -> Path:
     if path.is_dir():
         return path
     text = str(source)
-    if path.exists() or text.count("/") != 1 or text.startswith((".", "/")) or os.sep in text.replace("/", ""):
+    if path.exists():
+        raise ValueError(f"--model {text} is a file, not a folder; pass the folder that holds config.json, the "
+                         f"weights and vocab.json (here perhaps {path.parent})")
+    if text.count("/") != 1 or text.startswith((".", "/")) or os.sep in text.replace("/", ""):
         raise ValueError(f"model folder {text} does not exist; pass a folder written by save_pretrained "
                          "(or a Hub id such as facebook/wav2vec2-base-960h)")
     try:
@@ -94,6 +108,11 @@ def load_recognizer(source: str | os.PathLike[str]) -> Recognizer:
     turned into text)."""
     folder = resolve_model(source)
     tokenizer = CharTokenizer.load(folder)  # first: no point loading weights that can't be decoded
+    config = load_config(folder)
+    if config.vocab_size != tokenizer.vocab_size:  # before the weights, whose lm_head would only show shapes
+        raise ValueError(f"{folder}: config.json says vocab_size {config.vocab_size} but vocab.json holds "
+                         f"{tokenizer.vocab_size} tokens; they must agree: use the vocab.json the model was trained "
+                         "with, or correct vocab_size")
     model = Wav2Vec2ForCTC.from_pretrained(folder).eval()
     check_vocabulary(model.config, tokenizer, str(folder))
     return Recognizer(model, tokenizer, read_preprocessing(folder, model), str(source))
