@@ -28,7 +28,7 @@ from w2v_lite.config import PRESETS, SAMPLING_RATE, Wav2Vec2Config
 from w2v_lite.data import audio
 from w2v_lite.lengths import output_lengths, receptive_field
 from w2v_lite.model.wav2vec2 import Wav2Vec2Model
-from w2v_lite.teach.explain import LONG_CLIP_SECONDS, batch_rows, explain_rows, format_table, long_clip_rows
+from w2v_lite.teach.explain import LONG_CLIP_SECONDS, batch_report, explain_rows, format_table, long_clip_rows
 from w2v_lite.train.cli import add_train_parser
 
 
@@ -70,20 +70,7 @@ def explain(args: argparse.Namespace) -> None:
     cfg = model.config
     field, hop = receptive_field(cfg)
     if args.batch:
-        clips = [audio.load(p) for p in args.batch]
-        batch = audio.pad_batch(clips)
-        rows, mask = batch_rows(cfg, batch.lengths.tolist())
-        with torch.no_grad():
-            out = model(batch.input_values, attention_mask=batch.attention_mask)
-        if not torch.equal(out.frame_mask, mask):
-            raise AssertionError("model frame mask disagrees with output_lengths")
-        rows = [(p, *r[1:]) for p, r in zip(args.batch, rows)]
-        print(f"config: {args.config}; batch of {len(clips)} padded to {batch.input_values.shape[1]} samples")
-        print(format_table(rows, ("clip", "samples", "frames")))
-        print("\nframe mask (# = real frame, . = padding):")
-        for p, row in zip(args.batch, mask):
-            print("".join("#" if v else "." for v in row.tolist()), p)
-        print(f"\nlast_hidden_state: {tuple(out.last_hidden_state.shape)}")
+        print(f"config: {args.config}; " + batch_report(model, args.batch))
         return
     clip, name = _clip(args)
     n = clip.shape[-1]
