@@ -220,8 +220,10 @@ def format_words(words: Sequence[WordSpan]) -> str:
 
 
 def _naming(path: str, error: str) -> str:
-    """The error, prefixed with the file it is about unless it already names it."""
-    return error if path in error else f"{path}: {error}"
+    """The error, prefixed with the file it is about unless it already names it (a name that is not UTF-8
+    shown with escapes, as it could not be printed otherwise)."""
+    shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return error if path in error or shown in error else f"{shown}: {error}"
 
 
 def _run(args: argparse.Namespace) -> int:

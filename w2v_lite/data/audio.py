@@ -149,7 +149,8 @@ def _printable(path: Path) -> None:
     try:
         str(path).encode("utf-8")
     except UnicodeEncodeError:
-        raise AudioError(f"{path}: the file name is not valid UTF-8 (bytes {os.fsencode(path)!r}); rename the "
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")  # printable, unlike the name itself
+        raise AudioError(f"{shown}: the file name is not valid UTF-8 (bytes {os.fsencode(path)!r}); rename the "
                          "file (e.g. `convmv -f latin1 -t utf8 --notest FILE`)") from None
 
 
