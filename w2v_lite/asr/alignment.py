@@ -275,10 +275,10 @@ def forced_align(log_probs: torch.Tensor, targets: list[int], blank: int = 0) ->
     leaf = max(1, ALIGN_ROWS_BYTES // (8 * width))  # frames whose rows fit the budget at once
     per_level = max(2, ALIGN_CHECKPOINT_BYTES // (8 * width))  # rows saved per level
 
-    def run(start: int, stop: int, row: Row | None, save: range) -> tuple[Row, dict[int, Row]]:
+    def run(start: int, stop: int, row: Row | None, save: range) -> tuple[Row | None, dict[int, Row | None]]:
         """The row after frame stop - 1 from the row after start - 1 (None at frame 0), and copies of the
         rows before each frame in `save`."""
-        saved: dict[int, Row] = {}
+        saved: dict[int, Row | None] = {}
         buffers = [(np.empty(len(ids) + 1), np.empty(len(ids))) for _ in range(2)]  # rows t - 1 and t, in turn
         for t in range(start, stop):
             if t in save:
@@ -291,7 +291,7 @@ def forced_align(log_probs: torch.Tensor, targets: list[int], blank: int = 0) ->
                 row = out
         if stop in save:
             saved[stop] = row if row is None else (row[0].copy(), row[1].copy())
-        return row, saved  # type: ignore[return-value]
+        return row, saved
 
     def read_back(start: int, stop: int, row: Row | None, state: int) -> int:
         """Fill `path[start:stop]` from the row before `start` and the state at stop - 1; returns the
@@ -304,22 +304,29 @@ def forced_align(log_probs: torch.Tensor, targets: list[int], blank: int = 0) ->
                 state = read_back(begin, min(begin + piece, stop), saved.pop(begin), state)
             return state
         blanks, tokens = leaf_rows  # every row of the segment (the first stop - start of them)
+
+        def before(t: int) -> Row:  # the row of frame t - 1 (t > 0)
+            if t > start:
+                return blanks[t - start - 1], tokens[t - start - 1]
+            assert row is not None  # only frame 0 has no row before it
+            return row
+
         for t in range(start, stop):
             if t == 0:
                 blanks[0], tokens[0] = trellis.first()
             else:
-                trellis.step(row if t == start else (blanks[t - start - 1], tokens[t - start - 1]), t,
-                             (blanks[t - start], tokens[t - start]))  # type: ignore[arg-type]
+                trellis.step(before(t), t, (blanks[t - start], tokens[t - start]))
         for t in range(stop - 1, start - 1, -1):
             path[t] = state
             if t > 0:
-                state -= trellis.move(row if t == start else (blanks[t - start - 1], tokens[t - start - 1]),
-                                      state)  # type: ignore[arg-type]
+                state -= trellis.move(before(t), state)
         return state
 
     leaf_rows = np.empty((min(leaf, frames), len(ids) + 1)), np.empty((min(leaf, frames), len(ids)))
     piece = max(leaf, -(-frames // per_level))
-    (blanks, tokens), saved = run(0, frames, None, range(0, frames, piece))
+    last, saved = run(0, frames, None, range(0, frames, piece))
+    assert last is not None  # frames >= 1
+    blanks, tokens = last
     # a path ends on the last token or on the blank after it; a tie goes to the blank (the higher state)
     state = width - 1 if blanks[-1] >= tokens[-1] else width - 2
     score = float(blanks[-1] if state == width - 1 else tokens[-1])
