@@ -21,8 +21,7 @@ from conftest import make_read_only, undo_read_only
 
 from w2v_lite import Wav2Vec2Config, Wav2Vec2Model, audio
 from w2v_lite.asr.alignment import forced_align
-from w2v_lite.asr.decoding import emissions
-from w2v_lite.asr.pretrained import load_recognizer
+from w2v_lite.asr.recognizer import Recognizer
 from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
 from w2v_lite.cli import main
 from w2v_lite.lengths import frame_mask, output_lengths
@@ -506,9 +505,8 @@ def _int16_audio():
 
 
 def _infinite_window():
-    recognizer = load_recognizer(DEFAULT_MODEL_DIR)
     with pytest.raises(ValueError, match=r"chunk_seconds must be at least 2 s .* and finite, got inf"):
-        emissions(recognizer, torch.zeros(16000), chunk_seconds=float("inf"))
+        Recognizer.load().emissions(torch.zeros(16000), chunk_seconds=float("inf"))
 
 
 API_CASES += [
@@ -540,7 +538,7 @@ API_CASES += [
      "frame_lengths must lie in [0, T = 4], got [-1, 2]", _frame_mask_negative),
     ("int16 PCM", "`model(np.zeros(4000, dtype=np.int16))`", "TypeError",
      "scale it to [-1, 1] first (x / 32768 for int16)", _int16_audio),
-    ("an infinite window", '`emissions(recognizer, wave, chunk_seconds=float("inf"))`', "ValueError",
+    ("an infinite window", '`recognizer.emissions(wave, chunk_seconds=float("inf"))`', "UsageError (a ValueError)",
      "and finite, got inf", _infinite_window),
 ]
 

@@ -12,9 +12,8 @@ from published import PUBLISHED_VOCAB, vocab_file
 from torch.nn import functional as F
 
 from w2v_lite.asr import alignment
-from w2v_lite.asr.alignment import align, forced_align, token_spans, word_spans
-from w2v_lite.asr.pretrained import load_recognizer
-from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
+from w2v_lite.asr.alignment import forced_align, token_spans, word_spans
+from w2v_lite.asr.recognizer import Recognizer
 from w2v_lite.data.audio import corpus_items, load
 from w2v_lite.data.tokenizer import CharTokenizer, collapse_repeats
 from w2v_lite.teach.long_audio import gapped_clip
@@ -114,7 +113,7 @@ def test_align_finds_the_known_word_starts():
     within 100 ms of the truth (the retrained ctc-tiny emits a word's first letter 20-80 ms after its onset;
     benchmarks/long_audio.py measures more words)."""
     clip = gapped_clip(words=5, gap_seconds=0.3)
-    result = align(load_recognizer(DEFAULT_MODEL_DIR), clip.audio, clip.transcript)
+    result = Recognizer.load().align(clip.audio, clip.transcript)
     assert [w.word for w in result.words] == clip.words
     errors = np.abs(np.array([w.start for w in result.words]) - np.array(clip.starts))
     assert errors.max() <= 0.1, errors
@@ -124,7 +123,7 @@ def test_align_finds_the_known_word_starts():
 def test_align_rejects_characters_outside_the_vocabulary():
     audio = gapped_clip(words=1).audio
     with pytest.raises(ValueError, match=r"characters \['7'\] are not in the model's vocabulary"):
-        align(load_recognizer(DEFAULT_MODEL_DIR), audio, "7 one")
+        Recognizer.load().align(audio, "7 one")
 
 
 # ---- bounded memory, same path (issue 18) ------------------------------------------------------------------------
@@ -194,11 +193,11 @@ def test_forced_align_refuses_ids_outside_the_vocabulary():
 
 
 def test_align_scores_the_matched_transcript_near_the_greedy_path_and_a_wrong_one_far_below():
-    recognizer = load_recognizer(DEFAULT_MODEL_DIR)
+    recognizer = Recognizer.load()
     (path, text), (_, other) = corpus_items("test")[2], corpus_items("test")[5]
     assert text != other
     wave = load(path)
-    matched = align(recognizer, wave, text, warn=False)
+    matched = recognizer.align(wave, text, warn=False)
     assert matched.warning is None and alignment.MATCH_THRESHOLD < matched.vs_greedy <= 1e-9
     # the clip score is the mean log p of the path's own tokens, and the greedy one the mean of the maxima
     picked = matched.log_probs.double().gather(1, torch.tensor(matched.path)[:, None])
@@ -207,19 +206,19 @@ def test_align_scores_the_matched_transcript_near_the_greedy_path_and_a_wrong_on
     assert matched.greedy_frame_score == pytest.approx(float(best.mean()), abs=1e-5)
     assert all(w.score is not None and w.vs_greedy <= 1e-9 for w in matched.words)
     with pytest.warns(UserWarning, match="do not seem to match"):
-        wrong = align(recognizer, wave, other)
+        wrong = recognizer.align(wave, other)
     assert wrong.vs_greedy < alignment.MATCH_THRESHOLD < matched.vs_greedy
     assert set(wrong.as_dict()) == {"score", "greedy_score", "vs_greedy", "warning"}
 
 
 def test_align_names_silence_and_a_clip_too_short():
-    recognizer = load_recognizer(DEFAULT_MODEL_DIR)
+    recognizer = Recognizer.load()
     with pytest.warns(UserWarning, match="digital silence"):
-        assert "digital silence" in align(recognizer, torch.zeros(32000), "three two").warning
+        assert "digital silence" in recognizer.align(torch.zeros(32000), "three two").warning
     with pytest.warns(UserWarning, match=r"silent \(peak -80 dBFS"):
-        align(recognizer, torch.full((32000,), 1e-4), "three two")
+        recognizer.align(torch.full((32000,), 1e-4), "three two")
     tone = 0.3 * torch.sin(torch.arange(4800) / 16000 * 2 * math.pi * 220)  # 0.3 s: 14 frames
     with pytest.warns(UserWarning, match="too short for the transcript: 13 characters in 0.30 s"):
-        align(recognizer, tone, "one two three")  # fits 14 frames, but 43 characters per second
+        recognizer.align(tone, "one two three")  # fits 14 frames, but 43 characters per second
     with pytest.raises(ValueError, match="too short for the transcript: it needs at least 19 frames"):
-        align(recognizer, tone, "three two one four")
+        recognizer.align(tone, "three two one four")

@@ -23,14 +23,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from w2v_lite.asr.decoding import emissions
-from w2v_lite.asr.pretrained import Recognizer
 from w2v_lite.data.tokenizer import CharTokenizer
-from w2v_lite.lengths import receptive_field
 
 Row = tuple[np.ndarray, np.ndarray]  # one frame's scores: (U + 1,) blank states, (U,) token states
 
-__all__ = ["Alignment", "TokenSpan", "WordSpan", "align", "forced_align", "token_spans", "word_spans"]
+__all__ = ["Alignment", "TokenSpan", "WordSpan", "align_logits", "check_transcript", "forced_align", "token_spans",
+           "word_spans"]
 
 
 @dataclass(frozen=True)
@@ -80,8 +78,8 @@ transcript."""
 
 @dataclass
 class Alignment:
-    """What `align` returns: words and tokens with spans, the frame path, its log probability, the (T, V)
-    log-probabilities it was found in, and how well it fits.
+    """What `Recognizer.align` (and `align_logits`) returns: words and tokens with spans, the frame path, its
+    log probability, the (T, V) log-probabilities it was found in, and how well it fits.
 
     `frame_score` is the mean log p per frame of the forced path, `greedy_frame_score` that of the greedy
     path (each frame's most likely token: no path scores higher), and `vs_greedy` their difference (<= 0):
@@ -339,9 +337,26 @@ def forced_align(log_probs: torch.Tensor, targets: list[int], blank: int = 0) ->
     return token_of_state[path].tolist(), score
 
 
-def _doubt(waveform: torch.Tensor, rate: int, transcript: str, vs_greedy: float) -> str | None:
+def check_transcript(transcript: str, tokenizer: CharTokenizer) -> list[int]:
+    """What the audio says -> its U token ids; ValueError when it is empty or has characters the vocabulary
+    lacks (an <unk> has nothing to align to), naming them."""
+    if not isinstance(transcript, str) or not transcript.split():
+        raise ValueError("the transcript is empty; pass the words the audio says, e.g. \"four seven two\"")
+    targets = tokenizer.encode(transcript)
+    if tokenizer.unk_token_id in targets:
+        text = " ".join(transcript.split())
+        missing = sorted({c for c, i in zip(text.upper() if tokenizer.upper_case else text, targets)
+                          if i == tokenizer.unk_token_id})
+        raise ValueError(f"characters {missing} are not in the model's vocabulary; spell the transcript with "
+                         f"{''.join(t for t in tokenizer.vocab if len(t) == 1 and t != '|')}")
+    return targets
+
+
+def _doubt(waveform: torch.Tensor | None, rate: int | None, transcript: str, vs_greedy: float) -> str | None:
     """Why an alignment should not be trusted, in words, or None: silence, then a clip too short for the
-    transcript, then a transcript that does not match (the first that applies)."""
+    transcript (both need the clip (L,) and its rate), then a transcript that does not match."""
+    if waveform is None or rate is None:
+        return _mismatch(vs_greedy)
     peak = float(waveform.abs().max()) if waveform.numel() else 0.0
     if peak == 0:
         return ("the audio is digital silence (every sample is 0): there is no speech to align the transcript "
@@ -356,6 +371,10 @@ def _doubt(waveform: torch.Tensor, rate: int, transcript: str, vs_greedy: float)
         return (f"the clip is too short for the transcript: {characters} characters in {seconds:.2f} s is over "
                 f"{MAX_CHARACTERS_PER_SECOND:g} per second, faster than speech; check that this is the right "
                 "file and transcript")
+    return _mismatch(vs_greedy)
+
+
+def _mismatch(vs_greedy: float) -> str | None:
     if vs_greedy < MATCH_THRESHOLD:
         return (f"the transcript and the audio do not seem to match: the forced path scores "
                 f"{-vs_greedy:.2f} nats per frame below the model's own best path (threshold "
@@ -363,35 +382,22 @@ def _doubt(waveform: torch.Tensor, rate: int, transcript: str, vs_greedy: float)
     return None
 
 
-@torch.no_grad()
-def align(
-    recognizer: Recognizer, waveform: torch.Tensor, transcript: str, chunk_seconds: float | None = None,
-    warn: bool = True,
+def align_logits(
+    logits: torch.Tensor, transcript: str, tokenizer: CharTokenizer, hop_seconds: float,
+    waveform: torch.Tensor | None = None, sampling_rate: int | None = None, warn: bool = True,
 ) -> Alignment:
-    """Audio (L,) at the model's rate + what it says -> `Alignment` (words with times and scores, tokens,
-    path, clip scores).
+    """One clip's logits (T, V) + what it says -> `Alignment` (words with times and scores, tokens, path,
+    clip scores).
 
-    Characters the vocabulary lacks raise ValueError naming them (an <unk> has nothing to align to), and
-    so does a clip with fewer frames than the transcript needs. The words keep the transcript's spelling
-    and case. When the result should not be trusted (`Alignment.warning`: silence, a clip too short for
-    the transcript, a transcript that does not match) a UserWarning says why, unless `warn=False`.
-    Memory: O(T x V + U) besides the model, and the bounded trellis of `forced_align`.
+    `Recognizer.align` runs the model and calls this. Raises ValueError as `check_transcript` does, and
+    when T frames cannot hold the transcript. The words keep the transcript's spelling and case. Given the
+    clip (L,) and its rate, silence and a clip too short for the transcript are named too; when the result
+    should not be trusted (`Alignment.warning`) a UserWarning says why, unless `warn=False`.
+    Memory: O(T x V + U) besides the bounded trellis of `forced_align`.
     """
-    tokenizer: CharTokenizer = recognizer.tokenizer
-    if not isinstance(transcript, str) or not transcript.split():
-        raise ValueError("the transcript is empty; pass the words the audio says, e.g. \"four seven two\"")
-    targets = tokenizer.encode(transcript)
-    if tokenizer.unk_token_id in targets:
-        text = " ".join(transcript.split())
-        missing = sorted({c for c, i in zip(text.upper() if tokenizer.upper_case else text, targets)
-                          if i == tokenizer.unk_token_id})
-        raise ValueError(f"characters {missing} are not in the model's vocabulary; spell the transcript with "
-                         f"{''.join(t for t in tokenizer.vocab if len(t) == 1 and t != '|')}")
-    logits = emissions(recognizer, waveform, chunk_seconds)
+    targets = check_transcript(transcript, tokenizer)
     log_probs = F.log_softmax(logits.double(), dim=-1)  # (T, V)
     path, score = forced_align(log_probs, targets, tokenizer.pad_token_id)
-    config = recognizer.model.config
-    hop_seconds = receptive_field(config)[1] / config.sampling_rate
     forced = log_probs.gather(1, torch.tensor(path)[:, None])[:, 0]  # (T,) log p of the path's token
     greedy = log_probs.max(-1).values  # (T,) the best any path can do at each frame
     words = []
@@ -403,8 +409,8 @@ def align(
         words = [WordSpan(g, w.start_frame, w.end_frame, w.start, w.end, w.score, w.vs_greedy)
                  for g, w in zip(given, words)]
     frame_score, greedy_score = score / len(path), float(greedy.mean())
-    doubt = _doubt(waveform, config.sampling_rate, transcript, frame_score - greedy_score)
+    doubt = _doubt(waveform, sampling_rate, transcript, frame_score - greedy_score)
     if doubt is not None and warn:
-        warnings.warn(doubt, UserWarning, stacklevel=3)
+        warnings.warn(doubt, UserWarning, stacklevel=2)
     return Alignment(words, token_spans(path, tokenizer.pad_token_id), path, score, log_probs.float(),
                      frame_score, greedy_score, frame_score - greedy_score, doubt)

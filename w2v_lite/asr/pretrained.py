@@ -7,7 +7,8 @@ and its processor, or by w2v_lite's ctc trainer.
     preprocessor_config.json                 do_normalize, sampling_rate, return_attention_mask
       (transformers 5 writes processor_config.json with the same keys under "feature_extractor")
 
-`load_recognizer(source)` -> `Recognizer` (model in eval mode, tokenizer, `Preprocessing`). How to feed the
+`load_checkpoint(source)` -> (model in eval mode, tokenizer, `Preprocessing`), which `Recognizer.load` (the one
+loader, in `asr.recognizer`) wraps; `DEFAULT_MODEL_DIR` is the committed ctc-tiny. How to feed the
 model follows the processor, as transformers advises: group-norm checkpoints (base) were trained on
 unpadded, unnormalised audio, so they get zero padding and no attention mask; layer-norm checkpoints
 (large-lv60) get normalised audio and a mask. A folder without a preprocessor file (ours) is normalised, as
@@ -20,11 +21,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.data.tokenizer import CharTokenizer, read_json_object
+from w2v_lite.errors import UsageError
 from w2v_lite.model.checkpoints import load_config
 from w2v_lite.model.ctc import Wav2Vec2ForCTC, check_vocabulary
 
-__all__ = ["Preprocessing", "Recognizer", "load_recognizer", "read_preprocessing", "resolve_model"]
+__all__ = ["DEFAULT_MODEL_DIR", "Preprocessing", "load_checkpoint", "read_preprocessing", "resolve_model"]
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "checkpoints" / "ctc-tiny"
 
 
 @dataclass(frozen=True)
@@ -35,46 +40,49 @@ class Preprocessing:
     return_attention_mask: bool  # pass a mask with padded batches (else pad with zeros and pass none)
     sampling_rate: int
 
+    @classmethod
+    def ours(cls, config: Wav2Vec2Config) -> Preprocessing:
+        """How w2v_lite's trainer feeds a model: normalised clips, and a mask when the model can use one
+        (layer norm, or the mask-aware GroupNorm)."""
+        own_mask = config.feat_extract_norm == "layer" or config.mask_aware_group_norm
+        return cls(do_normalize=True, return_attention_mask=own_mask, sampling_rate=config.sampling_rate)
 
-@dataclass
-class Recognizer:
-    """Everything transcription needs: model (eval mode), tokenizer and preprocessing."""
 
-    model: Wav2Vec2ForCTC
-    tokenizer: CharTokenizer
-    preprocessing: Preprocessing
-    source: str
+def _processor_settings(folder: Path) -> tuple[dict, Path | None]:
+    """The feature extractor's settings from preprocessor_config.json (or transformers 5's
+    processor_config.json) and the file they came from, ({}, None) when there is neither; ValueError naming
+    the file (and field) for bad UTF-8, bad JSON or another JSON type."""
+    for name, key in (("preprocessor_config.json", None), ("processor_config.json", "feature_extractor")):
+        path = folder / name
+        if not path.is_file():
+            continue
+        settings = read_json_object(path, "feature-extractor settings")
+        if key is not None and key in settings:
+            settings = settings[key]
+            if not isinstance(settings, dict):
+                raise UsageError(f"{path}: field {key!r} must be a JSON object of feature-extractor settings, got "
+                                 f"{settings!r}")
+        return settings, path
+    return {}, None
 
 
 def read_preprocessing(folder: str | Path, model: Wav2Vec2ForCTC) -> Preprocessing:
     """The folder's feature-extractor settings, or ours when it has none (see the module docstring)."""
     folder = Path(folder)
-    settings: dict = {}
-    source = folder / "preprocessor_config.json"
-    if source.is_file():
-        settings = read_json_object(source, "feature-extractor settings")
-    elif (folder / "processor_config.json").is_file():
-        source = folder / "processor_config.json"
-        settings = read_json_object(source, "processor settings")
-        if "feature_extractor" in settings:
-            settings = settings["feature_extractor"]
-            if not isinstance(settings, dict):
-                raise ValueError(f"{source}: field 'feature_extractor' must be a JSON object of feature-extractor "
-                                 f"settings, got {settings!r}")
-    cfg = model.config
-    own_mask = cfg.feat_extract_norm == "layer" or cfg.mask_aware_group_norm
+    settings, source = _processor_settings(folder)
+    ours = Preprocessing.ours(model.config)
     for key in ("do_normalize", "return_attention_mask"):
         if key in settings and not isinstance(settings[key], bool):
-            raise ValueError(f"{source}: field {key!r} must be true or false, got {settings[key]!r}")
-    rate = settings.get("sampling_rate", cfg.sampling_rate)
+            raise UsageError(f"{source}: field {key!r} must be true or false, got {settings[key]!r}")
+    rate = settings.get("sampling_rate", ours.sampling_rate)
     if isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0:
-        raise ValueError(f"{source}: field 'sampling_rate' must be a positive int (samples per second), got {rate!r}")
-    if rate != cfg.sampling_rate:
-        raise ValueError(f"{folder}: preprocessor sampling_rate {rate} disagrees with config.json's "
-                         f"{cfg.sampling_rate}; fix one of the two files")
-    return Preprocessing(do_normalize=settings.get("do_normalize", True),
-                         return_attention_mask=settings.get("return_attention_mask", own_mask),
-                         sampling_rate=rate)
+        raise UsageError(f"{source}: field 'sampling_rate' must be a positive int (samples per second), got {rate!r}")
+    if rate != ours.sampling_rate:
+        raise UsageError(f"{folder}: preprocessor sampling_rate {rate!r} disagrees with config.json's "
+                         f"{ours.sampling_rate}; fix one of the two files")
+    return Preprocessing(do_normalize=settings.get("do_normalize", ours.do_normalize),
+                         return_attention_mask=settings.get("return_attention_mask", ours.return_attention_mask),
+                         sampling_rate=ours.sampling_rate)
 
 
 def resolve_model(source: str | os.PathLike[str]) -> Path:
@@ -103,9 +111,9 @@ def resolve_model(source: str | os.PathLike[str]) -> Path:
                          "the path or the id and the network, or download it once and pass the folder") from None
 
 
-def load_recognizer(source: str | os.PathLike[str]) -> Recognizer:
-    """A folder or Hub id -> `Recognizer`. A folder without vocab.json raises ValueError (ids could not be
-    turned into text)."""
+def load_checkpoint(source: str | os.PathLike[str]) -> tuple[Wav2Vec2ForCTC, CharTokenizer, Preprocessing]:
+    """A folder or Hub id -> (model in eval mode, tokenizer, preprocessing); `Recognizer.load` wraps it. A
+    folder without vocab.json raises ValueError (ids could not be turned into text)."""
     folder = resolve_model(source)
     tokenizer = CharTokenizer.load(folder)  # first: no point loading weights that can't be decoded
     config = load_config(folder)
@@ -115,4 +123,4 @@ def load_recognizer(source: str | os.PathLike[str]) -> Recognizer:
                          "with, or correct vocab_size")
     model = Wav2Vec2ForCTC.from_pretrained(folder).eval()
     check_vocabulary(model.config, tokenizer, str(folder))
-    return Recognizer(model, tokenizer, read_preprocessing(folder, model), str(source))
+    return model, tokenizer, read_preprocessing(folder, model)

@@ -156,15 +156,14 @@ def explain_rows(model: Wav2Vec2Model, waveform: torch.Tensor) -> list[tuple[str
     return rows
 
 
-def batch_rows(config: Wav2Vec2Config, lengths: list[int]) -> tuple[list[tuple[str, str, str]], torch.Tensor]:
+def batch_rows(config: Wav2Vec2Config, sample_lengths: list[int]) -> tuple[list[tuple[str, str, str]], torch.Tensor]:
     """Padding summary for a batch of clip lengths: one row per clip (name, samples, frames) and the (B, T)
     frame mask."""
-    t = torch.tensor(lengths)
-    frames = output_lengths(t, config)
-    mask = frame_mask(frames, int(output_lengths(max(lengths), config)))
-    longest = max(lengths)
+    frame_lengths = output_lengths(torch.tensor(sample_lengths), config)
+    mask = frame_mask(frame_lengths, int(output_lengths(max(sample_lengths), config)))
+    longest = max(sample_lengths)
     rows = [(str(n), f"{n} samples + {longest - n} padding", f"{int(f)} of {mask.shape[1]} frames valid")
-            for n, f in zip(lengths, frames)]
+            for n, f in zip(sample_lengths, frame_lengths)]
     return rows, mask
 
 
@@ -245,7 +244,7 @@ def batch_report(model: Wav2Vec2Model, paths: Sequence[str]) -> str:
     batch = audio.pad_batch(clips)
     with torch.no_grad():
         out = model(batch.input_values, attention_mask=batch.attention_mask)
-    if not torch.equal(out.frame_mask, batch_rows(cfg, batch.lengths.tolist())[1]):
+    if not torch.equal(out.frame_mask, batch_rows(cfg, batch.sample_lengths.tolist())[1]):
         raise AssertionError("model frame mask disagrees with output_lengths")
     rows, mask = batch_rows(cfg, lengths)
     lines = [f"batch of {len(lengths)} padded to {max(lengths)} samples",
