@@ -144,7 +144,7 @@ def word_spans(path: list[int], tokenizer: CharTokenizer, hop_seconds: float) ->
 
 ALIGN_ROWS_BYTES = 256 * 2**20
 """Score rows `forced_align` keeps at once to read the path back (one float64 per state for each frame of a
-segment): 256 MB is 640 frames of a 25,000-character transcript."""
+segment): 256 MB is 671 frames of a 25,000-character transcript."""
 ALIGN_CHECKPOINT_BYTES = 128 * 2**20
 """Score rows `forced_align` saves per level of recomputation (one every segment of frames)."""
 
@@ -229,13 +229,15 @@ def forced_align(log_probs: torch.Tensor, targets: list[int], blank: int = 0) ->
     state s is the best of stay / step / skip into s plus log p(s's token | frame t); the path is read back
     from the end through the chosen moves. Ties go to stay, then step, then skip.
 
-    Memory is bounded by design, whatever T and U: instead of a T x S table of moves (a 30-minute clip
-    and a 25,000-character transcript would need 4.5 GB even as uint8), the forward pass keeps only the
-    current row, saving a copy every few hundred frames (`ALIGN_CHECKPOINT_BYTES` per level); the path is
-    then read back segment by segment, each segment's moves recomputed from its saved row
-    (`ALIGN_MOVES_BYTES`). Recomputing repeats the same float64 operations, so the path is exactly the one
-    a full table would give, at about twice the time. Peak memory: the two budgets (one more checkpoint
-    level per 100-fold of length beyond them) plus O(T x V + S).
+    Memory is bounded by design, whatever T and U: instead of a T x S table (a 30-minute clip and a
+    25,000-character transcript would need 4.5 GB of moves even as uint8, and 36 GB of float64 emissions),
+    the forward pass keeps only the current row of scores, saving a copy every few hundred frames
+    (`ALIGN_CHECKPOINT_BYTES` per level); the path is then read back segment by segment, each segment's
+    rows recomputed from its saved row (`ALIGN_ROWS_BYTES`) and each move decided from the row before.
+    Recomputing repeats the same float64 operations, and only the band of states a complete path can be
+    in is computed (`_Trellis`), so the path and score are exactly those of the full table, at about twice
+    the forward time. Peak memory: the two budgets (one more checkpoint level, and one more forward pass,
+    per ~100-fold of length beyond them) plus O(T x V + S).
 
     Raises ValueError when T frames cannot hold the transcript (U tokens plus a blank between repeats), for
     an id outside the vocabulary, the blank in `targets`, or non-finite-from-above scores (NaN, +inf).
