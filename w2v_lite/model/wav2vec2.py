@@ -73,9 +73,9 @@ def validate_inputs(
     if integer:  # raw PCM: a plain cast would feed samples in the thousands to a model trained on [-1, 1]
         scale = {"int16": " (x / 32768 for int16)", "int32": " (x / 2**31 for int32)", "uint8": " ((x - 128) / 128 "
                  "for 8-bit WAV)"}.get(str(dtype).removeprefix("torch."), "")
-        raise TypeError(f"input_values holds integers ({type(input_values).__name__} of {dtype}), i.e. raw PCM; "
-                        f"scale it to [-1, 1] first{scale}, as float32, or read files with "
-                        "w2v_lite.data.audio.load, which does this")
+        raise TypeError(f"input_values must be floating point in [-1, 1], but it holds integers "
+                        f"({type(input_values).__name__} of {dtype}), i.e. raw PCM; scale it to [-1, 1] first{scale}, "
+                        "as float32, or read files with w2v_lite.data.audio.load, which does this")
     if not isinstance(input_values, torch.Tensor):
         raise TypeError(f"input_values must be a torch.Tensor, got {type(input_values).__name__}; "
                         "use torch.as_tensor(x, dtype=torch.float32)")
