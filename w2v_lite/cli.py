@@ -17,6 +17,7 @@ so no checkpoint is needed.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -31,7 +32,7 @@ from w2v_lite.data import audio
 from w2v_lite.errors import UsageError
 from w2v_lite.lengths import output_lengths, receptive_field
 from w2v_lite.model.wav2vec2 import Wav2Vec2Model
-from w2v_lite.teach.explain import LONG_CLIP_SECONDS, batch_rows, explain_rows, format_table, long_clip_rows
+from w2v_lite.teach.explain import LONG_CLIP_SECONDS, batch_report, explain_rows, format_table, long_clip_rows
 from w2v_lite.train.cli import add_train_parser
 
 
@@ -73,20 +74,7 @@ def explain(args: argparse.Namespace) -> None:
     cfg = model.config
     field, hop = receptive_field(cfg)
     if args.batch:
-        clips = [audio.load(p) for p in args.batch]
-        batch = audio.pad_batch(clips)
-        rows, mask = batch_rows(cfg, batch.sample_lengths.tolist())
-        with torch.no_grad():
-            out = model(batch.input_values, attention_mask=batch.attention_mask)
-        if not torch.equal(out.frame_mask, mask):
-            raise AssertionError("model frame mask disagrees with output_lengths")
-        rows = [(p, *r[1:]) for p, r in zip(args.batch, rows)]
-        print(f"config: {args.config}; batch of {len(clips)} padded to {batch.input_values.shape[1]} samples")
-        print(format_table(rows, ("clip", "samples", "frames")))
-        print("\nframe mask (# = real frame, . = padding):")
-        for p, row in zip(args.batch, mask):
-            print("".join("#" if v else "." for v in row.tolist()), p)
-        print(f"\nlast_hidden_state: {tuple(out.last_hidden_state.shape)}")
+        print(f"config: {args.config}; " + batch_report(model, args.batch))
         return
     clip, name = _clip(args)
     n = clip.shape[-1]
@@ -124,10 +112,27 @@ def classroom(args: argparse.Namespace) -> int:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error: `error: ...` plus where to look, exit code 2 (no usage dump)."""
+    """argparse with a one-line error: `error: ...` plus where to look, exit code 2 (no usage dump).
+
+    Values such as `-inf`, `-1e3` or `-nan` are read as (negative) numbers, not as unknown options, so
+    `--seconds -inf` reaches the flag's own check; a file whose name starts with "-" gets a hint at `--`.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def error(self, message: str) -> NoReturn:
+        dashed = [a for a in (self._argv or []) if a.startswith("-") and Path(a).is_file()]
+        if dashed:  # e.g. `transcribe -x.wav`: argparse took the file for an option
+            message += (f"; {dashed[0]} looks like a file whose name starts with '-': put `--` before the "
+                        f"file names (`-- {dashed[0]}`) or write ./{dashed[0]}")
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+    _argv: Sequence[str] | None = None  # the command line being parsed (set by `main`), for hints
+
+
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE)
 
 
 def _example(text: str) -> dict:
@@ -194,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     way (`Parser.error`). Ctrl-C is one `interrupted` line and exit code 130 (128 + SIGINT), as a shell
     reports it. Anything else, a TypeError included, is a bug and keeps its traceback.
     """
+    Parser._argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning

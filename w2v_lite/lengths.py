@@ -174,10 +174,24 @@ def frame_mask(frame_lengths: torch.Tensor, num_frames: int) -> torch.Tensor:
     """Valid-frame mask from per-clip frame counts: (B,) long -> (B, T) bool, True on real frames.
 
     Assumes right padding (the valid frames of a clip come first), like every wav2vec 2.0 code base.
+    Raises TypeError for anything but an integer tensor and ValueError for a count outside [0, T]: a mask
+    cannot show frames the clip does not have, so such a count is a bug upstream, not something to clip.
     """
+    if not isinstance(frame_lengths, torch.Tensor):
+        raise TypeError(f"frame_lengths must be an integer torch.Tensor of shape (B,), got "
+                        f"{type(frame_lengths).__name__}; wrap it as torch.tensor([...])")
+    if frame_lengths.is_floating_point() or frame_lengths.is_complex() or frame_lengths.dtype == torch.bool:
+        raise TypeError(f"frame_lengths must hold integer frame counts, got {frame_lengths.dtype}")
+    if isinstance(num_frames, torch.Tensor) and num_frames.dim() == 0 and not num_frames.is_floating_point():
+        num_frames = int(num_frames)
+    if isinstance(num_frames, bool) or not isinstance(num_frames, (int, np.integer)):
+        raise TypeError(f"num_frames must be an int (T), got {type(num_frames).__name__}")
     if frame_lengths.dim() != 1:
         raise ValueError(f"frame_lengths must have shape (B,), got {tuple(frame_lengths.shape)}")
-    return lengths_to_mask(frame_lengths, num_frames)
+    if num_frames < 0 or (frame_lengths < 0).any() or (frame_lengths > num_frames).any():
+        raise ValueError(f"frame_lengths must lie in [0, T = {num_frames}], got {frame_lengths.tolist()}; a count "
+                         "above T means the lengths and the frames come from different batches")
+    return lengths_to_mask(frame_lengths, int(num_frames))
 
 
 def lengths_from_attention_mask(attention_mask: torch.Tensor, num_samples: int | None = None) -> torch.Tensor:

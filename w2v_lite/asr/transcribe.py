@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -83,8 +84,12 @@ def format_words(words: Sequence[WordSpan]) -> str:
 
 
 def _naming(path: str | None, error: str) -> str:
-    """The error, prefixed with the file it is about unless it already names it."""
-    return error if path is None or path in error else f"{path}: {error}"
+    """The error, prefixed with the file it is about unless it already names it (a name that is not UTF-8
+    shown with escapes, as it could not be printed otherwise)."""
+    if path is None:
+        return error
+    shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return error if path in error or shown in error else f"{shown}: {error}"
 
 
 def _print(result: Transcript, args: argparse.Namespace) -> None:
@@ -92,7 +97,7 @@ def _print(result: Transcript, args: argparse.Namespace) -> None:
     if result.error is not None:
         print(f"error: {_naming(result.path, result.error)}", file=sys.stderr)
     elif args.json:
-        print(json.dumps(result.as_dict(), ensure_ascii=False))
+        print(json.dumps(result.as_dict(frames=args.frames), ensure_ascii=False))
     else:
         print(f"{result.path}\t{result.text}")
         if args.timestamps:
@@ -153,7 +158,8 @@ def add_transcribe_parser(subparsers: argparse._SubParsersAction) -> argparse.Ar
     p.add_argument("--frames", action="store_true", help="also print the per-frame argmax path with times in ms")
     p.add_argument("--timestamps", action="store_true", help="also print each word's start and end in seconds")
     p.add_argument("--json", action="store_true",
-                   help='one JSON object per file: {"file", "text", "words": [{"word", "start", "end"}]}')
+                   help='one JSON object per file: {"file", "text", "words": [{"word", "start", "end"}]}, '
+                        'with --frames also "frames": [{"frame", "start_ms", "end_ms", "token"}]')
     p.add_argument("--chunk-seconds", type=_chunk_seconds, default=None, metavar="S",
                    help=f"encode in overlapping windows of S seconds (default: only clips over "
                         f"{CHUNK_ABOVE_SECONDS:g} s, in {CHUNK_SECONDS:g} s windows)")
@@ -193,6 +199,8 @@ def _beam_width(text: str) -> int:
 
 def _chunk_seconds(text: str) -> float:
     value = _positive(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds (the default is 20 s), got {text}")
     if value < MIN_CHUNK_SECONDS:
         raise argparse.ArgumentTypeError(f"must be at least {MIN_CHUNK_SECONDS:g} s (each window needs context; "
                                          f"the default is {CHUNK_SECONDS:g} s), got {text}")
@@ -200,11 +208,13 @@ def _chunk_seconds(text: str) -> float:
 
 
 def _run_align(args: argparse.Namespace) -> None:
-    result = Recognizer.load(args.model).align(args.file, args.transcript)
+    result = Recognizer.load(args.model).align(args.file, args.transcript, warn=False)
+    if result.warning is not None:  # silence, a clip too short for the transcript, or a mismatch
+        print(f"warning: {args.file}: {result.warning}", file=sys.stderr)
     text = " ".join(args.transcript.split())
     if args.json:
-        print(json.dumps({"file": str(args.file), "text": text, "words": [w.as_dict() for w in result.words]},
-                         ensure_ascii=False))
+        print(json.dumps({"file": str(args.file), "text": text, "words": [w.as_dict() for w in result.words],
+                          **result.as_dict()}, ensure_ascii=False))
     else:
         print(f"{args.file}\t{text}")
         print(format_words(result.words))
@@ -221,7 +231,9 @@ def add_align_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument("file", metavar="FILE", help="one audio file: WAV/FLAC/OGG, any rate, mono or stereo")
     p.add_argument("transcript", help="what the audio says, in quotes")
     _model_arg(p)
-    p.add_argument("--json", action="store_true", help='one JSON object: {"file", "text", "words": [...]}')
+    p.add_argument("--json", action="store_true",
+                   help='one JSON object: {"file", "text", "words": [{"word", "start", "end", "score", "vs_greedy"}], '
+                        '"score", "greedy_score", "vs_greedy", "warning"} (scores: mean log p per frame)')
     p.add_argument("--quiet", action="store_true", help="no note about the bundled model's limits on stderr")
     p.set_defaults(func=_run_align)
     return p

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -64,12 +65,20 @@ def validate_inputs(
     fix for: non-float or non-tensor input, wrong rank, empty batch, NaN/Inf, bad masks or sample_lengths, and
     clips too short to make a single frame.
     """
+    dtype = getattr(input_values, "dtype", None)
+    if isinstance(input_values, torch.Tensor):
+        integer = not input_values.is_floating_point()
+    else:
+        integer = isinstance(dtype, np.dtype) and dtype.kind in "iub"
+    if integer:  # raw PCM: a plain cast would feed samples in the thousands to a model trained on [-1, 1]
+        scale = {"int16": " (x / 32768 for int16)", "int32": " (x / 2**31 for int32)", "uint8": " ((x - 128) / 128 "
+                 "for 8-bit WAV)"}.get(str(dtype).removeprefix("torch."), "")
+        raise TypeError(f"input_values must be floating point in [-1, 1], but it holds integers "
+                        f"({type(input_values).__name__} of {dtype}), i.e. raw PCM; scale it to [-1, 1] first{scale}, "
+                        "as float32, or read files with w2v_lite.data.audio.load, which does this")
     if not isinstance(input_values, torch.Tensor):
         raise TypeError(f"input_values must be a torch.Tensor, got {type(input_values).__name__}; "
                         "use torch.as_tensor(x, dtype=torch.float32)")
-    if not input_values.is_floating_point():
-        raise TypeError(f"input_values must be floating point, got {input_values.dtype}; integer PCM should be "
-                        "scaled to [-1, 1] first (w2v_lite.audio.load does this)")
     if input_values.dim() == 1:
         input_values = input_values[None]
     if input_values.dim() != 2:
