@@ -130,7 +130,9 @@ class TransformerEncoder(nn.Module):
         if frame_mask is not None:
             # zero padded frames, so the positional conv cannot carry padding into real frames
             hidden_states = hidden_states.masked_fill(~frame_mask[:, :, None], 0.0)
-            if not bool(frame_mask.all()):  # with no padding, skip the mask: SDPA takes its fastest path
+            # with no padding, skip the mask: SDPA takes its fastest path. A traced graph (ONNX export) keeps
+            # the mask always: the branch would freeze to whatever the example batch had
+            if torch.jit.is_tracing() or not bool(frame_mask.all()):
                 key_padding_mask = frame_mask[:, None, None, :]  # padded frames are never attended to
         x = hidden_states + self.pos_conv_embed(hidden_states)
         if not self.config.do_stable_layer_norm:
