@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.model import checkpoints
 from w2v_lite.model.ctc import Wav2Vec2ForCTC
 from w2v_lite.model.wav2vec2 import Wav2Vec2Model
@@ -65,7 +66,8 @@ def _check_model(model: object) -> None:
     if not isinstance(model, (Wav2Vec2Model, Wav2Vec2ForCTC)):
         raise TypeError(f"export_onnx takes a w2v_lite Wav2Vec2Model or Wav2Vec2ForCTC, got "
                         f"{type(model).__name__}; load one with Wav2Vec2ForCTC.from_pretrained(folder)")
-    if any(not p.dtype == torch.float32 for p in model.parameters()):
+    quantized = any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in model.modules())
+    if quantized or any(p.dtype != torch.float32 for p in model.parameters()):
         raise TypeError("export_onnx exports float32 models (an int8 or half copy from optimize_for_inference "
                         "cannot be exported); export the original model")
 
@@ -85,18 +87,19 @@ def _inference_copy(model: nn.Module) -> nn.Module:
 def _plain_conv(conv: nn.Conv1d) -> nn.Conv1d:
     """A new Conv1d holding the weight `conv`'s parametrization computes. (Not `remove_parametrizations`: on a
     deep copy it deletes the weight property from the class the original model shares.)"""
-    plain = nn.Conv1d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                      conv.dilation, conv.groups, conv.bias is not None, conv.padding_mode)
+    padding = conv.padding if isinstance(conv.padding, str) else conv.padding[0]
+    plain = nn.Conv1d(conv.in_channels, conv.out_channels, conv.kernel_size[0], conv.stride[0], padding,
+                      conv.dilation[0], conv.groups, conv.bias is not None, conv.padding_mode)
     with torch.no_grad():
         plain.weight.copy_(conv.weight)
-        if conv.bias is not None:
+        if conv.bias is not None and plain.bias is not None:
             plain.bias.copy_(conv.bias)
     return plain.requires_grad_(False)
 
 
-def _example(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
-    """A padded batch of two (1 s and 0.75 s at 16 kHz), so the traced graph keeps every mask operation."""
-    num = model.config.sampling_rate
+def _example(config: Wav2Vec2Config) -> tuple[torch.Tensor, torch.Tensor]:
+    """A padded batch of two (1 s and 0.75 s of noise), so the traced graph keeps every mask operation."""
+    num = config.sampling_rate
     x = torch.randn(2, num, generator=torch.Generator().manual_seed(0)) * 0.1
     mask = torch.ones(2, num, dtype=torch.long)
     mask[1, 3 * num // 4:] = 0
@@ -104,11 +107,11 @@ def _example(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     return x, mask
 
 
-def onnx_bytes(model: nn.Module, attention_mask: bool = True, opset: int = OPSET) -> bytes:
+def onnx_bytes(model: Wav2Vec2Model | Wav2Vec2ForCTC, attention_mask: bool = True, opset: int = OPSET) -> bytes:
     """The ONNX graph of `model` (see the module docstring) as bytes, without touching the disk."""
     _check_model(model)
     wrapper = _Exported(_inference_copy(model)).eval()
-    x, mask = _example(model)
+    x, mask = _example(model.config)
     names = output_names(model)
     inputs = ["input_values", "attention_mask"] if attention_mask else ["input_values"]
     args = (x, mask) if attention_mask else (x[:1],)
@@ -121,8 +124,10 @@ def onnx_bytes(model: nn.Module, attention_mask: bool = True, opset: int = OPSET
         # so; they guard eager calls, the graph's callers are checked by `OnnxModel` before running it
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)  # the legacy exporter warns it is legacy
-        torch.onnx.export(wrapper, args, buffer, input_names=inputs, output_names=names, dynamic_axes=axes,
-                          opset_version=opset, dynamo=False, do_constant_folding=True)
+        # a BytesIO works (the legacy exporter writes to any file object), though the stub names paths only
+        torch.onnx.export(wrapper, args, buffer,  # type: ignore[arg-type]
+                          input_names=inputs, output_names=names, dynamic_axes=axes, opset_version=opset,
+                          dynamo=False, do_constant_folding=True)
     return buffer.getvalue()
 
 
