@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from w2v_lite import Wav2Vec2Config, frame_mask, layer_lengths, output_lengths, receptive_field, samples_for_frames
-from w2v_lite.lengths import layer_receptive_fields, lengths_to_mask
-from w2v_lite.model.feature_encoder import FeatureEncoder, masked_mean_var
+from w2v_lite.lengths import layer_receptive_fields, lengths_to_mask, masked_mean_var
+from w2v_lite.model.feature_encoder import FeatureEncoder
 
 ODD = small_config("group-preln-bias")  # kernels (10, 5, 3, 2), strides (5, 3, 2, 1)
 
@@ -86,8 +86,8 @@ def test_sample_mask_and_frame_mask_come_from_the_same_builder():
     from w2v_lite.data.audio import pad_batch
 
     batch = pad_batch([torch.ones(500), torch.ones(1200)])
-    assert torch.equal(batch.attention_mask.bool(), lengths_to_mask(batch.lengths, 1200))
-    frames = output_lengths(batch.lengths)
+    assert torch.equal(batch.attention_mask.bool(), lengths_to_mask(batch.sample_lengths, 1200))
+    frames = output_lengths(batch.sample_lengths)
     assert torch.equal(frame_mask(frames, 3), lengths_to_mask(frames, 3))
     assert frames.tolist() == [1, 3]  # floor((L - 400) / 320) + 1
 

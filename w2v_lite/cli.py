@@ -72,7 +72,7 @@ def explain(args: argparse.Namespace) -> None:
     if args.batch:
         clips = [audio.load(p) for p in args.batch]
         batch = audio.pad_batch(clips)
-        rows, mask = batch_rows(cfg, batch.lengths.tolist())
+        rows, mask = batch_rows(cfg, batch.sample_lengths.tolist())
         with torch.no_grad():
             out = model(batch.input_values, attention_mask=batch.attention_mask)
         if not torch.equal(out.frame_mask, mask):

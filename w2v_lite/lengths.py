@@ -1,4 +1,12 @@
-"""Length and mask arithmetic: sample attention_mask -> lengths -> frame_lengths -> frame_mask.
+"""Length and mask arithmetic, one name per step of the mask chain:
+
+    attention_mask (B, L) 0/1 -> sample_lengths (B,) -> frame_lengths (B,) -> frame_mask (B, T)
+                                                                            -> attend_mask (B, 1, 1, T)
+
+`sample_lengths` are the real samples of each clip, `frame_lengths` its real frames (`output_lengths`),
+`layer_lengths` the real steps after every conv layer, `frame_mask` is True on real frames
+(`lengths_to_mask`) and `attend_mask` is the same mask shaped for attention, True = attend to this key
+(`model/context.py`). A plain count of one axis (the padded L, the padded T) is `num_samples` / `num_frames`.
 
 Every conv layer with kernel k and stride s maps a length L to ``floor((L - k) / s) + 1`` (no padding).
 For the wav2vec 2.0 stack (kernels 10,3,3,3,3,2,2; strides 5,2,2,2,2,2,2) the seven steps collapse to
@@ -26,39 +34,40 @@ def _stack(config: Wav2Vec2Config | None) -> tuple[tuple[int, ...], tuple[int, .
 
 
 @overload
-def output_lengths(num_samples: int, config: Wav2Vec2Config | None = None) -> int: ...
+def output_lengths(sample_lengths: int, config: Wav2Vec2Config | None = None) -> int: ...
 @overload
-def output_lengths(num_samples: torch.Tensor, config: Wav2Vec2Config | None = None) -> torch.Tensor: ...
+def output_lengths(sample_lengths: torch.Tensor, config: Wav2Vec2Config | None = None) -> torch.Tensor: ...
 
 
-def output_lengths(num_samples, config=None):
-    """Frames the conv stack makes from `num_samples` samples. int -> int, LongTensor (B,) -> (B,).
+def output_lengths(sample_lengths, config=None):
+    """Frames the conv stack makes from `sample_lengths` samples: the frame lengths. int -> int, LongTensor (B,)
+    -> (B,).
 
     Applies ``L -> floor((L - k) / s) + 1`` layer by layer and clamps at 0 (a clip shorter than one
     receptive field gives no frame). `config=None` means the base conv stack.
     """
-    return layer_lengths(num_samples, config)[-1]
+    return layer_lengths(sample_lengths, config)[-1]
 
 
-def layer_lengths(num_samples, config: Wav2Vec2Config | None = None) -> list:
+def layer_lengths(sample_lengths, config: Wav2Vec2Config | None = None) -> list:
     """The length after every conv layer: ``[L, L1, ..., L7]`` (ints, or LongTensors of shape (B,)).
 
     Once a length reaches 0 it stays 0: a layer cannot make frames out of nothing.
     """
-    if isinstance(num_samples, np.integer):  # e.g. a length read from a numpy array
-        num_samples = int(num_samples)
-    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, torch.Tensor)):
-        raise TypeError(f"num_samples must be an int or an integer tensor, got {type(num_samples).__name__}")
-    if isinstance(num_samples, torch.Tensor):
-        if num_samples.is_floating_point() or num_samples.is_complex():
-            raise TypeError("num_samples must be an integer tensor (e.g. torch.long), got " + str(num_samples.dtype))
-        if (num_samples < 0).any():
-            raise ValueError("num_samples must be >= 0")
-        num_samples = num_samples.long()
-    elif num_samples < 0:
-        raise ValueError(f"num_samples must be >= 0, got {num_samples}")
-    out = [num_samples]
-    length = num_samples
+    if isinstance(sample_lengths, np.integer):  # e.g. a length read from a numpy array
+        sample_lengths = int(sample_lengths)
+    if isinstance(sample_lengths, bool) or not isinstance(sample_lengths, (int, torch.Tensor)):
+        raise TypeError(f"a sample length must be an int or an integer tensor, got {type(sample_lengths).__name__}")
+    if isinstance(sample_lengths, torch.Tensor):
+        if sample_lengths.is_floating_point() or sample_lengths.is_complex():
+            raise TypeError(f"sample lengths must be an integer tensor (e.g. torch.long), got {sample_lengths.dtype}")
+        if (sample_lengths < 0).any():
+            raise ValueError("sample lengths must be >= 0")
+        sample_lengths = sample_lengths.long()
+    elif sample_lengths < 0:
+        raise ValueError(f"a sample length must be >= 0, got {sample_lengths}")
+    out = [sample_lengths]
+    length = sample_lengths
     for k, s in zip(*_stack(config)):
         if isinstance(length, torch.Tensor):
             length = torch.clamp(torch.div(length - k, s, rounding_mode="floor") + 1, min=0)
@@ -111,13 +120,26 @@ def samples_for_frames(num_frames: int, config: Wav2Vec2Config | None = None) ->
 def lengths_to_mask(lengths: torch.Tensor, size: int) -> torch.Tensor:
     """Right-padding mask from per-clip counts: (B,) long -> (B, size) bool, True at positions < lengths[b].
 
-    The one mask builder along the chain: sample counts give the sample mask (size = padded samples L),
-    frame counts give the frame mask (size = T).
+    The one mask builder along the chain: `sample_lengths` give the sample mask (size = padded samples L),
+    `frame_lengths` give the frame mask (size = T).
     """
     if lengths.dim() != 1:
         raise ValueError(f"lengths must have shape (B,), got {tuple(lengths.shape)}")
     positions = torch.arange(size, device=lengths.device)
     return positions[None, :] < lengths[:, None]
+
+
+def masked_mean_var(x: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and biased variance of `x` over the positions where `mask` is True, along `dim` (kept).
+
+    `mask` broadcasts against `x`, e.g. x (B, C, T) with mask (B, 1, T) -> two (B, C, 1) tensors. Used to
+    normalise over real samples/frames only, so that padding does not change the statistics.
+    """
+    weight = mask.to(x.dtype)
+    count = weight.sum(dim, keepdim=True)
+    mean = (x * weight).sum(dim, keepdim=True) / count
+    var = (((x - mean) * weight) ** 2).sum(dim, keepdim=True) / count
+    return mean, var
 
 
 def frame_mask(frame_lengths: torch.Tensor, num_frames: int) -> torch.Tensor:
@@ -131,7 +153,7 @@ def frame_mask(frame_lengths: torch.Tensor, num_frames: int) -> torch.Tensor:
 
 
 def lengths_from_attention_mask(attention_mask: torch.Tensor, num_samples: int | None = None) -> torch.Tensor:
-    """Sample counts from a right-padded sample mask: (B, L) of 0/1 -> (B,) long.
+    """`sample_lengths` from a right-padded sample mask: (B, L) of 0/1 -> (B,) long.
 
     Raises ValueError for a mask that is not (B, L), holds values other than 0/1, is left-padded (a 0
     before a 1) or has an all-zero row, because each of those would silently give wrong frame masks.
@@ -146,14 +168,14 @@ def lengths_from_attention_mask(attention_mask: torch.Tensor, num_samples: int |
     mask = attention_mask.long()
     if ((mask != 0) & (mask != 1)).any():
         raise ValueError("attention_mask must hold only 0 (padding) and 1 (real samples)")
-    lengths = mask.sum(-1)
-    if (lengths == 0).any():
-        rows = torch.nonzero(lengths == 0).flatten().tolist()
+    sample_lengths = mask.sum(-1)
+    if (sample_lengths == 0).any():
+        rows = torch.nonzero(sample_lengths == 0).flatten().tolist()
         raise ValueError(f"attention_mask rows {rows} are all zero: every clip needs at least one real sample")
     # right padding means the mask is exactly `arange(L) < length`
-    if not torch.equal(mask.bool(), lengths_to_mask(lengths, mask.shape[1])):
+    if not torch.equal(mask.bool(), lengths_to_mask(sample_lengths, mask.shape[1])):
         raise ValueError(
             "attention_mask is not right-padded (a 0 comes before a 1); put the real samples first and the "
             "padding at the end, as w2v_lite.audio.pad_batch does"
         )
-    return lengths
+    return sample_lengths

@@ -88,7 +88,7 @@ def test_pad_batch_shapes_and_mask():
     waves = [torch.ones(5), np.full(3, 0.5, dtype=np.float64), torch.full((7,), -1.0)]
     batch = audio.pad_batch(waves)
     assert batch.input_values.shape == (3, 7) and batch.input_values.dtype == torch.float32
-    assert batch.attention_mask.dtype == torch.long and batch.lengths.tolist() == [5, 3, 7]
+    assert batch.attention_mask.dtype == torch.long and batch.sample_lengths.tolist() == [5, 3, 7]
     assert batch.attention_mask.sum(1).tolist() == [5, 3, 7]
     assert batch.attention_mask[1].tolist() == [1, 1, 1, 0, 0, 0, 0]
     assert batch.input_values[0].tolist() == [1.0] * 5 + [0.0, 0.0]
@@ -120,7 +120,7 @@ def test_normalize_matches_transformers_feature_extractor():
     ref = fe(clips, sampling_rate=16000, padding=True, return_tensors="np")
 
     batch = audio.pad_batch(clips)
-    ours = audio.normalize(batch.input_values, batch.lengths)
+    ours = audio.normalize(batch.input_values, batch.sample_lengths)
     assert ours.dtype == torch.float32
     np.testing.assert_array_equal(batch.attention_mask.numpy(), ref["attention_mask"])
     np.testing.assert_allclose(ours.numpy(), ref["input_values"], atol=1e-5, rtol=0)

@@ -97,7 +97,7 @@ def test_ctc_batches_are_augmented_from_the_torch_rng():
     again = task.make_batch(clips)
     assert all(torch.equal(first[k], again[k]) for k in first)
     assert torch.equal(first["labels"], plain["labels"])  # the transcripts stay as they were
-    assert not torch.equal(first["lengths"], plain["lengths"])
+    assert not torch.equal(first["sample_lengths"], plain["sample_lengths"])
 
 
 def test_augmented_ctc_training_resumes_exactly(tmp_path):

@@ -141,8 +141,8 @@ def test_stage_names_and_exported():
     [
         (("base", 16_000), TypeError, "config must be a Wav2Vec2Config"),
         ((Wav2Vec2Config.tiny(), 399), ValueError, "399 samples make no frame"),
-        ((Wav2Vec2Config.tiny(), 1.5), TypeError, "num_samples must be an int"),
-        ((Wav2Vec2Config.tiny(), -5), ValueError, "num_samples must be >= 0"),
+        ((Wav2Vec2Config.tiny(), 1.5), TypeError, "sample length must be an int"),
+        ((Wav2Vec2Config.tiny(), -5), ValueError, "sample length must be >= 0"),
         ((Wav2Vec2Config.tiny(), 16_000, 0), ValueError, "batch_size must be a positive int"),
     ],
 )

@@ -59,7 +59,7 @@ def test_logits_and_loss_match_transformers(name, reduction, zero_infinity):
     with torch.no_grad():
         ref = hf(x, attention_mask=am, labels=LABELS)
         out = ours(x, attention_mask=am, labels=LABELS)
-        by_lengths = ours(x, lengths=am.sum(-1), labels=LABELS)
+        by_lengths = ours(x, sample_lengths=am.sum(-1), labels=LABELS)
     m = out.frame_mask
     torch.testing.assert_close(out.logits[m], ref.logits[m], rtol=0, atol=1e-5)
     if not zero_infinity:  # the third clip cannot be aligned: both libraries say inf

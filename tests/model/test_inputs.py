@@ -24,7 +24,7 @@ def test_one_dimensional_input_is_a_batch_of_one(model):
     ("kwargs", "error", "message"),
     [
         (dict(input_values=torch.randn(399)), ValueError, "fewer than 400"),
-        (dict(input_values=torch.randn(2, 4000), lengths=torch.tensor([4000, 300])), ValueError, r"clips \[1\]"),
+        (dict(input_values=torch.randn(2, 4000), sample_lengths=torch.tensor([4000, 300])), ValueError, r"clips \[1\]"),
         (dict(input_values=torch.randn(0, 4000)), ValueError, "empty batch"),
         (dict(input_values=torch.randn(2, 1, 4000)), ValueError, "shape \\(B, L\\)"),
         (dict(input_values=torch.zeros(2, 4000, dtype=torch.int16)), TypeError, "floating point"),
@@ -37,11 +37,13 @@ def test_one_dimensional_input_is_a_batch_of_one(model):
         (dict(input_values=torch.randn(2, 4000), attention_mask=torch.stack([torch.ones(4000), torch.zeros(4000)])),
          ValueError, "all zero"),
         (dict(input_values=torch.randn(1, 4000), attention_mask=torch.full((1, 4000), 2)), ValueError, "only 0"),
-        (dict(input_values=torch.randn(2, 4000), lengths=torch.tensor([4000, -1])), ValueError, r"\[0, 4000\]"),
-        (dict(input_values=torch.randn(2, 4000), lengths=torch.tensor([4000, 4001])), ValueError, r"\[0, 4000\]"),
-        (dict(input_values=torch.randn(2, 4000), lengths=torch.tensor([4000.0, 3000.0])), ValueError, "integer"),
-        (dict(input_values=torch.randn(2, 4000), lengths=torch.tensor([4000])), ValueError, "shape"),
-        (dict(input_values=torch.randn(2, 4000), lengths=torch.tensor([4000, 3000]),
+        (dict(input_values=torch.randn(2, 4000), sample_lengths=torch.tensor([4000, -1])), ValueError, r"\[0, 4000\]"),
+        (dict(input_values=torch.randn(2, 4000), sample_lengths=torch.tensor([4000, 4001])), ValueError,
+         r"\[0, 4000\]"),
+        (dict(input_values=torch.randn(2, 4000), sample_lengths=torch.tensor([4000.0, 3000.0])), ValueError,
+         "integer"),
+        (dict(input_values=torch.randn(2, 4000), sample_lengths=torch.tensor([4000])), ValueError, "shape"),
+        (dict(input_values=torch.randn(2, 4000), sample_lengths=torch.tensor([4000, 3000]),
               attention_mask=torch.ones(2, 4000)), ValueError, "disagree"),
         (dict(input_values=torch.randn(1, 4000), mask_time_indices=torch.ones(1, 5, dtype=torch.bool)),
          ValueError, "mask_time_indices must have shape"),
@@ -56,7 +58,7 @@ def test_agreeing_mask_and_lengths_are_accepted(model):
     x = torch.randn(2, 4000)
     mask = torch.ones(2, 4000, dtype=torch.long)
     mask[1, 3000:] = 0
-    a = model(x, attention_mask=mask, lengths=torch.tensor([4000, 3000]))
+    a = model(x, attention_mask=mask, sample_lengths=torch.tensor([4000, 3000]))
     b = model(x, attention_mask=mask)
     torch.testing.assert_close(a.last_hidden_state, b.last_hidden_state)
     assert a.frame_lengths.tolist() == [12, 9]

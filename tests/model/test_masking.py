@@ -99,8 +99,8 @@ def test_min_masks_guarantees_spans_at_low_probability():
         (dict(mask_prob=1.5), r"mask_prob must be in \[0, 1\]"),
         (dict(mask_prob=-0.1), r"mask_prob must be in \[0, 1\]"),
         (dict(min_masks=-1), "min_masks"),
-        (dict(attention_mask=torch.ones(2, 19)), "FRAME-level"),
-        (dict(attention_mask=torch.tensor([[0] * 5 + [1] * 15] * 2)), "right-padded"),
+        (dict(frame_mask=torch.ones(2, 19)), "FRAME-level"),
+        (dict(frame_mask=torch.tensor([[0] * 5 + [1] * 15] * 2)), "right-padded"),
     ],
 )
 def test_mask_indices_bad_input(kwargs, match):

@@ -19,7 +19,7 @@ def valid_output_change(model, clip, extra):
     lengths = torch.tensor([clip.numel(), other.numel()])
     with torch.no_grad():
         alone = model(clip[None]).last_hidden_state[0]
-        padded = model(batch, lengths=lengths).last_hidden_state[0, : alone.shape[0]]
+        padded = model(batch, sample_lengths=lengths).last_hidden_state[0, : alone.shape[0]]
     return (alone - padded).abs().max().item()
 
 
@@ -60,5 +60,5 @@ def test_mask_aware_group_norm_equals_plain_without_padding():
     x = torch.randn(2, 5000)
     full = torch.tensor([5000, 5000])
     with torch.no_grad():
-        torch.testing.assert_close(aware(x, lengths=full).last_hidden_state, plain(x).last_hidden_state,
+        torch.testing.assert_close(aware(x, sample_lengths=full).last_hidden_state, plain(x).last_hidden_state,
                                    atol=1e-5, rtol=0)

@@ -115,7 +115,7 @@ def test_eval_without_masks_returns_states_and_no_loss():
     x, am = padded_batch(LENGTHS, seed=7)
     with torch.no_grad():
         ref, out = hf(x, attention_mask=am), ours(x, attention_mask=am)
-        by_lengths = ours(x, lengths=am.sum(-1))  # torchaudio-style lengths give the same result
+        by_lengths = ours(x, sample_lengths=am.sum(-1))  # torchaudio-style lengths give the same result
     assert torch.equal(by_lengths.projected_quantized_states, out.projected_quantized_states)
     assert out.loss is None and out.mask_time_indices is None and out.logits is None
     assert rel_error(out.codevector_perplexity, ref.codevector_perplexity) < 1e-5

@@ -33,10 +33,10 @@ def test_weights_times_values_give_the_layer_output(stable):
     frames = output_lengths(lengths).tolist()
     assert weights.shape == (2, 2, 4, frames[1], frames[1])
     # seen holds the calls of attention_weights' own forward pass: one per layer
-    for layer, ((hidden, key_mask), out) in zip(model.encoder.layers, seen):
+    for layer, ((hidden, attend_mask), out) in zip(model.encoder.layers, seen):
         att = layer.attention
         v = att.v_proj(hidden).view(2, -1, 4, 8).transpose(1, 2)  # (B, heads, T, head_dim)
-        by_hand = att.out_proj((head_weights(att, hidden, key_mask) @ v).transpose(1, 2).reshape(2, -1, 32))
+        by_hand = att.out_proj((head_weights(att, hidden, attend_mask) @ v).transpose(1, 2).reshape(2, -1, 32))
         assert (by_hand - out).abs().max() <= 1e-5
     assert (weights[:, 0, :, :, frames[0]:] == 0).all()  # padded keys of the short clip get no weight
     assert (weights.sum(-1) - 1).abs().max() <= 1e-5

@@ -97,7 +97,7 @@ def test_mask_stages_chain():
     assert stages.frame_mask.shape == (3, 109)
     assert stages.frame_mask.sum(1).tolist() == [49, 109, 1]
     assert not stages.frame_mask[0, 49:].any() and stages.frame_mask[0, :49].all()
-    keys = stages.key_mask
+    keys = stages.attend_mask
     assert keys.shape == (3, 1, 1, 109) and keys.dtype == torch.bool
     assert keys[0, 0, 0, :49].all() and not keys[0, 0, 0, 49:].any()
     with pytest.raises(ValueError, match="positive"):
@@ -109,7 +109,7 @@ def test_mask_stages_match_the_model():
     batch = crops(torch.randn(20000, generator=torch.Generator().manual_seed(1)), [0.5, 1.25])
     with torch.no_grad():
         out = model(batch.input_values, attention_mask=batch.attention_mask)
-    assert torch.equal(out.frame_mask, mask_stages(batch.lengths.tolist()).frame_mask)
+    assert torch.equal(out.frame_mask, mask_stages(batch.sample_lengths.tolist()).frame_mask)
 
 
 def test_key_mask_is_what_self_attention_receives():
@@ -118,18 +118,18 @@ def test_key_mask_is_what_self_attention_receives():
     seen = []
     handle = model.encoder.layers[0].attention.register_forward_pre_hook(lambda _m, args: seen.append(args[1]))
     with torch.no_grad():
-        model(batch.input_values, lengths=batch.lengths)
+        model(batch.input_values, sample_lengths=batch.sample_lengths)
     handle.remove()
-    assert torch.equal(seen[0], mask_stages(batch.lengths.tolist()).key_mask)
+    assert torch.equal(seen[0], mask_stages(batch.sample_lengths.tolist()).attend_mask)
 
 
 def test_naive_normalisation_is_wrong_on_short_clips_and_valid_only_is_right():
     g = torch.Generator().manual_seed(0)
     batch = crops(0.3 + 0.5 * torch.randn(32000, generator=g), [0.5, 2.0])
-    naive, proper = naive_normalize(batch.input_values), normalize(batch.input_values, batch.lengths)
-    means, stds = valid_stats(proper, batch.lengths)
+    naive, proper = naive_normalize(batch.input_values), normalize(batch.input_values, batch.sample_lengths)
+    means, stds = valid_stats(proper, batch.sample_lengths)
     assert means.abs().max() < 1e-5 and (stds - 1).abs().max() < 1e-4
-    _, naive_stds = valid_stats(naive, batch.lengths)
+    _, naive_stds = valid_stats(naive, batch.sample_lengths)
     assert naive_stds[0] > 1.5  # the short clip's statistics were diluted by 1.5 s of zeros
     assert (naive[0, 8000:] != 0).all()  # and its padding is no longer silence
     assert (proper[0, 8000:] == 0).all()

@@ -37,12 +37,12 @@ def run():
     np.random.seed(0)
     batch = pad_batch([torch.randn(n) for n in (7000, 12000, 16000)])
     T = output_lengths(batch.input_values.shape[1], cfg)
-    valid = frame_mask(output_lengths(batch.lengths, cfg), T)
-    mask = compute_mask_indices((3, T), cfg.mask_time_prob, cfg.mask_time_length, attention_mask=valid, min_masks=2)
+    valid = frame_mask(output_lengths(batch.sample_lengths, cfg), T)
+    mask = compute_mask_indices((3, T), cfg.mask_time_prob, cfg.mask_time_length, frame_mask=valid, min_masks=2)
     negatives = sample_negative_indices((3, T), cfg.num_negatives, mask)
     model = Wav2Vec2ForPreTraining(cfg).eval()
     with torch.no_grad():
-        out = model(batch.input_values, lengths=batch.lengths, mask_time_indices=torch.tensor(mask),
+        out = model(batch.input_values, sample_lengths=batch.sample_lengths, mask_time_indices=torch.tensor(mask),
                     sampled_negative_indices=torch.tensor(negatives))
     return cfg, batch, valid, mask, negatives, out
 

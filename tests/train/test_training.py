@@ -140,7 +140,7 @@ def test_unreadable_file_is_reported_by_name_and_skipped(tmp_path, corpus_subset
 def test_crop_is_reproducible(tmp_path, corpus_subset):
     data = corpus_subset(tmp_path / "data", 3)
     folder = AudioFolder(data, max_seconds=0.5)
-    assert folder.lengths == [min(c.waveform.numel(), 8000) for c in folder.clips]
+    assert folder.sample_lengths == [min(c.waveform.numel(), 8000) for c in folder.clips]
     long = max(range(3), key=lambda i: folder.clips[i].waveform.numel())
     a, b, c = folder.clip(long, 0, 0), folder.clip(long, 0, 0), folder.clip(long, 1, 0)
     assert a.waveform.numel() == 8000 and torch.equal(a.waveform, b.waveform)

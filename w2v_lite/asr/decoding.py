@@ -91,12 +91,12 @@ def batch_emissions(recognizer: Recognizer, waveforms: list[torch.Tensor]) -> li
     batch = pad_batch(clips)
     x = batch.input_values
     if recognizer.preprocessing.do_normalize:
-        x = normalize(x, batch.lengths)
+        x = normalize(x, batch.sample_lengths)
     device = next(model.parameters()).device
     mask = batch.attention_mask.to(device) if recognizer.preprocessing.return_attention_mask else None
     logits = model(x.to(device), attention_mask=mask).logits.float().cpu()
-    frames = output_lengths(batch.lengths, model.config)
-    return [logits[b, : int(n)] for b, n in enumerate(frames)]
+    frame_lengths = output_lengths(batch.sample_lengths, model.config)
+    return [logits[b, : int(n)] for b, n in enumerate(frame_lengths)]
 
 
 def best_path(logits: torch.Tensor, frame_lengths: torch.Tensor | None = None) -> list[list[int]]:

@@ -4,8 +4,8 @@ wav2vec 2.0 consumes raw 16 kHz mono waveforms. This module turns files on disk 
 
     load(path)              file -> (L,) float32 in [-1, 1] at 16 kHz
     pad_batch([w1, w2, ...]) list of (L_i,) -> PaddedBatch: input_values (B, Lmax), attention_mask (B, Lmax),
-                            lengths (B,)
-    normalize(x, lengths)   (B, Lmax) -> (B, Lmax) zero mean / unit variance over the valid samples only
+                            sample_lengths (B,)
+    normalize(x, sample_lengths) (B, Lmax) -> (B, Lmax) zero mean / unit variance over the valid samples only
 
 `normalize` matches transformers' `Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True)`.
 Reading uses `soundfile` and resampling `scipy.signal.resample_poly` (torchaudio's I/O is gone since 2.9).
@@ -27,8 +27,7 @@ import torch
 from scipy.signal import resample_poly
 
 from w2v_lite.config import SAMPLING_RATE
-from w2v_lite.lengths import lengths_to_mask
-from w2v_lite.model.feature_encoder import masked_mean_var
+from w2v_lite.lengths import lengths_to_mask, masked_mean_var
 
 __all__ = [
     "SAMPLING_RATE",
@@ -68,12 +67,12 @@ class PaddedBatch(NamedTuple):
 
     input_values:   (B, Lmax) float32, zeros after each clip's end
     attention_mask: (B, Lmax) long, 1 on real samples and 0 on padding
-    lengths:        (B,) long, number of real samples per clip
+    sample_lengths: (B,) long, number of real samples per clip
     """
 
     input_values: torch.Tensor
     attention_mask: torch.Tensor
-    lengths: torch.Tensor
+    sample_lengths: torch.Tensor
 
 
 def _check_rate(rate: object, name: str) -> int:
@@ -209,26 +208,26 @@ def _as_1d_float(item: object, i: int) -> torch.Tensor:
 def pad_batch(waveforms: Sequence[torch.Tensor | np.ndarray]) -> PaddedBatch:
     """Right-pad 1-D waveforms with zeros: list of B (L_i,) -> PaddedBatch with (B, max L_i) tensors.
 
-    The attention mask marks the real samples (1) and the padding (0); `lengths[b] == L_b`.
+    The attention mask marks the real samples (1) and the padding (0); `sample_lengths[b] == L_b`.
     """
     if isinstance(waveforms, (torch.Tensor, np.ndarray)):
         raise TypeError("pad_batch takes a list of 1-D waveforms; wrap a single clip as pad_batch([wave])")
     items = [_as_1d_float(w, i) for i, w in enumerate(waveforms)]
     if not items:
         raise ValueError("pad_batch got an empty list; pass at least one waveform")
-    lengths = torch.tensor([w.numel() for w in items], dtype=torch.long)
-    input_values = torch.zeros(len(items), int(lengths.max()), dtype=torch.float32)
+    sample_lengths = torch.tensor([w.numel() for w in items], dtype=torch.long)
+    input_values = torch.zeros(len(items), int(sample_lengths.max()), dtype=torch.float32)
     for b, w in enumerate(items):
         input_values[b, : w.numel()] = w
-    attention_mask = lengths_to_mask(lengths, input_values.shape[1]).long()  # right padding
-    return PaddedBatch(input_values, attention_mask, lengths)
+    attention_mask = lengths_to_mask(sample_lengths, input_values.shape[1]).long()  # right padding
+    return PaddedBatch(input_values, attention_mask, sample_lengths)
 
 
-def normalize(input_values: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+def normalize(input_values: torch.Tensor, sample_lengths: torch.Tensor | None = None) -> torch.Tensor:
     """Zero-mean, unit-variance per clip over its valid samples: (B, L), (B,) -> (B, L).
 
-    Statistics use only the first `lengths[b]` samples (population variance + 1e-7, as in transformers'
-    Wav2Vec2FeatureExtractor); padding stays exactly 0. `lengths=None` means no padding.
+    Statistics use only the first `sample_lengths[b]` samples (population variance + 1e-7, as in transformers'
+    Wav2Vec2FeatureExtractor); padding stays exactly 0. `sample_lengths=None` means no padding.
     Computed in float64, returned in the input's dtype.
     """
     if not isinstance(input_values, torch.Tensor) or not input_values.is_floating_point():
@@ -238,15 +237,16 @@ def normalize(input_values: torch.Tensor, lengths: torch.Tensor | None = None) -
             f"input_values must be (B, L), got shape {tuple(input_values.shape)}; use pad_batch() first"
         )
     batch, length = input_values.shape
-    if lengths is None:
-        lengths = torch.full((batch,), length, dtype=torch.long)
-    if not isinstance(lengths, torch.Tensor) or lengths.dtype not in (torch.int32, torch.int64):
-        raise TypeError("lengths must be an integer torch.Tensor of shape (B,), e.g. PaddedBatch.lengths")
-    if lengths.shape != (batch,):
-        raise ValueError(f"lengths must have shape ({batch},) like input_values, got {tuple(lengths.shape)}")
-    if bool((lengths < 1).any()) or bool((lengths > length).any()):
-        raise ValueError(f"every length must be in [1, {length}], got {lengths.tolist()}")
+    if sample_lengths is None:
+        sample_lengths = torch.full((batch,), length, dtype=torch.long)
+    if not isinstance(sample_lengths, torch.Tensor) or sample_lengths.dtype not in (torch.int32, torch.int64):
+        raise TypeError("sample_lengths must be an integer torch.Tensor of shape (B,), e.g. PaddedBatch.sample_lengths")
+    if sample_lengths.shape != (batch,):
+        raise ValueError(f"sample_lengths must have shape ({batch},) like input_values, "
+                         f"got {tuple(sample_lengths.shape)}")
+    if bool((sample_lengths < 1).any()) or bool((sample_lengths > length).any()):
+        raise ValueError(f"every length must be in [1, {length}], got {sample_lengths.tolist()}")
     x = input_values.double()
-    valid = lengths_to_mask(lengths.to(x.device), length)  # (B, L) True on real samples
+    valid = lengths_to_mask(sample_lengths.to(x.device), length)  # (B, L) True on real samples
     mean, var = masked_mean_var(x, valid, dim=1)
     return ((x - mean) / torch.sqrt(var + _VAR_EPS) * valid).to(input_values.dtype)

@@ -78,7 +78,7 @@ class AudioFolder:
         return len(self.clips)
 
     @property
-    def lengths(self) -> list[int]:
+    def sample_lengths(self) -> list[int]:
         """Samples per clip after cropping: [N ints] (what the batch sampler sees)."""
         cap = self.max_samples or max(c.waveform.numel() for c in self.clips)
         return [min(c.waveform.numel(), cap) for c in self.clips]

@@ -1,4 +1,8 @@
-"""The context network: positional convolution plus a transformer over T frames of width H.
+"""The context network (class `ContextNetwork`, attribute `encoder` as in transformers): positional
+convolution plus a transformer over T frames of width H.
+
+Three things in wav2vec 2.0 get called "encoder"; here they are named apart: `FeatureEncoder` (the conv
+stack, `feature_encoder.py`), `ContextNetwork` (this file) and `Wav2Vec2Model` (the whole model).
 
 Post-LN (base): ``x + pos_conv(x) -> LayerNorm -> layers``; each layer ``x = LN(x + attn(x))`` then
 ``x = final_LN(x + FFN(x))``. Pre-LN ("stable", large-lv60): ``x + pos_conv(x) -> layers -> LayerNorm``;
@@ -6,7 +10,9 @@ each layer ``x = x + attn(LN(x))`` then ``x = x + FFN(final_LN(x))``.
 
 The frame mask carries each clip's true length in: padded frames are zeroed before the positional conv
 (its kernel of 128 frames would otherwise smear padding into real frames) and are masked out as keys in
-self-attention. Padded *query* rows still get computed; their outputs are meaningless and ignored.
+self-attention by `attend_mask` (B, 1, 1, T), True = attend to this key (the opposite of
+`nn.MultiheadAttention`'s `key_padding_mask`, which is True = ignore). Padded *query* rows still get
+computed; their outputs are meaningless and ignored.
 """
 
 from __future__ import annotations
@@ -56,15 +62,15 @@ class SelfAttention(nn.Module):
         self.v_proj = nn.Linear(h, h)
         self.out_proj = nn.Linear(h, h)
 
-    def forward(self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, T, H), key_padding_mask (B, 1, 1, T) bool (True = attend to this key) -> (B, T, H)."""
+    def forward(self, x: torch.Tensor, attend_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, H), attend_mask (B, 1, 1, T) bool (True = attend to this key) -> (B, T, H)."""
         b, t, h = x.shape
 
         def heads(proj: nn.Linear) -> torch.Tensor:  # (B, T, H) -> (B, heads, T, head_dim)
             return proj(x).view(b, t, self.num_heads, self.head_dim).transpose(1, 2)
 
         out = F.scaled_dot_product_attention(
-            heads(self.q_proj), heads(self.k_proj), heads(self.v_proj), attn_mask=key_padding_mask,
+            heads(self.q_proj), heads(self.k_proj), heads(self.v_proj), attn_mask=attend_mask,
             dropout_p=self.dropout if self.training else 0.0,
         )  # scale defaults to head_dim ** -0.5
         return self.out_proj(out.transpose(1, 2).reshape(b, t, h))
@@ -86,8 +92,9 @@ class FeedForward(nn.Module):
         return self.output_dropout(self.output_dense(x))
 
 
-class EncoderLayer(nn.Module):
-    """One transformer block, post-LN or pre-LN. (B, T, H) -> (B, T, H)."""
+class TransformerLayer(nn.Module):
+    """One transformer block, post-LN or pre-LN (HF `Wav2Vec2EncoderLayer[StableLayerNorm]`).
+    (B, T, H) -> (B, T, H)."""
 
     def __init__(self, config: Wav2Vec2Config):
         super().__init__()
@@ -98,17 +105,18 @@ class EncoderLayer(nn.Module):
         self.feed_forward = FeedForward(config)
         self.final_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
-    def forward(self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, T, H), key_padding_mask (B, 1, 1, T) bool or None -> (B, T, H)."""
+    def forward(self, x: torch.Tensor, attend_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, H), attend_mask (B, 1, 1, T) bool (True = attend) or None -> (B, T, H)."""
         if self.pre_ln:
-            x = x + self.dropout(self.attention(self.layer_norm(x), key_padding_mask))
+            x = x + self.dropout(self.attention(self.layer_norm(x), attend_mask))
             return x + self.feed_forward(self.final_layer_norm(x))
-        x = self.layer_norm(x + self.dropout(self.attention(x, key_padding_mask)))
+        x = self.layer_norm(x + self.dropout(self.attention(x, attend_mask)))
         return self.final_layer_norm(x + self.feed_forward(x))
 
 
-class TransformerEncoder(nn.Module):
-    """Positional conv + transformer layers (HF `Wav2Vec2Encoder` / `Wav2Vec2EncoderStableLayerNorm`)."""
+class ContextNetwork(nn.Module):
+    """Positional conv + transformer layers (HF `Wav2Vec2Encoder` / `Wav2Vec2EncoderStableLayerNorm`,
+    attribute `encoder`)."""
 
     def __init__(self, config: Wav2Vec2Config):
         super().__init__()
@@ -116,7 +124,7 @@ class TransformerEncoder(nn.Module):
         self.pos_conv_embed = PositionalConvEmbedding(config)
         self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout)
-        self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.num_hidden_layers))
+        self.layers = nn.ModuleList(TransformerLayer(config) for _ in range(config.num_hidden_layers))
 
     def forward(
         self, hidden_states: torch.Tensor, frame_mask: torch.Tensor | None = None
@@ -124,16 +132,14 @@ class TransformerEncoder(nn.Module):
         """(B, T, H), frame_mask (B, T) bool (True on real frames) or None -> ((B, T, H), hidden states).
 
         The hidden states are the input of layer 0 followed by the output of every layer (so
-        ``num_hidden_layers + 1`` tensors), as transformers returns them.
+        ``num_hidden_layers + 1`` tensors, also when LayerDrop skips a layer: its "output" is its input),
+        as transformers 4.x returns them.
         """
-        key_padding_mask = None
+        attend_mask = None
         if frame_mask is not None:
             # zero padded frames, so the positional conv cannot carry padding into real frames
             hidden_states = hidden_states.masked_fill(~frame_mask[:, :, None], 0.0)
-            # with no padding, skip the mask: SDPA takes its fastest path. A traced graph (ONNX export) keeps
-            # the mask always: the branch would freeze to whatever the example batch had
-            if torch.jit.is_tracing() or not bool(frame_mask.all()):
-                key_padding_mask = frame_mask[:, None, None, :]  # padded frames are never attended to
+            attend_mask = frame_mask[:, None, None, :]  # True = attend: padded frames are never attended to
         x = hidden_states + self.pos_conv_embed(hidden_states)
         if not self.config.do_stable_layer_norm:
             x = self.layer_norm(x)
@@ -141,9 +147,9 @@ class TransformerEncoder(nn.Module):
         states = [x]
         for layer in self.layers:
             # LayerDrop: in training, skip a whole layer with probability `layerdrop`
-            if self.training and self.config.layerdrop > 0 and torch.rand([]) < self.config.layerdrop:
-                continue
-            x = layer(x, key_padding_mask)
+            # (the state is appended either way, so hidden_states[i] always belongs to layer i)
+            if not (self.training and self.config.layerdrop > 0 and torch.rand([]) < self.config.layerdrop):
+                x = layer(x, attend_mask)
             states.append(x)
         if self.config.do_stable_layer_norm:
             x = self.layer_norm(x)

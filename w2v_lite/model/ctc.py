@@ -3,7 +3,7 @@
     input_values (B, L) -> Wav2Vec2Model -> (B, T, H) -> dropout -> lm_head Linear(H, V) -> logits (B, T, V)
 
 CTC scores every alignment of a label of U tokens to the clip's T frames (blank = `pad_token_id`, id 0,
-fills the gaps). Its *input lengths* are the per-clip frame counts `output_lengths(samples)`, so padding
+fills the gaps). Its *input lengths* are the `frame_lengths`, `output_lengths(sample_lengths)`, so padding
 frames are never aligned to anything. A clip needs T >= U frames, plus one more for every pair of equal
 neighbouring tokens ("ee" needs a blank in between); otherwise no alignment exists and the loss is inf
 (`ctc_zero_infinity=True` turns those into 0 with zero gradient). Names and numbers equal transformers'
@@ -70,11 +70,11 @@ def label_lengths(labels: torch.Tensor, vocab_size: int, blank: int = BLANK_ID) 
         raise ValueError(f"labels hold ids {sorted(set(labels[bad].tolist()))} outside the vocabulary "
                          f"[0, {vocab_size}); pad with -100 and check that config.vocab_size matches the "
                          "tokenizer")
-    lengths = tokens.sum(-1)
-    if (lengths == 0).any():
-        rows = (lengths == 0).nonzero().flatten().tolist()
+    token_counts = tokens.sum(-1)
+    if (token_counts == 0).any():
+        rows = (token_counts == 0).nonzero().flatten().tolist()
         raise ValueError(f"label rows {rows} are empty; every clip needs a non-empty transcript")
-    return lengths
+    return token_counts
 
 
 def required_frames(labels: torch.Tensor, blank: int = BLANK_ID) -> torch.Tensor:
@@ -127,18 +127,18 @@ class Wav2Vec2ForCTC(nn.Module):
         self,
         input_values: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
-        lengths: torch.Tensor | None = None,
+        sample_lengths: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         output_hidden_states: bool = False,
     ) -> CTCOutput:
-        """``(B, L) waveform [+ (B, L) attention_mask or (B,) lengths] [+ (B, U) labels] -> CTCOutput``.
+        """``(B, L) waveform [+ (B, L) attention_mask or (B,) sample_lengths] [+ (B, U) labels] -> CTCOutput``.
 
-        Labels are checked before the encoder runs, so a bad batch fails fast. Without a mask or lengths
+        Labels are checked before the encoder runs, so a bad batch fails fast. Without a mask or sample_lengths
         every sample is real and each clip has T frames.
         """
         if labels is not None:
             label_lengths(labels, self.config.vocab_size, self.config.pad_token_id)
-        out = self.wav2vec2(input_values, attention_mask=attention_mask, lengths=lengths,
+        out = self.wav2vec2(input_values, attention_mask=attention_mask, sample_lengths=sample_lengths,
                             output_hidden_states=output_hidden_states)
         logits = self.lm_head(self.dropout(out.last_hidden_state))  # (B, T, V)
         loss = None

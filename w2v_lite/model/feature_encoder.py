@@ -17,34 +17,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from w2v_lite import lengths
 from w2v_lite.config import Wav2Vec2Config
-from w2v_lite.lengths import layer_lengths, lengths_to_mask
-
-
-def masked_mean_var(x: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and biased variance of `x` over the positions where `mask` is True, along `dim` (kept).
-
-    `mask` broadcasts against `x`, e.g. x (B, C, T) with mask (B, 1, T) -> two (B, C, 1) tensors. Used to
-    normalise over real samples/frames only, so that padding does not change the statistics.
-    """
-    weight = mask.to(x.dtype)
-    count = weight.sum(dim, keepdim=True)
-    mean = (x * weight).sum(dim, keepdim=True) / count
-    var = (((x - mean) * weight) ** 2).sum(dim, keepdim=True) / count
-    return mean, var
 
 
 class MaskAwareGroupNorm(nn.GroupNorm):
     """GroupNorm(C, C) whose per-channel mean and variance use only the valid time steps of each clip.
 
-    With `valid_steps=None` it is exactly `nn.GroupNorm`, so it loads the same weights (`weight`, `bias`).
+    With `layer_lengths=None` it is exactly `nn.GroupNorm`, so it loads the same weights (`weight`, `bias`).
     """
 
-    def forward(self, x: torch.Tensor, valid_steps: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, C, T), valid_steps (B,) long (real time steps of each clip in x) -> (B, C, T)."""
-        if valid_steps is None:
+    def forward(self, x: torch.Tensor, layer_lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C, T), layer_lengths (B,) long (real time steps of each clip in x) -> (B, C, T)."""
+        if layer_lengths is None:
             return super().forward(x)
-        mean, var = masked_mean_var(x, lengths_to_mask(valid_steps, x.shape[-1])[:, None, :])  # (B, C, 1) each
+        valid = lengths.lengths_to_mask(layer_lengths, x.shape[-1])[:, None, :]  # (B, 1, T)
+        mean, var = lengths.masked_mean_var(x, valid)  # (B, C, 1) each
         x = (x - mean) * torch.rsqrt(var + self.eps)
         return x * self.weight[None, :, None] + self.bias[None, :, None]
 
@@ -65,14 +53,14 @@ class ConvLayer(nn.Module):
         elif norm == "layer":
             self.layer_norm = nn.LayerNorm(c_out, elementwise_affine=True)
 
-    def forward(self, x: torch.Tensor, valid_steps: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, C_in, L_in) -> (B, C_out, L_out). `valid_steps` (B,), the real outputs of this layer per
+    def forward(self, x: torch.Tensor, layer_lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C_in, L_in) -> (B, C_out, L_out). `layer_lengths` (B,), the real outputs of this layer per
         clip, only matter for a mask-aware GroupNorm."""
         # a traced graph (ONNX export) takes Conv1d: the strided view's strides would freeze as constants
         fast = self.conv.in_channels == 1 and not torch.jit.is_tracing()
         x = self._conv_one_channel(x) if fast else self.conv(x)
         if self.norm_kind == "group":
-            x = self.layer_norm(x, valid_steps)
+            x = self.layer_norm(x, layer_lengths)
         elif self.norm_kind == "layer":
             # LayerNorm over channels, frame by frame: move channels last and back
             x = self.layer_norm(x.transpose(-2, -1)).transpose(-2, -1)
@@ -112,14 +100,16 @@ class FeatureEncoder(nn.Module):
             c_in = c
         self.conv_layers = nn.ModuleList(layers)
 
-    def forward(self, input_values: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, L) -> (B, C, T). `lengths` (B,) sample counts; used only by a mask-aware GroupNorm."""
+    def forward(self, input_values: torch.Tensor, sample_lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, L) -> (B, C, T). `sample_lengths` (B,) real samples per clip; used only by a mask-aware
+        GroupNorm, which gets the real outputs of its own layer."""
         x = input_values[:, None, :]  # one input channel
-        layer0_steps = None  # real outputs of conv layer 0 per clip: the only layer with a GroupNorm
-        if lengths is not None and self.config.mask_aware_group_norm:
-            layer0_steps = layer_lengths(lengths, self.config)[1]
-        for layer in self.conv_layers:
-            x = layer(x, layer0_steps)
+        # [L, L1, ..., T]: real steps per clip before and after every layer; layer i is given entry i + 1
+        per_layer: list = [None] * (len(self.conv_layers) + 1)
+        if sample_lengths is not None and self.config.mask_aware_group_norm:
+            per_layer = lengths.layer_lengths(sample_lengths, self.config)
+        for layer, layer_lengths in zip(self.conv_layers, per_layer[1:]):
+            x = layer(x, layer_lengths)
         return x
 
     def freeze(self) -> None:

@@ -26,26 +26,26 @@ def _as_bool_array(mask: torch.Tensor | np.ndarray) -> np.ndarray:
     return (mask.detach().cpu().numpy() if torch.is_tensor(mask) else np.asarray(mask)).astype(bool)
 
 
-def _lengths_from_frame_mask(attention_mask: torch.Tensor | np.ndarray, shape: tuple[int, int]) -> list[int]:
-    """Valid frame count per utterance from a right-padded frame mask ``(B, T) -> [B ints]``."""
-    mask = _as_bool_array(attention_mask)
+def _frame_lengths(frame_mask: torch.Tensor | np.ndarray, shape: tuple[int, int]) -> list[int]:
+    """`frame_lengths` from a right-padded frame mask ``(B, T) -> [B ints]``."""
+    mask = _as_bool_array(frame_mask)
     if mask.shape != tuple(shape):
         raise ValueError(
-            f"attention_mask has shape {mask.shape} but masks are requested for shape {tuple(shape)}; "
-            "pass the FRAME-level mask (see w2v_lite.lengths.frame_mask), not the sample-level one."
+            f"frame_mask has shape {mask.shape} but masks are requested for shape {tuple(shape)}; "
+            "pass the FRAME-level mask (see w2v_lite.lengths.frame_mask), not the sample-level attention_mask."
         )
-    lengths = mask.sum(-1)
+    frame_lengths = mask.sum(-1)
     # Lengths only describe the mask if it is right-padded: ones, then zeros.
-    if not (mask == (np.arange(shape[1])[None, :] < lengths[:, None])).all():
-        raise ValueError("attention_mask must be right-padded (each row: ones, then zeros).")
-    return [int(n) for n in lengths]
+    if not (mask == (np.arange(shape[1])[None, :] < frame_lengths[:, None])).all():
+        raise ValueError("frame_mask must be right-padded (each row: ones, then zeros).")
+    return [int(n) for n in frame_lengths]
 
 
 def compute_mask_indices(
     shape: tuple[int, int],
     mask_prob: float,
     mask_length: int,
-    attention_mask: torch.Tensor | np.ndarray | None = None,
+    frame_mask: torch.Tensor | np.ndarray | None = None,
     min_masks: int = 0,
 ) -> np.ndarray:
     """Choose random time spans to mask, per utterance: ``shape=(B, T) -> bool ndarray (B, T)``.
@@ -55,8 +55,8 @@ def compute_mask_indices(
         mask_prob: in ``[0, 1]``; the expected fraction of *span starts* times ``mask_length``. Spans may
             overlap, so the masked fraction is at most ``mask_prob`` (about 0.49 for p=0.65, M=10).
         mask_length: span length M in frames (10 in wav2vec 2.0).
-        attention_mask: optional right-padded FRAME mask ``(B, T)`` (torch or numpy, bool or int).
-            Spans are placed inside each utterance's valid frames only.
+        frame_mask: optional right-padded frame mask ``(B, T)`` (torch or numpy, bool or int; transformers
+            calls this argument ``attention_mask``). Spans are placed inside each utterance's valid frames only.
         min_masks: minimum number of spans per utterance (before the caps below).
 
     How many spans? One ``epsilon ~ U[0, 1)`` is drawn *per batch* and each utterance of n valid frames
@@ -80,20 +80,20 @@ def compute_mask_indices(
         raise ValueError(f"mask_prob must be in [0, 1], got {mask_prob}.")
     if min_masks < 0:
         raise ValueError(f"min_masks must be >= 0, got {min_masks}.")
-    if attention_mask is None:
-        input_lengths = [sequence_length] * batch_size
+    if frame_mask is None:
+        frame_lengths = [sequence_length] * batch_size
     else:
-        input_lengths = _lengths_from_frame_mask(attention_mask, shape)
+        frame_lengths = _frame_lengths(frame_mask, shape)
 
     # RNG draw 1: one rounding epsilon for the whole batch.
     epsilon = np.random.rand(1).item()
 
-    def num_spans(input_length: int) -> int:
+    def num_spans(num_valid: int) -> int:
         # Same float expression as transformers, so the rounding is bit-identical.
-        n = max(int(mask_prob * input_length / mask_length + epsilon), min_masks)
+        n = max(int(mask_prob * num_valid / mask_length + epsilon), min_masks)
         if n * mask_length > sequence_length:  # spans cannot cover more than the whole axis
             n = sequence_length // mask_length
-        return min(n, max(input_length - (mask_length - 1), 0))  # at most one span per possible start
+        return min(n, max(num_valid - (mask_length - 1), 0))  # at most one span per possible start
 
     mask = np.zeros((batch_size, sequence_length), dtype=bool)
     # transformers returns before drawing any start when even a full-length row gets no span.
@@ -101,12 +101,12 @@ def compute_mask_indices(
         return mask
 
     offsets = np.arange(mask_length)
-    for b, input_length in enumerate(input_lengths):
+    for b, num_valid in enumerate(frame_lengths):
         # RNG draw 2 (one per utterance, in batch order): distinct span starts inside the valid frames.
         # The population must be exactly transformers' (even when empty): `choice` shuffles all of it.
-        possible_starts = np.arange(max(input_length - (mask_length - 1), 0))
-        starts = np.random.choice(possible_starts, num_spans(input_length), replace=False)
-        # Each start s masks frames s .. s+M-1; all of them are < input_length by construction.
+        possible_starts = np.arange(max(num_valid - (mask_length - 1), 0))
+        starts = np.random.choice(possible_starts, num_spans(num_valid), replace=False)
+        # Each start s masks frames s .. s+M-1; all of them are < num_valid by construction.
         mask[b, (starts[:, None] + offsets[None, :]).ravel()] = True
     return mask
 

@@ -46,8 +46,8 @@ class PreTrainingOutput:
 
 def gather_negatives(quantized: torch.Tensor, negative_indices: torch.Tensor) -> torch.Tensor:
     """Look up distractors: ``(B, T, P), flat indices (B, T, K) into B*T -> (B, T, K, P)``."""
-    batch, frames, size = quantized.shape
-    flat = quantized.reshape(batch * frames, size)[negative_indices.long().reshape(-1)]
+    batch, num_frames, size = quantized.shape
+    flat = quantized.reshape(batch * num_frames, size)[negative_indices.long().reshape(-1)]
     return flat.view(*negative_indices.shape, size)
 
 
@@ -119,12 +119,12 @@ class Wav2Vec2ForPreTraining(nn.Module):
         self,
         input_values: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
-        lengths: torch.Tensor | None = None,
+        sample_lengths: torch.Tensor | None = None,
         mask_time_indices: torch.Tensor | np.ndarray | None = None,
         sampled_negative_indices: torch.Tensor | np.ndarray | None = None,
         output_hidden_states: bool = False,
     ) -> PreTrainingOutput:
-        """``(B, L) waveform [+ (B, L) attention_mask or (B,) lengths] -> PreTrainingOutput``.
+        """``(B, L) waveform [+ (B, L) attention_mask or (B,) sample_lengths] -> PreTrainingOutput``.
 
         ``mask_time_indices (B, T)`` and ``sampled_negative_indices (B, T, K)`` (flat into B*T, as from
         `masking.sample_negative_indices`) may be given. In training mode, missing ones are drawn here:
@@ -139,13 +139,13 @@ class Wav2Vec2ForPreTraining(nn.Module):
                 "pretraining needs masked frames: set config.mask_time_prob > 0 or pass mask_time_indices"
             )
         out: Wav2Vec2Output = self.wav2vec2(
-            input_values, attention_mask=attention_mask, lengths=lengths,
+            input_values, attention_mask=attention_mask, sample_lengths=sample_lengths,
             mask_time_indices=mask_time_indices, output_hidden_states=output_hidden_states,
         )
         mask_time_indices = out.mask_time_indices  # (B, T) bool, drawn by the model if not given
         if mask_time_indices is not None and (mask_time_indices & ~out.frame_mask).any():
             raise ValueError("mask_time_indices marks padded frames; build it with the frame mask "
-                             "(compute_mask_indices(..., attention_mask=frame_mask))")
+                             "(compute_mask_indices(..., frame_mask=frame_mask))")
 
         # 1. predictions: every transformer output, masked frames included, projected to P
         projected_states = self.project_hid(out.last_hidden_state)
@@ -165,21 +165,21 @@ class Wav2Vec2ForPreTraining(nn.Module):
         if mask_time_indices is None:
             return result
 
-        batch, frames = mask_time_indices.shape
+        batch, num_frames = mask_time_indices.shape
         if sampled_negative_indices is None:
             if not self.training:
                 return result
             sampled_negative_indices = sample_negative_indices(
-                (batch, frames), self.config.num_negatives, mask_time_indices.cpu().numpy()
+                (batch, num_frames), self.config.num_negatives, mask_time_indices.cpu().numpy()
             )
         negatives = torch.as_tensor(sampled_negative_indices, device=projected_quantized.device).long()
-        if negatives.dim() != 3 or negatives.shape[:2] != (batch, frames):
-            raise ValueError(f"sampled_negative_indices must have shape ({batch}, {frames}, K), "
+        if negatives.dim() != 3 or negatives.shape[:2] != (batch, num_frames):
+            raise ValueError(f"sampled_negative_indices must have shape ({batch}, {num_frames}, K), "
                              f"got {tuple(negatives.shape)}")
-        if negatives.numel() and (negatives.min() < 0 or negatives.max() >= batch * frames):
-            raise ValueError(f"sampled_negative_indices must be flat indices in [0, {batch * frames})")
+        if negatives.numel() and (negatives.min() < 0 or negatives.max() >= batch * num_frames):
+            raise ValueError(f"sampled_negative_indices must be flat indices in [0, {batch * num_frames})")
 
-        # 3.-5. logits over [target, K distractors], cross-entropy at masked frames, diversity
+        # 3.-5. logits over [target, K distractors], cross-entropy at masked num_frames, diversity
         logits = contrastive_logits(
             projected_states, projected_quantized, negatives, self.config.contrastive_logits_temperature
         )

@@ -88,13 +88,13 @@ class OnnxModel:
     def __call__(self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None
                  ) -> Wav2Vec2Output | CTCOutput:
         """``(B, L) [+ (B, L) 0/1 mask] -> Wav2Vec2Output | CTCOutput`` (see the class docstring)."""
-        x, lengths = validate_inputs(input_values, attention_mask, None, self.config)
+        x, sample_lengths = validate_inputs(input_values, attention_mask, None, self.config)
         feeds = {"input_values": x.detach().to(torch.float32).cpu().contiguous().numpy()}
         if "attention_mask" in self.input_names:
-            mask = (lengths_to_mask(lengths.cpu(), x.shape[1]) if lengths is not None
+            mask = (lengths_to_mask(sample_lengths.cpu(), x.shape[1]) if sample_lengths is not None
                     else torch.ones(x.shape, dtype=torch.bool))
             feeds["attention_mask"] = mask.to(torch.int64).numpy()
-        elif lengths is not None and bool((lengths < x.shape[1]).any()):
+        elif sample_lengths is not None and bool((sample_lengths < x.shape[1]).any()):
             raise ValueError("this graph was exported without an attention_mask input; it takes unpadded clips "
                              "only: run them one at a time, or export with attention_mask=True")
         outputs = dict(zip(self.output_names, self.session.run(None, feeds), strict=True))

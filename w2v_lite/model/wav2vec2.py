@@ -1,12 +1,14 @@
 """Wav2Vec2Model: one waveform batch through every stage, with the lengths threaded explicitly.
 
     input_values (B, L) --feature_extractor--> (B, C, T) --transpose--> (B, T, C)
-      --feature_projection--> (B, T, H) --[span masking]--> encoder (pos conv + transformer) --> (B, T, H)
+      --feature_projection--> (B, T, H) --[span masking]--> encoder (`ContextNetwork`: pos conv + transformer)
+      --> (B, T, H)
 
 Padding comes in either of two forms: a sample-level `attention_mask` (B, L) of 0/1, as in
-transformers, or `lengths` (B,) sample counts, as in torchaudio. Either one becomes per-clip frame
-counts via `output_lengths`, then a (B, T) frame mask that the encoder uses. Without either, every
-sample counts as real (transformers' advice for GroupNorm checkpoints: pad with zeros, pass no mask).
+transformers, or `sample_lengths` (B,) sample counts, as in torchaudio. Either one becomes
+`frame_lengths` (B,) via `output_lengths`, then a `frame_mask` (B, T) that the context network uses.
+Without either, every sample counts as real (transformers' advice for GroupNorm checkpoints: pad with
+zeros, pass no mask).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from torch import nn
 from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.lengths import lengths_from_attention_mask, lengths_to_mask, output_lengths, receptive_field
 from w2v_lite.model import checkpoints
-from w2v_lite.model.context import TransformerEncoder
+from w2v_lite.model.context import ContextNetwork
 from w2v_lite.model.fast import optimize_for_inference
 from w2v_lite.model.feature_encoder import FeatureEncoder
 from w2v_lite.model.initialization import transformers_init_
@@ -57,13 +59,13 @@ class Wav2Vec2Output:
 def validate_inputs(
     input_values: torch.Tensor,
     attention_mask: torch.Tensor | None,
-    lengths: torch.Tensor | None,
+    sample_lengths: torch.Tensor | None,
     config: Wav2Vec2Config,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Check a batch and return ``(input_values (B, L), lengths (B,) or None)``.
+    """Check a batch and return ``(input_values (B, L), sample_lengths (B,) or None)``.
 
     A 1-D input (L,) is taken as a batch of one. Raises TypeError / ValueError naming the problem and the
-    fix for: non-float or non-tensor input, wrong rank, empty batch, NaN/Inf, bad masks or lengths, and
+    fix for: non-float or non-tensor input, wrong rank, empty batch, NaN/Inf, bad masks or sample_lengths, and
     clips too short to make a single frame.
     """
     if not isinstance(input_values, torch.Tensor):
@@ -82,34 +84,34 @@ def validate_inputs(
         raise ValueError("empty batch: input_values has 0 clips; pass at least one waveform")
     if not torch.isfinite(input_values).all():
         raise ValueError("input_values contains NaN or Inf samples; clean or drop those clips")
-    mask_lengths = None
+    from_mask = None
     if attention_mask is not None:
         if attention_mask.dim() != 2 or attention_mask.shape[0] != batch:
             raise ValueError(f"attention_mask must have shape {(batch, num_samples)} like input_values, "
                              f"got {tuple(attention_mask.shape)}")
-        mask_lengths = lengths_from_attention_mask(attention_mask, num_samples)
-    if lengths is not None:
-        lengths = torch.as_tensor(lengths)
-        if lengths.is_floating_point() or lengths.dim() != 1 or lengths.shape[0] != batch:
-            raise ValueError(f"lengths must be an integer tensor of shape ({batch},), got "
-                             f"{lengths.dtype} {tuple(lengths.shape)}")
-        lengths = lengths.long().to(input_values.device)
-        if (lengths < 0).any() or (lengths > num_samples).any():
-            raise ValueError(f"lengths must lie in [0, {num_samples}] (the padded input length), got "
-                             f"{lengths.tolist()}")
-        if mask_lengths is not None and not torch.equal(lengths, mask_lengths.to(lengths.device)):
-            raise ValueError(f"attention_mask and lengths disagree: mask gives {mask_lengths.tolist()}, "
-                             f"lengths are {lengths.tolist()}; pass only one of them")
+        from_mask = lengths_from_attention_mask(attention_mask, num_samples)
+    if sample_lengths is not None:
+        sample_lengths = torch.as_tensor(sample_lengths)
+        if sample_lengths.is_floating_point() or sample_lengths.dim() != 1 or sample_lengths.shape[0] != batch:
+            raise ValueError(f"sample_lengths must be an integer tensor of shape ({batch},), got "
+                             f"{sample_lengths.dtype} {tuple(sample_lengths.shape)}")
+        sample_lengths = sample_lengths.long().to(input_values.device)
+        if (sample_lengths < 0).any() or (sample_lengths > num_samples).any():
+            raise ValueError(f"sample_lengths must lie in [0, {num_samples}] (the padded input length), got "
+                             f"{sample_lengths.tolist()}")
+        if from_mask is not None and not torch.equal(sample_lengths, from_mask.to(sample_lengths.device)):
+            raise ValueError(f"attention_mask and sample_lengths disagree: mask gives {from_mask.tolist()}, "
+                             f"sample_lengths are {sample_lengths.tolist()}; pass only one of them")
     else:
-        lengths = mask_lengths
-    clip_lengths = lengths if lengths is not None else torch.full((batch,), num_samples)
-    short = (output_lengths(clip_lengths.cpu(), config) == 0).nonzero().flatten().tolist()
+        sample_lengths = from_mask
+    every_clip = sample_lengths if sample_lengths is not None else torch.full((batch,), num_samples)
+    short = (output_lengths(every_clip.cpu(), config) == 0).nonzero().flatten().tolist()
     if short:
         field = receptive_field(config)[0]
-        raise ValueError(f"clips {short} have {clip_lengths[short].tolist()} samples, fewer than {field} "
+        raise ValueError(f"clips {short} have {every_clip[short].tolist()} samples, fewer than {field} "
                          f"({1000 * field / config.sampling_rate:g} ms), the receptive field of one frame; "
                          "pad them to at least that length or drop them")
-    return input_values, lengths
+    return input_values, sample_lengths
 
 
 class Wav2Vec2Model(nn.Module):
@@ -123,40 +125,40 @@ class Wav2Vec2Model(nn.Module):
         if config.mask_time_prob > 0 or config.mask_feature_prob > 0:
             # the learned vector that replaces masked frames (only exists when masking is configured, as in HF)
             self.masked_spec_embed = nn.Parameter(torch.empty(config.hidden_size).uniform_())
-        self.encoder = TransformerEncoder(config)
+        self.encoder = ContextNetwork(config)
         transformers_init_(self)  # PyTorch's default conv init would starve the conv stack (see initialization.py)
 
     def forward(
         self,
         input_values: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
-        lengths: torch.Tensor | None = None,
+        sample_lengths: torch.Tensor | None = None,
         mask_time_indices: torch.Tensor | None = None,
         output_hidden_states: bool = False,
     ) -> Wav2Vec2Output:
-        """(B, L) float waveform [+ (B, L) attention_mask or (B,) lengths] -> `Wav2Vec2Output`.
+        """(B, L) float waveform [+ (B, L) attention_mask or (B,) sample_lengths] -> `Wav2Vec2Output`.
 
         Audio of another float precision (float64, float16) is cast to the model's dtype.
 
         `mask_time_indices` (B, T) bool replaces those frames with `masked_spec_embed` (as in pretraining);
         in training mode with `mask_time_prob > 0` spans are drawn automatically, inside valid frames only.
         """
-        input_values, lengths = validate_inputs(input_values, attention_mask, lengths, self.config)
+        input_values, sample_lengths = validate_inputs(input_values, attention_mask, sample_lengths, self.config)
         # e.g. float64 audio -> the model's dtype (read off the first conv: int8 inference quantizes only Linears)
         input_values = input_values.to(next(self.feature_extractor.parameters()).dtype)
         batch = input_values.shape[0]
 
-        features = self.feature_extractor(input_values, lengths)  # (B, C, T): C channels per frame
+        features = self.feature_extractor(input_values, sample_lengths)  # (B, C, T): C channels per frame
         features = features.transpose(1, 2)  # (B, T, C): one C-vector per frame
         num_frames = features.shape[1]
         check_shape(features, (batch, None, self.config.conv_dim[-1]), "conv features")
 
-        # the mask chain: attention_mask (B, L) -> lengths (B,) samples -> frame_lengths (B,) -> frame_mask (B, T)
-        if lengths is None:
+        # the mask chain: attention_mask (B, L) -> sample_lengths (B,) -> frame_lengths (B,) -> frame_mask (B, T)
+        if sample_lengths is None:
             frame_lengths = torch.full((batch,), num_frames, dtype=torch.long, device=features.device)
             frame_mask = None
         else:
-            frame_lengths = output_lengths(lengths, self.config)
+            frame_lengths = output_lengths(sample_lengths, self.config)
             frame_mask = lengths_to_mask(frame_lengths, num_frames)  # (B, T), as lengths.frame_mask
 
         hidden, extract_features = self.feature_projection(features)  # (B, T, H), (B, T, C)
@@ -183,7 +185,7 @@ class Wav2Vec2Model(nn.Module):
         batch, num_frames, size = hidden.shape
         if mask_time_indices is None and cfg.mask_time_prob > 0 and self.training:
             mask_time_indices = torch.as_tensor(compute_mask_indices(
-                (batch, num_frames), cfg.mask_time_prob, cfg.mask_time_length, attention_mask=frame_mask,
+                (batch, num_frames), cfg.mask_time_prob, cfg.mask_time_length, frame_mask=frame_mask,
                 min_masks=cfg.mask_time_min_masks), device=hidden.device)
         if mask_time_indices is not None:
             mask_time_indices = torch.as_tensor(mask_time_indices, device=hidden.device).bool()

@@ -2,7 +2,7 @@
 
 The model's `SelfAttention` calls `F.scaled_dot_product_attention`, which never materialises the weights.
 `attention_weights` records what each layer's attention receives (a forward pre-hook: its input and its
-boolean key mask) and recomputes ``softmax(q k^T / sqrt(head_dim))`` from that layer's own q and k
+`attend_mask`, True = attend) and recomputes ``softmax(q k^T / sqrt(head_dim))`` from that layer's own q and k
 projections, with padded keys excluded. The model itself runs unchanged.
 """
 
@@ -19,8 +19,8 @@ from w2v_lite.model.wav2vec2 import Wav2Vec2Model
 __all__ = ["attention_weights", "head_weights"]
 
 
-def head_weights(attention: SelfAttention, x: torch.Tensor, key_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """One layer's attention weights: (B, T, H), key_mask (B, 1, 1, T) bool (True = attend) -> (B, heads, T, T).
+def head_weights(attention: SelfAttention, x: torch.Tensor, attend_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """One layer's attention weights: (B, T, H), attend_mask (B, 1, 1, T) bool (True = attend) -> (B, heads, T, T).
 
     Row t holds how much query frame t takes from every key frame; each row sums to 1 and is exactly 0
     on padded keys.
@@ -31,15 +31,16 @@ def head_weights(attention: SelfAttention, x: torch.Tensor, key_mask: torch.Tens
         return proj(x).view(b, t, attention.num_heads, attention.head_dim).transpose(1, 2)
 
     scores = heads(attention.q_proj) @ heads(attention.k_proj).transpose(-1, -2) * attention.head_dim**-0.5
-    if key_mask is not None:
-        scores = scores.masked_fill(~key_mask, float("-inf"))  # padded keys: weight exp(-inf) = 0
+    if attend_mask is not None:
+        scores = scores.masked_fill(~attend_mask, float("-inf"))  # padded keys: weight exp(-inf) = 0
     return scores.softmax(dim=-1)
 
 
 def attention_weights(
-    model: nn.Module, input_values: torch.Tensor, lengths: torch.Tensor | None = None
+    model: nn.Module, input_values: torch.Tensor, sample_lengths: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Every layer's attention weights for a (padded) batch: (B, L) [+ lengths (B,)] -> (layers, B, heads, T, T).
+    """Every layer's attention weights for a (padded) batch: (B, L) [+ sample_lengths (B,)] -> (layers, B, heads,
+    T, T).
 
     `model` is a `Wav2Vec2Model` or a model holding one as `.wav2vec2` (CTC, pretraining); it must be in
     eval mode (attention dropout would make the recorded weights differ from the ones used).
@@ -59,7 +60,7 @@ def attention_weights(
     handles = [attention.register_forward_pre_hook(record) for attention in attentions]
     try:
         with torch.no_grad():
-            encoder_model(input_values, lengths=lengths)
+            encoder_model(input_values, sample_lengths=sample_lengths)
             weights = [head_weights(attention, x, mask) for attention, (x, mask) in zip(attentions, inputs)]
     finally:
         for h in handles:

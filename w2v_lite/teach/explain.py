@@ -156,15 +156,14 @@ def explain_rows(model: Wav2Vec2Model, waveform: torch.Tensor) -> list[tuple[str
     return rows
 
 
-def batch_rows(config: Wav2Vec2Config, lengths: list[int]) -> tuple[list[tuple[str, str, str]], torch.Tensor]:
+def batch_rows(config: Wav2Vec2Config, sample_lengths: list[int]) -> tuple[list[tuple[str, str, str]], torch.Tensor]:
     """Padding summary for a batch of clip lengths: one row per clip (name, samples, frames) and the (B, T)
     frame mask."""
-    t = torch.tensor(lengths)
-    frames = output_lengths(t, config)
-    mask = frame_mask(frames, int(output_lengths(max(lengths), config)))
-    longest = max(lengths)
+    frame_lengths = output_lengths(torch.tensor(sample_lengths), config)
+    mask = frame_mask(frame_lengths, int(output_lengths(max(sample_lengths), config)))
+    longest = max(sample_lengths)
     rows = [(str(n), f"{n} samples + {longest - n} padding", f"{int(f)} of {mask.shape[1]} frames valid")
-            for n, f in zip(lengths, frames)]
+            for n, f in zip(sample_lengths, frame_lengths)]
     return rows, mask
 
 

@@ -247,7 +247,7 @@ def masks_figure(stages: MaskStages, sampling_rate: int = 16000) -> Figure:
         b.text(1, i, f"{n} valid", ha="left", va="center", fontsize=9, color="white")  # on the green part
     shortest = int(stages.frame_lengths.argmin())
     n = int(stages.frame_lengths[shortest])
-    blocked = (~stages.key_mask[shortest, 0, 0]).float()  # (T,) 1 where the key is padding
+    blocked = (~stages.attend_mask[shortest, 0, 0]).float()  # (T,) 1 where the key is padding
     grid = blocked[None, :].expand(frames, frames).clone()
     grid[n:, :n] = 0.35  # padded queries: computed, then discarded
     c.imshow(grid.numpy(), cmap="Reds", vmin=0, vmax=1.2, interpolation="nearest")
@@ -369,8 +369,8 @@ def make_all(
     ctc = Wav2Vec2ForCTC.from_pretrained(DEFAULT_MODEL_DIR).eval()  # the committed ctc-tiny
     items = [corpus_items("test")[i] for i in ATTENTION_CLIPS]
     batch = pad_batch([load(path) for path, _ in items])
-    weights = attention_weights(ctc, batch.input_values, batch.lengths)
-    paths.append(save(attention_maps_figure(weights[0], output_lengths(batch.lengths, ctc.config).tolist(),
+    weights = attention_weights(ctc, batch.input_values, batch.sample_lengths)
+    paths.append(save(attention_maps_figure(weights[0], output_lengths(batch.sample_lengths, ctc.config).tolist(),
                                             [text for _, text in items]), out / "attention_maps.png"))
     lengths = realistic_lengths()
     waste = padding_waste(lengths, batch_size=8)

@@ -3,7 +3,7 @@
     padding_invariance_error(model, clip, extra)  how much zero padding changes a clip's valid frames
     sweep(model, clip, extras)                    the same for several padding lengths
     leak_without_zeroing(model, clip, extra)      why padded frames are zeroed before the positional conv
-    mask_stages(lengths)                          sample mask -> frame mask -> attention's boolean key mask
+    mask_stages(sample_lengths)                   sample mask -> frame mask -> attention's attend_mask
     naive_normalize / valid_stats                 normalising over padding vs over the real samples only
     realistic_lengths / padding_waste             padded share of frames, naive vs length-bucketed batches
 
@@ -79,13 +79,13 @@ def sweep(
     """
     clip = _check_model_and_clip(model, clip)
     extras = [_check_extra(e) for e in extras]
-    lengths = torch.tensor([clip.numel()]) if use_mask else None
+    sample_lengths = torch.tensor([clip.numel()]) if use_mask else None
     errors = []
     with torch.no_grad():
         alone = model(clip[None]).last_hidden_state[0]  # (T, H)
         for extra in extras:
             padded = torch.cat([clip, clip.new_zeros(extra)])[None]  # (1, L + extra)
-            with_pad = model(padded, lengths=lengths).last_hidden_state[0, : alone.shape[0]]
+            with_pad = model(padded, sample_lengths=sample_lengths).last_hidden_state[0, : alone.shape[0]]
             errors.append(float((alone - with_pad).abs().max()))
     return errors
 
@@ -141,42 +141,43 @@ class MaskStages:
     """The three masks of a padded batch, from samples to attention."""
 
     sample_mask: torch.Tensor  # (B, L) bool, True on real samples
-    frame_lengths: torch.Tensor  # (B,) long, valid frames per clip = output_lengths(samples)
+    frame_lengths: torch.Tensor  # (B,) long, valid frames per clip = output_lengths(sample_lengths)
     frame_mask: torch.Tensor  # (B, T) bool, True on real frames
-    key_mask: torch.Tensor  # (B, 1, 1, T) bool, True on real keys: what self-attention receives
+    attend_mask: torch.Tensor  # (B, 1, 1, T) bool, True = attend to this key: what self-attention receives
 
 
-def mask_stages(lengths: Sequence[int], config: Wav2Vec2Config | None = None) -> MaskStages:
-    """Masks for a right-padded batch of clips with `lengths` samples each: (B,) ints -> `MaskStages`.
+def mask_stages(sample_lengths: Sequence[int], config: Wav2Vec2Config | None = None) -> MaskStages:
+    """Masks for a right-padded batch of clips with `sample_lengths` samples each: (B,) ints -> `MaskStages`.
 
     The frame count of the padded batch is that of its longest clip; each clip's valid frames come from
     its own sample count through the same `output_lengths` formula.
     """
-    samples = torch.as_tensor(list(lengths), dtype=torch.long)
+    samples = torch.as_tensor(list(sample_lengths), dtype=torch.long)
     if samples.dim() != 1 or samples.numel() == 0 or bool((samples < 1).any()):
-        raise ValueError(f"lengths must be a non-empty list of positive sample counts, got {list(lengths)}")
+        raise ValueError(f"sample_lengths must be a non-empty list of positive sample counts, got "
+                         f"{list(sample_lengths)}")
     longest = int(samples.max())
-    frames = output_lengths(samples, config)
-    fmask = frame_mask(frames, int(output_lengths(longest, config)))
-    return MaskStages(sample_mask=lengths_to_mask(samples, longest), frame_lengths=frames, frame_mask=fmask,
-                      key_mask=fmask[:, None, None, :])
+    frame_lengths = output_lengths(samples, config)
+    fmask = frame_mask(frame_lengths, int(output_lengths(longest, config)))
+    return MaskStages(sample_mask=lengths_to_mask(samples, longest), frame_lengths=frame_lengths,
+                      frame_mask=fmask, attend_mask=fmask[:, None, None, :])
 
 
 def naive_normalize(input_values: torch.Tensor) -> torch.Tensor:
     """The common mistake: zero mean, unit variance over each *padded* row, zeros included. (B, L) -> (B, L).
 
-    This is `w2v_lite.audio.normalize` without lengths; compare it with `normalize(x, lengths)`.
+    This is `w2v_lite.audio.normalize` without sample_lengths; compare it with `normalize(x, sample_lengths)`.
     """
     return normalize(input_values)
 
 
-def valid_stats(input_values: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def valid_stats(input_values: torch.Tensor, sample_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and standard deviation of each clip's real samples: (B, L), (B,) -> ((B,), (B,)) float64."""
-    if input_values.dim() != 2 or lengths.shape != (input_values.shape[0],):
-        raise ValueError(f"need input_values (B, L) and lengths (B,), got {tuple(input_values.shape)} and "
-                         f"{tuple(lengths.shape)}")
+    if input_values.dim() != 2 or sample_lengths.shape != (input_values.shape[0],):
+        raise ValueError(f"need input_values (B, L) and sample_lengths (B,), got {tuple(input_values.shape)} "
+                         f"and {tuple(sample_lengths.shape)}")
     means, stds = [], []
-    for row, n in zip(input_values.double(), lengths.tolist()):
+    for row, n in zip(input_values.double(), sample_lengths.tolist()):
         means.append(row[:n].mean())
         stds.append(row[:n].std(unbiased=False))
     return torch.stack(means), torch.stack(stds)
@@ -190,12 +191,12 @@ def realistic_lengths(n: int = 400, seed: int = 0, sampling_rate: int = 16000) -
 
 
 def padding_waste(
-    lengths: Sequence[int], batch_size: int = 8, max_samples_per_batch: int | None = None, seed: int = 0
+    sample_lengths: Sequence[int], batch_size: int = 8, max_samples_per_batch: int | None = None, seed: int = 0
 ) -> dict[str, float]:
     """Share of the transformer's frames that are padding, for shuffled naive batches of `batch_size` and
     for length-bucketed batches with the same padded-sample budget per batch (default: `batch_size` times
-    the mean length). (N,) lengths -> {"naive": fraction, "bucketed": fraction}."""
-    lengths = [int(n) for n in lengths]
+    the mean length). (N,) sample_lengths -> {"naive": fraction, "bucketed": fraction}."""
+    lengths = [int(n) for n in sample_lengths]
     budget = max_samples_per_batch or batch_size * int(np.mean(lengths))
     naive = naive_batches(len(lengths), batch_size, shuffle=True, seed=seed)
     bucketed = bucket_batches(lengths, budget, shuffle=True, seed=seed)

@@ -82,7 +82,7 @@ def spans_figure(batch: PaddedBatch, frame_mask: torch.Tensor, mask: torch.Tenso
     axes = fig.subplots(rows + 1, 1, height_ratios=[1.0] * rows + [0.9])
     seconds = np.arange(length) / 16000
     for b, ax in enumerate(axes[:-1]):
-        n = int(batch.lengths[b])
+        n = int(batch.sample_lengths[b])
         ax.plot(seconds[:n], batch.input_values[b, :n].numpy(), color="#1f77b4", lw=0.5)
         ax.axvspan(n / 16000, length / 16000, color=FRAME_COLORS[0], lw=0)
         for first, last in _runs(states[b] == 2):  # one shaded block per run of masked frames

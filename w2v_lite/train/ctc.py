@@ -117,7 +117,7 @@ class CTCTask(Task):
         return model
 
     def make_batch(self, clips: list[Clip]) -> dict[str, torch.Tensor]:
-        """Padded normalised waveforms, lengths, and (B, U) labels padded with -100 (augmented if asked)."""
+        """Padded normalised waveforms, sample_lengths, and (B, U) labels padded with -100 (augmented if asked)."""
         missing = [c.path.name for c in clips if c.text is None]
         if missing:
             raise ValueError(f"clips {missing} have no transcript; list them in transcripts.tsv")

@@ -65,9 +65,10 @@ from w2v_lite.train.checkpointing import (
 
 
 def waveform_batch(clips: Sequence[Clip]) -> dict[str, torch.Tensor]:
-    """B clips -> {"input_values": (B, Lmax) normalised per clip over its own samples, "lengths": (B,)}."""
+    """B clips -> {"input_values": (B, Lmax) normalised per clip over its own samples, "sample_lengths": (B,)}."""
     padded = pad_batch([c.waveform for c in clips])
-    return {"input_values": normalize(padded.input_values, padded.lengths), "lengths": padded.lengths}
+    return {"input_values": normalize(padded.input_values, padded.sample_lengths),
+            "sample_lengths": padded.sample_lengths}
 
 
 class Task:
@@ -86,7 +87,7 @@ class Task:
         raise NotImplementedError
 
     def make_batch(self, clips: list[Clip]) -> dict[str, torch.Tensor]:
-        """*Required.* B clips -> tensors, e.g. {"input_values": (B, L), "lengths": (B,)}."""
+        """*Required.* B clips -> tensors, e.g. {"input_values": (B, L), "sample_lengths": (B,)}."""
         raise NotImplementedError
 
     def step(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -305,7 +306,7 @@ def _train(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | Non
 
     data = AudioFolder(args.data, args.max_seconds, task.min_samples(config), require_text=task.needs_transcripts)
     task.check_data(data, config)
-    lengths = data.lengths
+    lengths = data.sample_lengths
     sampler = BucketBatchSampler(lengths, int(args.batch_seconds * SAMPLING_RATE), seed=args.seed,
                                  num_replicas=world, rank=rank)
     step = 0

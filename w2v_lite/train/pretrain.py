@@ -54,7 +54,7 @@ class PretrainTask(Task):
         return samples_for_frames(config.mask_time_length, config)[0]
 
     def make_batch(self, clips: list[Clip]) -> dict[str, torch.Tensor]:
-        """Padded, per-clip normalised waveforms and their lengths (see `waveform_batch`)."""
+        """Padded, per-clip normalised waveforms and their sample_lengths (see `waveform_batch`)."""
         return waveform_batch(clips)
 
     def step(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -111,10 +111,10 @@ def masked_prediction_metrics(model: Wav2Vec2ForPreTraining, clips: Sequence[Cli
             batch = waveform_batch(clips[start : start + batch_size])
             device = next(model.parameters()).device
             batch = {k: v.to(device) for k, v in batch.items()}
-            frames = frame_mask(output_lengths(batch["lengths"].cpu(), cfg), output_lengths(
+            valid = frame_mask(output_lengths(batch["sample_lengths"].cpu(), cfg), output_lengths(
                 batch["input_values"].shape[1], cfg))  # (B, T) valid frames: masks stay inside them
-            shape = (frames.shape[0], frames.shape[1])  # (B, T)
-            mask = compute_mask_indices(shape, cfg.mask_time_prob, cfg.mask_time_length, frames,
+            shape = (valid.shape[0], valid.shape[1])  # (B, T)
+            mask = compute_mask_indices(shape, cfg.mask_time_prob, cfg.mask_time_length, valid,
                                         max(cfg.mask_time_min_masks, 1))
             neg = sample_negative_indices(shape, cfg.num_negatives, mask)
             out = model(**batch, mask_time_indices=torch.tensor(mask, device=device),
