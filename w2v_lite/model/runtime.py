@@ -30,7 +30,7 @@ from w2v_lite.lengths import lengths_to_mask
 from w2v_lite.model.ctc import CTCOutput
 from w2v_lite.model.wav2vec2 import Wav2Vec2Output, validate_inputs
 
-__all__ = ["MissingExtraError", "OnnxModel", "require_onnxruntime"]
+__all__ = ["MissingExtraError", "OnnxModel", "make_session", "quantize_int8", "require_onnxruntime"]
 
 EXTRA_HINT = "pip install 'w2v_lite[fast]' (or: pip install onnx onnxruntime)"
 
@@ -62,6 +62,18 @@ def quantize_int8(graph: bytes) -> bytes:
         return dst.read_bytes()
 
 
+def make_session(graph: bytes | str | os.PathLike[str], threads: int | None = None):
+    """An `onnxruntime.InferenceSession` on the CPU with the settings above (threads: torch's by default)."""
+    ort = require_onnxruntime()
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = threads if threads is not None else torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    source = graph if isinstance(graph, bytes) else str(graph)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
 class OnnxModel:
     """An ONNX Runtime session called like the torch model it was exported from.
 
@@ -72,14 +84,7 @@ class OnnxModel:
     """
 
     def __init__(self, graph: bytes | str | os.PathLike[str], config: Wav2Vec2Config, threads: int | None = None):
-        ort = require_onnxruntime()
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.intra_op_num_threads = threads if threads is not None else torch.get_num_threads()
-        options.inter_op_num_threads = 1
-        source = graph if isinstance(graph, bytes) else str(graph)
-        self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        self.session = make_session(graph, threads)
         self.config = config
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
@@ -114,8 +119,9 @@ class OnnxModel:
         return self
 
     def parameters(self) -> Iterator[torch.Tensor]:
-        """No torch parameters: the graph holds its weights. (Callers that ask for a device get the CPU.)"""
-        return iter(())
+        """The graph holds the weights; this yields one empty CPU tensor, so that callers that place inputs
+        with ``next(model.parameters()).device`` put them on the CPU, where the session runs."""
+        return iter((torch.empty(0),))
 
     def __repr__(self) -> str:
         kind = "Wav2Vec2ForCTC" if self.is_ctc else "Wav2Vec2Model"
