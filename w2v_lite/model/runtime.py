@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from w2v_lite.config import Wav2Vec2Config
+from w2v_lite.errors import UsageError
 from w2v_lite.lengths import lengths_to_mask
 from w2v_lite.model.ctc import CTCOutput
 from w2v_lite.model.wav2vec2 import Wav2Vec2Output, validate_inputs
@@ -35,9 +36,9 @@ __all__ = ["MissingExtraError", "OnnxModel", "make_session", "quantize_int8", "r
 EXTRA_HINT = "pip install 'w2v_lite[fast]' (or: pip install onnx onnxruntime)"
 
 
-class MissingExtraError(ValueError, ImportError):
+class MissingExtraError(UsageError, ImportError):
     """An optional dependency is not installed; the message names the extra that provides it. An ImportError
-    (what it is) and a ValueError (so that `w2v-lite` prints it as one `error:` line, like other bad input)."""
+    (what it is) and a `UsageError` (so that `w2v-lite` prints it as one `error:` line, like other bad input)."""
 
 
 def require_onnxruntime() -> ModuleType:

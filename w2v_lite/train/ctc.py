@@ -32,8 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from w2v_lite.asr.decoding import recognize
 from w2v_lite.asr.metrics import cer, wer
+from w2v_lite.asr.recognizer import Recognizer
 from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.data.augment import Augment
 from w2v_lite.data.dataset import AudioFolder, Clip, read_transcripts
@@ -171,11 +171,12 @@ class CTCTask(Task):
 def evaluate_ctc(model: Wav2Vec2ForCTC, tokenizer: CharTokenizer, clips: Sequence[Clip]) -> dict[str, float]:
     """Greedy-decode every clip and score against its transcript -> {cer, wer, clips, exact}."""
     refs, hyps = [], []
+    recognizer = Recognizer(model, tokenizer)  # fed as in training: each clip normalised on its own
     for clip in clips:
         if clip.text is None:
             raise ValueError(f"{clip.path} has no transcript; evaluation needs transcripts.tsv")
         refs.append(clip.text)
-        hyps.append(recognize(model, tokenizer, clip.waveform)[0])
+        hyps.append(recognizer.transcribe(clip.waveform).text)
     exact = sum(r == h for r, h in zip(refs, hyps, strict=True)) / len(refs)
     return {"cer": cer(refs, hyps), "wer": wer(refs, hyps), "clips": float(len(refs)), "exact": exact}
 

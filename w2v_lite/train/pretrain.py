@@ -2,7 +2,7 @@
 
     w2v-lite train pretrain --config tiny --data w2v_lite/assets/corpus/train --steps 500 \\
         --batch-seconds 8 --out runs/pretrain [--resume] [--lr 1e-3] [--seed 0] [--max-seconds 2]
-    torchrun --nproc_per_node=2 -m w2v_lite.train pretrain ...        # same flags, ranks share the data
+    torchrun --nproc_per_node=2 -m w2v_lite train pretrain ...        # same flags, ranks share the data
 
 `PretrainTask` builds `Wav2Vec2ForPreTraining`, batches padded per-clip-normalised waveforms, divides the
 summed loss by the number of masked frames and anneals the Gumbel temperature; `masked_prediction_metrics`
