@@ -66,8 +66,10 @@ def optimize_for_inference(model: M, quantize: str | None = None, compile: bool 
         p.requires_grad_(False)
     if quantize == "int8":
         with warnings.catch_warnings():
-            # torch.ao.quantization warns that it moves to torchao. It still works in torch 2.13, and torchao's
-            # CPU int8 path would add a dependency for the same kernels (fbgemm); revisit when it is removed.
+            # torch.ao.quantization warns that it moves to torchao. It still works in torch 2.13. torchao 0.18's
+            # Int8DynamicActivationInt8WeightConfig runs on this CPU in eager mode, but was slower than this
+            # fbgemm path on a base-size Linear (0.42 s vs 0.32 s for 499 x 768 -> 3072, one thread, one
+            # process; benchmarks/README.md) and adds a dependency; revisit when torch.ao is removed.
             warnings.filterwarnings("ignore", message="torch.ao.quantization is deprecated",
                                     category=DeprecationWarning)
             # ... and building the int8 weights warns that quantized tensor dtypes (qint8) will go the same way
