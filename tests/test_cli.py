@@ -88,7 +88,7 @@ def test_top_level_help_lists_every_subcommand():
     assert result.returncode == 0, result.stderr
     listed = [line.split()[0] for line in result.stdout.split("COMMAND\n", 1)[1].split("\n\n")[0].splitlines()
               if line.startswith("    ") and not line.startswith("     ")]  # one indented name per subcommand
-    assert listed == ["explain", "transcribe", "align", "train", "figures"], result.stdout
+    assert listed == ["explain", "transcribe", "align", "train", "figures", "classroom"], result.stdout
     assert "example:\n  w2v-lite " in result.stdout
 
 
@@ -100,7 +100,7 @@ def test_train_ctc_help_works_and_shows_an_example():
     assert "example:\n  w2v-lite train ctc --init " in result.stdout
 
 
-@pytest.mark.parametrize("command", [*SUBCOMMANDS, "train"])
+@pytest.mark.parametrize("command", [*SUBCOMMANDS, "train", "classroom"])
 def test_every_subcommand_help_has_an_example(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([*command.split(), "--help"])
@@ -114,7 +114,7 @@ def test_every_subcommand_help_has_an_example(command, capsys):
 def test_the_parser_knows_exactly_these_subcommands():
     parser = build_parser()
     (sub,) = [a for a in parser._actions if a.dest == "command"]
-    assert sorted(sub.choices) == ["align", "explain", "figures", "train", "transcribe"]
+    assert sorted(sub.choices) == ["align", "classroom", "explain", "figures", "train", "transcribe"]
     (objectives,) = [a for a in sub.choices["train"]._actions if a.dest == "objective"]
     assert sorted(objectives.choices) == ["ctc", "pretrain"]
 
@@ -153,7 +153,7 @@ BAD = [
     (["train", "ctc", "--config", "tiny", *TRAIN, "--out", "{out}"], "ctc needs --init scratch"),
     (["train", "ctc", "--init", "no/such/run", *TRAIN, "--out", "{out}"], "--init no/such/run: no such checkpoint"),
     (["train", "ctc", "--init", "scratch", *TRAIN, "--out", "{out}", "--freeze-steps", "-1"],
-     "--freeze-steps and --eval-every must be >= 0"),
+     "--freeze-steps must be >= 0, got -1"),
     (["train", "ctc", "--init", "scratch", *TRAIN, "--out", "{out}", "--max-seconds", "2"],
      "--max-seconds crops clips"),
     (["train", "ctc", "--init", "scratch", *TRAIN, "--out", "{out}", "--steps", "0"], "steps must be >= 1"),
@@ -189,7 +189,7 @@ def test_bad_arguments_give_one_error_line_and_exit_2(argv, message, tmp_path, c
         pytest.param(["train", "pretrain", "--config", "tiny", "--data", "no/such/folder", "--out", "{out}", "--steps",
                       "1"], "error: data folder no/such/folder does not exist", marks=pytest.mark.slow),
         (["train", "ctc", "--init", "scratch", *TRAIN, "--out", "{out}", "--freeze-steps", "-1"],
-         "error: --freeze-steps and --eval-every must be >= 0"),
+         "error: --freeze-steps must be >= 0, got -1"),
         pytest.param(["figures", "--out", "{file}"], "error: --out", marks=pytest.mark.slow),
     ],
     ids=SUBCOMMANDS,
@@ -227,7 +227,7 @@ def test_every_subcommand_is_registered_through_commands():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command")
     added = [add(sub) for add in COMMANDS]
-    assert [p.prog.split()[-1] for p in added] == ["explain", "transcribe", "align", "train", "figures"]
+    assert [p.prog.split()[-1] for p in added] == ["explain", "transcribe", "align", "train", "figures", "classroom"]
     (real,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
     assert list(real.choices) == list(sub.choices)
     assert all(p.get_default("func") is not None for p in added if p.prog.split()[-1] != "train")

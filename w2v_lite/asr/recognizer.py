@@ -53,7 +53,7 @@ from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.data.audio import load, normalize, pad_batch
 from w2v_lite.data.tokenizer import CharTokenizer
 from w2v_lite.errors import UsageError, naming
-from w2v_lite.lengths import output_lengths, receptive_field
+from w2v_lite.lengths import frame_start_seconds, output_lengths, receptive_field
 
 __all__ = ["BATCH_SECONDS", "CTCModel", "FrameStep", "Recognizer", "Transcript"]
 
@@ -106,8 +106,8 @@ class Recognizer:
     """A CTC model ready to turn audio into text (see the module docstring). `Recognizer.load(folder)` reads
     a checkpoint; ``Recognizer(model, tokenizer)`` wraps a model in memory, fed as w2v_lite trains."""
 
-    model: CTCModel
-    tokenizer: CharTokenizer
+    model: CTCModel = field(repr=False)  # repr: the source and preprocessing say enough
+    tokenizer: CharTokenizer = field(repr=False)
     preprocessing: Preprocessing | None = None  # None: `Preprocessing.ours(model.config)`
     decoder: Decoder = greedy
     source: str = ""
@@ -151,8 +151,9 @@ class Recognizer:
 
     @property
     def hop_seconds(self) -> float:
-        """Seconds between frame starts (0.02 for the wav2vec 2.0 conv stack at 16 kHz)."""
-        return receptive_field(self.config)[1] / self.sampling_rate
+        """Seconds between frame starts (0.02 for the wav2vec 2.0 conv stack at 16 kHz). Word times are
+        frame starts, the package's one convention (`lengths.frame_start_seconds`)."""
+        return frame_start_seconds(1, self.config)
 
     @property
     def ignores_padding(self) -> bool:

@@ -67,7 +67,10 @@ TRAIN_FLAGS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "save_every": ("--save-every", "also checkpoint every N steps", {}),
     "stop_at": ("--stop-at", "stop and checkpoint after this step (resume later)", {}),
     "resume": ("--resume", "continue exactly from the newest checkpoint in --out", {}),
-    "overwrite": ("--overwrite", "replace a model or run already in --out (otherwise refused)", {}),
+    "overwrite": ("--overwrite", "replace a model or run already in --out (otherwise refused); the old one stays "
+                  "until the new run's first checkpoint is complete", {}),
+    "force": ("--force", "with --resume: continue although the data, seed, --set or another flag that decides "
+              "the numbers changed", {}),
     "keep_checkpoints": ("--keep-checkpoints", "checkpoint-N folders to keep (default %(default)s)", {"metavar": "K"}),
     "config_overrides": ("--set", "override a config field, e.g. --set mask_time_prob=0.5 (repeatable)",
                          {"dest": "overrides", "action": "append", "default": [], "metavar": "FIELD=JSON"}),

@@ -13,8 +13,9 @@ resume and torchrun. This task adds:
 - a `Wav2Vec2ForCTC` from scratch, from a pretrained encoder (its quantizer and projections are dropped
   and a new `lm_head` is added), or from an earlier CTC checkpoint (continued as it is);
 - the conv feature encoder frozen for the first `--freeze-steps` steps, then trainable;
-- `--augment`: every training clip gets a random speed change, telephone band and noise
-  (`w2v_lite.data.augment.Augment`), drawn from the torch RNG that checkpoints save, so resumes stay exact;
+- `--augment`: every training clip gets a random delay/trim, speed change, room reverberation, white, pink
+  or babble noise, clipping and telephone band (`w2v_lite.data.augment.Augment`), drawn from the torch RNG
+  that checkpoints save, so resumes stay exact;
 - CER / WER of greedy decoding on held-out voices (`--eval-data`, default: the `test` folder next to
   `--data`) at the end, and every `--eval-every` steps into log.jsonl.
 """
@@ -40,7 +41,7 @@ from w2v_lite.data.dataset import AudioFolder, Clip, read_transcripts
 from w2v_lite.data.tokenizer import VOCAB_FILE, CharTokenizer
 from w2v_lite.model import checkpoints
 from w2v_lite.model.ctc import Wav2Vec2ForCTC, required_frames
-from w2v_lite.train.loop import Task, waveform_batch
+from w2v_lite.train.loop import Task, require_int, waveform_batch
 
 __all__ = ["CTC_DEFAULTS", "CTCTask", "evaluate_ctc"]
 
@@ -62,8 +63,8 @@ class CTCTask(Task):
 
     def __init__(self, tokenizer: CharTokenizer | None, freeze_steps: int = 0, eval_data: Path | None = None,
                  eval_every: int = 0, augment: Augment | None = None) -> None:
-        if freeze_steps < 0 or eval_every < 0:
-            raise ValueError("--freeze-steps and --eval-every must be >= 0")
+        freeze_steps, eval_every = require_int("--freeze-steps", freeze_steps, 0), require_int("--eval-every",
+                                                                                              eval_every, 0)
         self._given = tokenizer  # None: the vocabulary comes from the checkpoint on resume (`restore`)
         self.freeze_steps = freeze_steps
         self.eval_every = eval_every
@@ -77,6 +78,10 @@ class CTCTask(Task):
         if self._given is not None and self._given.vocab != saved.vocab:
             raise ValueError(f"{folder / VOCAB_FILE} differs from the vocabulary given; resume with the checkpoint's")
         self._given = saved
+
+    def exact_settings(self) -> dict[str, object]:
+        """When the conv stack thaws and whether clips are augmented change the run: a resume must keep them."""
+        return {"freeze_steps": self.freeze_steps, "augment": self.augment is not None}
 
     @property
     def tokenizer(self) -> CharTokenizer:
@@ -124,7 +129,9 @@ class CTCTask(Task):
         if self.augment is not None:
             # one numpy generator per batch, seeded from torch's RNG: the trainer saves and restores that
             rng = np.random.default_rng(int(torch.randint(0, 2**62, ())))
-            clips = [Clip(c.path, self.augment(c.waveform, rng), c.text) for c in clips]
+            # babble comes from the batch's other clips (their clean waveforms)
+            clips = [Clip(c.path, self.augment(c.waveform, rng, [o.waveform for o in clips if o is not c]), c.text)
+                     for c in clips]
         texts = [c.text or "" for c in clips]  # every text is set (checked above); `or ""` is for the type checker
         return {**waveform_batch(clips), "labels": self.tokenizer.pad_labels(texts)}
 
@@ -188,7 +195,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="held-out folder with transcripts.tsv (default: 'test' next to --data)")
     parser.add_argument("--eval-every", type=int, default=0, help="also log held-out CER/WER every N steps")
     parser.add_argument("--augment", action="store_true",
-                        help="random speed (0.8-1.3x), telephone band (8/11 kHz) and noise on training clips")
+                        help="random delay/trim, speed (0.8-1.3x), reverb, white/pink/babble noise, clipping and "
+                             "telephone band (8/11 kHz) on training clips (data/augment.py)")
     parser.set_defaults(lr=3e-3, feature_grad_mult=1.0, batch_seconds=16.0)
 
 
