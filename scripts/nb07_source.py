@@ -299,6 +299,45 @@ T20 = output_lengths(20 * 16_000, base)  # 999 frames, not 1000
 score_flops = 2 * T20 * T20 * base.hidden_size  # 2 T^2 H = 1,532,929,536
 ```
 </details>"""),
+("md", """## 8. The length formula, derived by the compiler
+
+Notebook 01 derived `T = floor((L - 400) / 320) + 1` by hand. `torch.export` can derive it too: give the conv
+stack's input a *symbolic* length `L` (a `torch.export.Dim`) and it traces the seven convolutions once, carrying
+`L` through every `floor((L - k) / s) + 1`. The output's time axis is then an expression in `L`, not a number
+(this is what `w2v_lite.export_onnx` relies on for a graph that takes any length). The conv stack of the tiny
+model has the same kernels and strides as the base one; the export takes tens of seconds."""),
+("code", """from w2v_lite import samples_for_frames
+
+stack = Wav2Vec2Model(tiny).eval().feature_extractor  # (B, L) -> (B, C, T)
+L_dim = torch.export.Dim("L", min=samples_for_frames(2, tiny)[0], max=1_000_000)
+program = torch.export.export(stack, (torch.randn(1, 16_000),), dynamic_shapes={"input_values": {1: L_dim}})
+(out_node,) = [n for n in program.graph.nodes if n.op == "output"]
+T_sym = out_node.args[0][0].meta["val"].shape[-1]  # a SymInt: the time axis of the output
+expr = T_sym.node.expr
+(L_sym,) = expr.free_symbols
+print("output shape:", tuple(out_node.args[0][0].meta["val"].shape))
+print("T =", str(expr).replace(str(L_sym), "L"))"""),
+("md", """Read it from the inside out: the compiler merged nested floor divisions where it could prove them equal, so
+the strides of the first layers multiply into `L // 80` (5 x 2 x 2 x 2 x 2), and the rest is what is left of
+the `- k` terms. It looks nothing like the hand formula, so check it, for every length from one frame's
+window (400 samples) to 100 000 samples at once: the printed expression is valid Python, and `//` works
+element-wise on a tensor."""),
+("code", """Ls = torch.arange(400, 100_001)
+derived = eval(str(expr), {str(L_sym): Ls})  # the compiler's formula, on 99 601 lengths at once
+assert torch.equal(derived, output_lengths(Ls, tiny))
+print(f"equal to lengths.output_lengths for all {Ls.numel():,} lengths from 400 to 100 000")"""),
+("md", """**Why a minimum length?** PyTorch's symbolic shapes treat sizes 0 and 1 as special: a size-1 axis broadcasts,
+so code may behave differently there, and the tracer assumes a dynamic size is never 1. Here that means T
+must stay at least 2 frames, so the export emits a *guard*, `T != 1`, and refuses a range of L that contains
+lengths giving a single frame (400 to 719 samples). `samples_for_frames(2)` gives the first safe length, 720;
+the guide's "about 1 200" is simply a round minimum above it. Ask for `min=400` and the exporter says so:"""),
+("code", """try:
+    torch.export.export(stack, (torch.randn(1, 16_000),),
+                        dynamic_shapes={"input_values": {1: torch.export.Dim("L", min=400, max=1_000_000)}})
+except Exception as err:  # torch._dynamo.exc.UserError
+    guard = next(line for line in str(err).splitlines() if "guard" in line)
+    print(type(err).__name__, ":", guard.strip()[:160])
+print("lengths giving exactly one frame:", samples_for_frames(1, tiny))"""),
 ("md", """## Summary
 
 * Cost is exact from the config and L: the conv stack and every Linear grow as T, attention as T^2; the cost
@@ -309,7 +348,9 @@ score_flops = 2 * T20 * T20 * base.hidden_size  # 2 T^2 H = 1,532,929,536
 * Memory peaks in the first conv layer: about 13 MB per second of audio, 790 MB for a minute.
 * Chunking long audio into overlapping windows turns the T^2 term into a constant per window.
 * int8 Linear layers are the cheap speed-up for big models (about 0.7x, CER within 0.5 point here); compile was
-  slower in our runs; tiny models gain nothing."""),
+  slower in our runs; tiny models gain nothing.
+* `torch.export` with a symbolic length derives the output length formula itself; it needs L to give at least
+  2 frames (the 0/1 specialisation guard)."""),
 ]
 
 

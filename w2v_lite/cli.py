@@ -5,6 +5,7 @@
     w2v-lite align FILE "TRANSCRIPT" [--model DIR] [--json]                  word times (forced alignment)
     w2v-lite train pretrain|ctc --data DIR --out DIR --steps N ...           training (see train/cli.py)
     w2v-lite figures [--out DIR]                                             regenerate figures/
+    w2v-lite export --model DIR --out FILE.onnx [--no-attention-mask]        ONNX graph (needs the fast extra)
     w2v-lite classroom [--port P] [--no-browser]                             the classroom page (Voila)
 
 Every subcommand registers itself the same way (`COMMANDS`); `main` turns bad input into one `error:` line.
@@ -101,6 +102,29 @@ def figures(args: argparse.Namespace) -> None:
         print(path)
 
 
+def export(args: argparse.Namespace) -> None:
+    """Write the checkpoint in `args.model` as an ONNX graph (w2v_lite.export_onnx)."""
+    from w2v_lite.asr.pretrained import resolve_model
+    from w2v_lite.model.ctc import Wav2Vec2ForCTC
+    from w2v_lite.model.export import export_onnx
+    from w2v_lite.model.runtime import require_onnxruntime
+
+    require_onnxruntime()  # the graph is of little use without it; say so before the export's seconds of work
+    folder = resolve_model(args.model)
+    ctc = _has_ctc_head(folder)  # a CTC checkpoint exports logits; any other, hidden states
+    model = Wav2Vec2ForCTC.from_pretrained(folder) if ctc else Wav2Vec2Model.from_pretrained(folder)
+    path = export_onnx(model, args.out, attention_mask=not args.no_attention_mask)
+    print(f"{path}\t{type(model).__name__}, inputs: input_values (B, L)"
+          f"{'' if args.no_attention_mask else ' + attention_mask (B, L)'}")
+
+
+def _has_ctc_head(folder: Path) -> bool:
+    """True when the checkpoint's weights include a CTC head (`lm_head.*`)."""
+    from w2v_lite.model import checkpoints
+
+    return any(k.startswith("lm_head.") for k in checkpoints.load_state_dict(folder))
+
+
 def classroom(args: argparse.Namespace) -> int:
     """Serve the classroom page (voila, anywidget and matplotlib are imported only here)."""
     try:
@@ -163,6 +187,21 @@ def add_figures_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     return p
 
 
+def add_export_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register `export --model DIR --out FILE.onnx [--no-attention-mask]` (sets `func`)."""
+    p = subparsers.add_parser("export", help="write a checkpoint as an ONNX graph (needs the fast extra)",
+                              description="Export a checkpoint folder (a CTC model, or a bare / pretraining "
+                                          "encoder) as one ONNX graph with a dynamic batch and length.",
+                              **_example("w2v-lite export --model w2v_lite/assets/checkpoints/ctc-tiny "
+                                         "--out ctc.onnx"))
+    p.add_argument("--model", required=True, help="checkpoint folder (ours or transformers' save_pretrained)")
+    p.add_argument("--out", required=True, help="the .onnx file to write (its folder must exist)")
+    p.add_argument("--no-attention-mask", action="store_true",
+                   help="export without the attention_mask input (unpadded clips only)")
+    p.set_defaults(func=export)
+    return p
+
+
 def add_classroom_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `classroom [--port P] [--no-browser]` (sets `func`)."""
     p = subparsers.add_parser("classroom", help="serve the classroom page (Voila, code hidden) on 127.0.0.1",
@@ -177,7 +216,7 @@ def add_classroom_parser(subparsers: argparse._SubParsersAction) -> argparse.Arg
 
 COMMANDS: tuple[Callable[[argparse._SubParsersAction], argparse.ArgumentParser], ...] = (
     add_explain_parser, add_transcribe_parser, add_align_parser, add_train_parser, add_figures_parser,
-    add_classroom_parser)
+    add_classroom_parser, add_export_parser)
 """Every subcommand, in --help order. Each registers itself the same way: ``add_X_parser(subparsers)`` adds
 its parser and sets ``func(args) -> exit code | None``, which `main` calls. A new command adds one here."""
 

@@ -122,15 +122,24 @@ class Recognizer:
 
     @classmethod
     def load(
-        cls, source: str | os.PathLike[str] = DEFAULT_MODEL_DIR, decoder: Decoder = greedy, fast: bool = False
+        cls, source: str | os.PathLike[str] = DEFAULT_MODEL_DIR, decoder: Decoder = greedy, fast: bool = False,
+        backend: str = "torch",
     ) -> Recognizer:
         """The one loader: a checkpoint folder (ours or transformers' `save_pretrained`, see
         `asr.pretrained`) or a Hub id -> `Recognizer` (model in eval mode). `fast=True` runs int8 Linear
-        layers (`optimize_for_inference`): faster, outputs move slightly. ValueError when it can't."""
+        layers (`optimize_for_inference`): faster, outputs move slightly. ``backend="onnxruntime"`` runs the
+        exported graph in ONNX Runtime (exact in fp32; int8 MatMuls with `fast`; needs the `fast` extra).
+        ValueError when it can't."""
         model, tokenizer, preprocessing = load_checkpoint(source)
-        if fast:
-            model = model.optimize_for_inference(quantize="int8")
-        return cls(model, tokenizer, preprocessing, decoder, str(source))
+        quantize = "int8" if fast else None
+        run: CTCModel = model
+        if backend == "onnxruntime":
+            run = model.optimize_for_inference(quantize=quantize, backend="onnxruntime")
+        elif backend != "torch":
+            raise UsageError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
+        elif fast:
+            run = model.optimize_for_inference(quantize="int8")
+        return cls(run, tokenizer, preprocessing, decoder, str(source))
 
     # ---- what the model and its config say --------------------------------------------------------------
 

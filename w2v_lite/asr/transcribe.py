@@ -126,7 +126,7 @@ def _decoder_words(args: argparse.Namespace) -> list[str] | None:
 
 def _run(args: argparse.Namespace) -> int:
     words = _decoder_words(args)
-    recognizer = with_beam(Recognizer.load(args.model, fast=args.fast), args.beam, words)
+    recognizer = with_beam(Recognizer.load(args.model, fast=args.fast, backend=args.backend), args.beam, words)
     results = recognizer.transcribe(args.files, chunk_seconds=args.chunk_seconds, on_error="keep", progress=None)
     for result in results:
         _print(result, args)
@@ -173,6 +173,9 @@ def add_transcribe_parser(subparsers: argparse._SubParsersAction) -> argparse.Ar
                         "20 words)")
     p.add_argument("--no-words", action="store_true", help="no word list, even the model's own")
     p.add_argument("--quiet", action="store_true", help="no note about the bundled model's limits on stderr")
+    p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                   help="run the model in torch (default) or as an exported graph in ONNX Runtime (needs the "
+                        "fast extra: pip install 'w2v_lite[fast]'); with --fast, int8 MatMuls")
     p.set_defaults(func=_run)
     return p
 

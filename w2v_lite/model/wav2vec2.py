@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 import torch
@@ -29,6 +30,9 @@ from w2v_lite.model.feature_encoder import FeatureEncoder
 from w2v_lite.model.initialization import transformers_init_
 from w2v_lite.model.masking import compute_mask_indices
 from w2v_lite.model.projection import FeatureProjection
+
+if TYPE_CHECKING:  # runtime.py imports this module
+    from w2v_lite.model.runtime import OnnxModel
 
 # head weights found in pretraining / CTC checkpoints that the bare encoder does not use
 HEAD_PREFIXES = ("quantizer.", "project_hid.", "project_q.", "lm_head.")
@@ -237,7 +241,15 @@ class Wav2Vec2Model(nn.Module):
         """Write `config.json` + `model.safetensors` into `folder`."""
         return checkpoints.save_pretrained(self, self.config, folder)
 
-    def optimize_for_inference(self, quantize: str | None = None, compile: bool = False) -> Wav2Vec2Model:
-        """An inference-only copy: int8 Linear layers (``quantize="int8"``) and/or `torch.compile`. See
-        `w2v_lite.model.fast`; this model is left unchanged."""
-        return optimize_for_inference(self, quantize=quantize, compile=compile)
+    @overload
+    def optimize_for_inference(self, quantize: str | None = None, compile: bool = False,
+                               backend: Literal["torch"] = "torch") -> Wav2Vec2Model: ...
+    @overload
+    def optimize_for_inference(self, quantize: str | None = None, compile: bool = False, *,
+                               backend: Literal["onnxruntime"]) -> OnnxModel: ...
+
+    def optimize_for_inference(self, quantize=None, compile=False, backend="torch"):
+        """An inference-only copy: int8 Linear layers (``quantize="int8"``) and/or `torch.compile`;
+        or, with ``backend="onnxruntime"``, the exported graph run by ONNX Runtime (`OnnxModel`, called like
+        this model; needs the `fast` extra). See `w2v_lite.model.fast`; this model is left unchanged."""
+        return optimize_for_inference(self, quantize=quantize, compile=compile, backend=backend)
