@@ -18,7 +18,7 @@ from w2v_lite.asr.chunking import encode_chunked
 from w2v_lite.asr.pretrained import Recognizer, load_recognizer
 from w2v_lite.data.audio import normalize, pad_batch
 from w2v_lite.data.tokenizer import CharTokenizer
-from w2v_lite.lengths import output_lengths, receptive_field
+from w2v_lite.lengths import output_lengths, require_frames
 from w2v_lite.model.ctc import Wav2Vec2ForCTC
 
 __all__ = ["CHUNK_ABOVE_SECONDS", "batch_emissions", "best_path", "check_clip", "emissions", "greedy_decode",
@@ -45,10 +45,7 @@ def check_clip(waveform: object, model: Wav2Vec2ForCTC) -> torch.Tensor:
     if waveform.dim() != 1 or not waveform.is_floating_point():
         raise ValueError(f"waveform must be one mono float clip (L,), got {waveform.dtype} "
                          f"{tuple(waveform.shape)}")
-    window = receptive_field(model.config)[0]
-    if output_lengths(int(waveform.numel()), model.config) == 0:
-        raise ValueError(f"the clip has {waveform.numel()} samples, fewer than the {window} "
-                         f"({1000 * window / model.config.sampling_rate:g} ms) one frame needs; use a longer clip")
+    require_frames(int(waveform.numel()), model.config)
     return waveform.float()
 
 

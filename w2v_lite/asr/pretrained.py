@@ -56,7 +56,7 @@ def read_preprocessing(folder: str | Path, model: Wav2Vec2ForCTC) -> Preprocessi
         settings = json.loads((folder / "processor_config.json").read_text(encoding="utf-8"))
         settings = settings.get("feature_extractor", settings)
     cfg = model.config
-    own_mask = cfg.feat_extract_norm == "layer" or cfg.mask_aware_group_norm
+    own_mask = cfg.ignores_padding
     rate = int(settings.get("sampling_rate", cfg.sampling_rate))
     if rate != cfg.sampling_rate:
         raise ValueError(f"{folder}: preprocessor sampling_rate {rate} disagrees with config.json's "

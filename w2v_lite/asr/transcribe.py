@@ -96,8 +96,7 @@ def _hop_seconds(model: Wav2Vec2ForCTC) -> float:
 
 def _ignores_padding(recognizer: Recognizer) -> bool:
     cfg = recognizer.model.config
-    return recognizer.preprocessing.return_attention_mask and (
-        cfg.feat_extract_norm == "layer" or cfg.mask_aware_group_norm)
+    return recognizer.preprocessing.return_attention_mask and cfg.ignores_padding
 
 
 def _duration(path: Path) -> float:

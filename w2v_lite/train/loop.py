@@ -34,7 +34,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -285,10 +285,10 @@ def _train(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | Non
         task.restore(resume.folder)
         init = None  # the checkpoint's weights replace whatever --init gave
     if args.config_overrides:
-        unknown = sorted(set(args.config_overrides) - {f.name for f in fields(Wav2Vec2Config)})
-        if unknown:
-            raise ValueError(f"--set: unknown config field(s) {unknown}; see w2v_lite/config.py for the names")
-        config = config.replace(**args.config_overrides)
+        try:  # Wav2Vec2Config.replace is the one check of field names (TypeError) and types
+            config = config.replace(**args.config_overrides)
+        except TypeError as err:  # a bad --set is a user error, not a bug
+            raise ValueError(f"--set: {err}") from err
 
     seed_everything(args.seed)  # same on every rank: identical init (DDP also broadcasts rank 0's weights)
     model = task.build_model(config, init).to(device)
