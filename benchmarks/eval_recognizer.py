@@ -23,8 +23,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from w2v_lite.asr.decoding import load_for_inference  # noqa: E402
-from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR  # noqa: E402
+from w2v_lite.asr.pretrained import DEFAULT_MODEL_DIR  # noqa: E402
+from w2v_lite.asr.recognizer import Recognizer  # noqa: E402
 from w2v_lite.data.audio import corpus_dir  # noqa: E402
 from w2v_lite.data.dataset import AudioFolder, Clip  # noqa: E402
 from w2v_lite.train.ctc import evaluate_ctc  # noqa: E402
@@ -44,7 +44,8 @@ def conditions(folder: Path = EVAL_SET) -> dict[str, list[Clip]]:
 
 def evaluate_all(model_dir: Path, eval_set: Path = EVAL_SET) -> dict[str, dict[str, float]]:
     """{set name: {cer, wer, clips, exact}} for the held-out voices, every condition and all conditions."""
-    model, tokenizer = load_for_inference(model_dir)
+    recognizer = Recognizer.load(model_dir)
+    model, tokenizer = recognizer.model, recognizer.tokenizer
     results = {"held-out voices": evaluate_ctc(model, tokenizer, AudioFolder(corpus_dir("test")).clips)}
     groups = conditions(eval_set)
     for name, clips in groups.items():

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from forward import workloads
 
 from w2v_lite import Wav2Vec2Config, Wav2Vec2Model
-from w2v_lite.asr.decoding import load_for_inference, recognize
 from w2v_lite.asr.metrics import cer, wer
-from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
+from w2v_lite.asr.pretrained import DEFAULT_MODEL_DIR
+from w2v_lite.asr.recognizer import Recognizer
 from w2v_lite.data.audio import corpus_items, load
 
 
@@ -89,17 +89,16 @@ def base_model_part(args) -> None:
 
 def ctc_part() -> None:
     items = corpus_items("test")
-    model, tok = load_for_inference(DEFAULT_MODEL_DIR)
-    fast = model.optimize_for_inference("int8")
+    recognizers = {"fp32": Recognizer.load(DEFAULT_MODEL_DIR), "int8": Recognizer.load(DEFAULT_MODEL_DIR, fast=True)}
     refs = [text for _, text in items]
     waves = [load(path) for path, _ in items]
     print(f"\ncommitted checkpoint {DEFAULT_MODEL_DIR.name}, {len(items)} held-out clips, greedy decoding")
     print("| model | CER | WER | time for the 60 clips (s) |")
     print("|---|---|---|---|")
-    for name, m in (("fp32", model), ("int8", fast)):
-        recognize(m, tok, waves[0])  # warm-up
+    for name, rec in recognizers.items():
+        rec.transcribe(waves[0])  # warm-up
         start = time.perf_counter()
-        hyps = [recognize(m, tok, w)[0] for w in waves]
+        hyps = [rec.transcribe(w).text for w in waves]  # one clip at a time
         elapsed = time.perf_counter() - start
         print(f"| {name} | {100 * cer(refs, hyps):.2f}% | {100 * wer(refs, hyps):.2f}% | {elapsed:.2f} |")
 

@@ -101,14 +101,13 @@ def bench_chunked(minutes: float, threads: int, chunk: float, stride: float) -> 
 def bench_align(model: str) -> None:
     import numpy as np
 
-    from w2v_lite.asr.alignment import align
-    from w2v_lite.asr.pretrained import load_recognizer
+    from w2v_lite.asr.recognizer import Recognizer
     from w2v_lite.data.audio import corpus_items
     from w2v_lite.teach.long_audio import gapped_clip
 
     words = sum(" " not in t for _, t in corpus_items("test"))
     clip = gapped_clip(words=words, gap_seconds=0.3)
-    result = align(load_recognizer(model), clip.audio, clip.transcript)
+    result = Recognizer.load(model).align(clip.audio, clip.transcript)
     errors = np.array([w.start for w in result.words]) - np.array(clip.starts)
     within = np.mean(np.abs(errors) <= 0.04)
     print(f"align, {Path(model).name}: {len(errors)} words, 0.3 s gaps; "
@@ -120,17 +119,18 @@ def bench_align(model: str) -> None:
 def bench_batching(threads: int) -> None:
     import torch
 
-    from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR, transcribe
+    from w2v_lite.asr.recognizer import Recognizer
     from w2v_lite.data.audio import corpus_items
 
     torch.set_num_threads(threads)
     files = [p for p, _ in corpus_items("test")]
-    transcribe(files[:4], DEFAULT_MODEL_DIR)  # warm-up
+    recognizer = Recognizer.load()  # the committed ctc-tiny
+    recognizer.transcribe(files[:4])  # warm-up
     times = {}
     texts = {}
     for batched in (True, False, True, False):
         start = time.perf_counter()
-        texts[batched] = [r.text for r in transcribe(files, DEFAULT_MODEL_DIR, batched=batched)]
+        texts[batched] = [r.text for r in recognizer.transcribe(files, batched=batched)]
         times.setdefault(batched, []).append(time.perf_counter() - start)
     fast, slow = min(times[True]), min(times[False])
     same = sum(a == b for a, b in zip(texts[True], texts[False]))
@@ -156,7 +156,7 @@ def main() -> None:
             elif part == "chunked":
                 bench_chunked(args.minutes, args.threads, args.chunk, args.stride)
             elif part == "align":
-                from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
+                from w2v_lite.asr.pretrained import DEFAULT_MODEL_DIR
 
                 bench_align(str(DEFAULT_MODEL_DIR) if args.model == "default" else args.model)
             else:

@@ -203,16 +203,16 @@ window and no context beyond a window. Shorter windows are cheaper still, until 
 the weights of every Linear layer (q/k/v/out, feed-forward, projection, CTC head) as int8 and quantises the
 activations on the fly; the conv stack stays fp32. Live on the committed tiny CTC checkpoint, the held-out
 character error rate barely moves:"""),
-("code", """from w2v_lite.asr.decoding import load_for_inference, recognize
+("code", """from w2v_lite.asr.recognizer import Recognizer
 from w2v_lite.asr.metrics import cer
 from w2v_lite.data.audio import corpus_items, load
 
-ctc, tok = load_for_inference("../w2v_lite/assets/checkpoints/ctc-tiny")
-fast = ctc.optimize_for_inference(quantize="int8")
+rec = Recognizer.load("../w2v_lite/assets/checkpoints/ctc-tiny")
+fast = Recognizer(rec.model.optimize_for_inference(quantize="int8"), rec.tokenizer)
 items = corpus_items("test")[:20]
 waves, refs = [load(path) for path, _ in items], [text for _, text in items]
-fp32_cer = cer(refs, [recognize(ctc, tok, w)[0] for w in waves])
-int8_cer = cer(refs, [recognize(fast, tok, w)[0] for w in waves])
+fp32_cer = cer(refs, [rec.transcribe(w).text for w in waves])
+int8_cer = cer(refs, [fast.transcribe(w).text for w in waves])
 print(f"20 held-out clips: CER fp32 {100 * fp32_cer:.1f}%, int8 {100 * int8_cer:.1f}%")
 assert abs(int8_cer - fp32_cer) <= 0.005"""),
 ("md", """The base model's recorded numbers (`benchmarks/fast_path.py --cpu-time --threads 1`: the same random weights

@@ -20,7 +20,7 @@ for split in train extra; do
 done
 
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # one thread: fastest on a shared 2-core CPU, and deterministic
-nice "$PYTHON" -m w2v_lite.train ctc --init w2v_lite/assets/checkpoints/pretrained-tiny \
+nice "$PYTHON" -m w2v_lite train ctc --init w2v_lite/assets/checkpoints/pretrained-tiny \
     --data "$DATA" --eval-data "$CORPUS/test" --augment --steps "$STEPS" --seed 0 --out "$OUT" \
     --no-progress "$@"
 

@@ -8,8 +8,14 @@ that no file changed.
 
 import json
 import os
+import re
 import shlex
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +27,11 @@ from helpers import make_read_only, undo_read_only
 from w2v_lite import Wav2Vec2Config, Wav2Vec2Model, audio
 from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
 from w2v_lite.cli import main
+from w2v_lite.model.pretraining import Wav2Vec2ForPreTraining
+from w2v_lite.model.quantizer import gumbel_temperature
+from w2v_lite.train.checkpointing import LOG_FILE, staging_folder
+from w2v_lite.train.loop import TrainArgs
+from w2v_lite.train.pretrain import PretrainTask
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,6 +121,8 @@ SETUPS = {
     "data": _data, "data_extra_clip": _data_extra_clip, "read_only": _read_only,
     "ctc-tiny-copy": lambda: shutil.copytree(DEFAULT_MODEL_DIR, "ctc-tiny-copy"),
     "damaged_run": _damaged_run, "cut_log_run": _cut_log_run,
+    "stopped_run": lambda: _stopped_run("stopped_run"), "data_one_clip": lambda: _data("data_one_clip", 1),
+    "old_run": lambda: _stopped_run("old_run"),
 }
 
 # (input, command as typed, result, what stderr says); "error, exit 2" rows must also leave every file unchanged
@@ -154,9 +167,33 @@ CLI_CASES = [
     ("a truncated trainer_state.pt", "w2v-lite train pretrain --config tiny --data data --out damaged_run --steps 2 "
      "--resume", "error, exit 2", "damaged_run/checkpoint-000001/trainer_state.pt is damaged"),
     ("a partial last line in log.jsonl", "w2v-lite train pretrain --config tiny --data data --out cut_log_run "
-     "--steps 2 --resume --no-progress", "warning, exit 0", "dropped a partial last line"),
+     "--steps 2 --batch-seconds 2 --resume --no-progress", "warning, exit 0", "dropped a partial last line"),
     ("an audio file without a transcript line", "w2v-lite train ctc --init scratch --data data_extra_clip --out run "
      "--steps 1 --no-progress", "warning, exit 0", "skipping audio file extra.wav: no line for 'extra.wav'"),
+    ("--resume with another --seed", "w2v-lite train pretrain --config tiny --data data --out stopped_run --steps 2 "
+     "--batch-seconds 2 --resume --seed 1", "error, exit 2",
+     "--resume: --seed was 0 in the checkpoint, now 1; rerun with --seed 0, or add --force to continue anyway"),
+    ("--resume with other --data", "w2v-lite train pretrain --config tiny --data data_one_clip --out stopped_run "
+     "--steps 2 --batch-seconds 2 --resume", "error, exit 2", "--data holds other clips than the ones the checkpoint"),
+    ("--resume --force with another --seed", "w2v-lite train pretrain --config tiny --data data --out stopped_run "
+     "--steps 2 --batch-seconds 2 --resume --seed 1 --force --no-progress", "warning, exit 0",
+     "--resume --force: --seed was 0 in the checkpoint, now 1"),
+    ("--force without --resume", "w2v-lite train pretrain --config tiny --data data --out run --steps 2 --force",
+     "error, exit 2", "--force only lets --resume continue with changed arguments"),
+    ("a negative warm-up", "w2v-lite train pretrain --config tiny --data data --out run --steps 10 --warmup-steps -5",
+     "error, exit 2", "--warmup-steps must be >= 0, got -5"),
+    ("a seed written as a float", "w2v-lite train pretrain --config tiny --data data --out run --steps 2 --seed 1e20",
+     "error, exit 2", "argument --seed: invalid int value: '1e20'"),
+    ("a seed past int64", "w2v-lite train pretrain --config tiny --data data --out run --steps 2 "
+     "--seed 100000000000000000000", "error, exit 2", "--seed must be at most 2**63 - 1"),
+    ("a nan temperature decay", "w2v-lite train pretrain --config tiny --data data --out run --steps 2 "
+     "--temp-decay nan", "error, exit 2", "--temp-decay must be a finite number, got nan"),
+    ("an infinite conv gradient scale", "w2v-lite train pretrain --config tiny --data data --out run --steps 2 "
+     "--feature-grad-mult inf", "error, exit 2", "--feature-grad-mult must be a finite number, got inf"),
+    ("a nan learning rate", "w2v-lite train ctc --init scratch --data data --out run --steps 2 --lr nan",
+     "error, exit 2", "--lr must be a finite number, got nan"),
+    ("an unknown training device", "w2v-lite train pretrain --config tiny --data data --out run --steps 2 "
+     "--device tpu", "error, exit 2", "--device must be cpu, cuda or cuda:N, got 'tpu'"),
 ]
 
 
@@ -171,7 +208,10 @@ def test_cli_row(tmp_path, monkeypatch, capsys, what, command, result, message):
         capsys.readouterr()
         before = {str(p): p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()}
         folders = sorted(str(p) for p in tmp_path.rglob("*") if p.is_dir())
-        code = main(argv)
+        try:
+            code = main(argv)
+        except SystemExit as exit_:  # argparse's own refusals (e.g. an int flag given 1e20) exit from the parser
+            code = exit_.code
         err = capsys.readouterr().err
         kind = result.split(",")[0]
         assert code == (2 if kind == "error" else 0), err
@@ -184,6 +224,59 @@ def test_cli_row(tmp_path, monkeypatch, capsys, what, command, result, message):
     finally:
         if (tmp_path / "read_only").exists():
             undo_read_only(tmp_path / "read_only")
+
+
+# ---- Ctrl-C and kill -9 in a real process, after the first log row --------------------------------------------
+
+# (input, command as typed, what is sent and what must hold, what stderr says)
+INTERRUPT_CASES = [
+    ("Ctrl-C during `--overwrite`", "w2v-lite train pretrain --config tiny --data data --out old_run --steps 100000 "
+     "--batch-seconds 2 --overwrite --no-progress", "SIGINT: exit 130, old_run unchanged", "interrupted"),
+    ("kill -9 during `--overwrite`", "w2v-lite train pretrain --config tiny --data data --out old_run --steps 100000 "
+     "--batch-seconds 2 --overwrite --no-progress", "SIGKILL: old_run unchanged and loads", ""),
+]
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(("what", "command", "result", "message"), INTERRUPT_CASES, ids=[c[0] for c in INTERRUPT_CASES])
+def test_interrupt_row(tmp_path, monkeypatch, capsys, what, command, result, message):
+    """The signal reaches the process once the new run has logged a row (before its first checkpoint): the old
+    run in --out stays byte for byte and loads; the next run clears what the killed one left beside it."""
+    monkeypatch.chdir(tmp_path)
+    argv = shlex.split(command)[1:]
+    for name, make in SETUPS.items():
+        if name in argv:
+            make()
+    out = tmp_path / argv[argv.index("--out") + 1]
+    before = _files(out)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "w2v_lite", *argv], cwd=tmp_path, env=env, stderr=subprocess.PIPE,
+                            text=True)
+    log, deadline = staging_folder(out) / LOG_FILE, time.monotonic() + 240
+    try:
+        while not (log.is_file() and log.read_text().count("\n") >= 1):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.05)
+        sent = getattr(signal, result.split(":")[0])
+        proc.send_signal(sent)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if sent == signal.SIGINT:
+        assert proc.returncode == 130 and err == f"{message}\n", err
+        assert not staging_folder(out).exists()  # an interrupt takes the staging folder with it
+    else:
+        assert proc.returncode == -signal.SIGKILL and staging_folder(out).exists()  # a kill can't clean up
+    assert _files(out) == before
+    Wav2Vec2ForPreTraining.from_pretrained(out)
+    assert main(["train", "pretrain", "--config", "tiny", "--data", "data", "--out", str(out), "--steps", "1",
+                 "--batch-seconds", "2", "--overwrite", "--no-progress"]) == 0
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # the next run removed the leftovers
 
 
 # ---- the Python API -------------------------------------------------------------------------------------------
@@ -233,6 +326,23 @@ def _random_bytes_weights(tmp_path):
         Wav2Vec2Model.from_pretrained("random_bytes_model")
 
 
+def _nan_decay():
+    with pytest.raises(ValueError, match=r"decay must be in \(0, 1\]"):
+        gumbel_temperature(0, decay=float("nan"))
+
+
+def _train_args(message: str, error: type[Exception] = ValueError, **kw) -> Callable[[], None]:
+    def check() -> None:
+        with pytest.raises(error, match=re.escape(message)):
+            TrainArgs("data", "run", steps=10, **kw)
+    return check
+
+
+def _nan_temp_decay():
+    with pytest.raises(ValueError, match="--temp-decay must be a finite number, got nan"):
+        PretrainTask(temp_decay=float("nan"))
+
+
 API_CASES = [
     ("float64 audio", "`model(x.double())`", "cast to the model's float32", "", _float64_input),
     ("float16 audio", "`model(x.half())`", "cast to the model's float32", "", _float16_input),
@@ -244,6 +354,20 @@ API_CASES = [
      _truncated_load),
     ("random bytes as weights", '`Wav2Vec2Model.from_pretrained("random_bytes_model")`', "ValueError",
      "cannot read weights file", _random_bytes_weights),
+    ("a nan temperature decay", '`gumbel_temperature(0, decay=float("nan"))`', "ValueError", "decay must be in (0, 1]",
+     _nan_decay),
+    ("a nan temperature decay for training", '`PretrainTask(temp_decay=float("nan"))`', "ValueError",
+     "--temp-decay must be a finite number, got nan", _nan_temp_decay),
+    ("a negative warm-up", '`TrainArgs("data", "run", steps=10, warmup_steps=-5)`', "ValueError",
+     "--warmup-steps must be >= 0, got -5", _train_args("--warmup-steps must be >= 0, got -5", warmup_steps=-5)),
+    ("a seed past int64", '`TrainArgs("data", "run", steps=10, seed=10**20)`', "ValueError",
+     "--seed must be at most 2**63 - 1", _train_args("--seed must be at most 2**63 - 1", seed=10**20)),
+    ("a fractional seed", '`TrainArgs("data", "run", steps=10, seed=1.5)`', "TypeError",
+     "--seed must be a whole number, got 1.5", _train_args("--seed must be a whole number, got 1.5", TypeError,
+                                                           seed=1.5)),
+    ("an infinite conv gradient scale", '`TrainArgs("data", "run", steps=10, feature_grad_mult=float("inf"))`',
+     "ValueError", "--feature-grad-mult must be a finite number, got inf",
+     _train_args("--feature-grad-mult must be a finite number, got inf", feature_grad_mult=float("inf"))),
 ]
 
 
@@ -265,5 +389,6 @@ def test_readme_table_matches_the_cases():
         return f"`{text}`" if text and not text.startswith("`") else text
 
     expected = [(what, cell(command), result, cell(message)) for what, command, result, message in CLI_CASES]
+    expected += [(what, cell(command), result, cell(message)) for what, command, result, message in INTERRUPT_CASES]
     expected += [(what, command, result, cell(message)) for what, command, result, message, _ in API_CASES]
     assert _readme_rows() == expected

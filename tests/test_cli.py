@@ -2,7 +2,9 @@
 and output_lengths; every subcommand has --help with an example; bad arguments give one `error: ...` line
 and exit code 2, never a traceback, and leave existing files alone."""
 
+import dataclasses
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +13,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+import w2v_lite.asr.transcribe as transcribe_command
 from w2v_lite import audio, output_lengths
-from w2v_lite.cli import build_parser, main
+from w2v_lite.cli import COMMANDS, build_parser, main
+from w2v_lite.errors import UsageError
+from w2v_lite.train.loop import TrainArgs
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = str(ROOT / "tests" / "assets" / "four_seven_two_22k_stereo.wav")
@@ -142,11 +147,13 @@ BAD = [
      "--set mask_time_prob=abc: the value must be JSON"),
     (["train", "pretrain", "--config", "tiny", *TRAIN, "--out", "{out}", "--resume"],
      "--resume: no checkpoint-N folder"),
+    (["train", "pretrain", "--config", "tiny", *TRAIN, "--out", "{out}", "--set", "do_stable_layer_norm=5"],
+     "do_stable_layer_norm must be true or false, got 5"),  # the config's TypeError, a user error here
     # train ctc
     (["train", "ctc", "--config", "tiny", *TRAIN, "--out", "{out}"], "ctc needs --init scratch"),
     (["train", "ctc", "--init", "no/such/run", *TRAIN, "--out", "{out}"], "--init no/such/run: no such checkpoint"),
     (["train", "ctc", "--init", "scratch", *TRAIN, "--out", "{out}", "--freeze-steps", "-1"],
-     "--freeze-steps and --eval-every must be >= 0"),
+     "--freeze-steps must be >= 0, got -1"),
     (["train", "ctc", "--init", "scratch", *TRAIN, "--out", "{out}", "--max-seconds", "2"],
      "--max-seconds crops clips"),
     (["train", "ctc", "--init", "scratch", *TRAIN, "--out", "{out}", "--steps", "0"], "steps must be >= 1"),
@@ -182,7 +189,7 @@ def test_bad_arguments_give_one_error_line_and_exit_2(argv, message, tmp_path, c
         pytest.param(["train", "pretrain", "--config", "tiny", "--data", "no/such/folder", "--out", "{out}", "--steps",
                       "1"], "error: data folder no/such/folder does not exist", marks=pytest.mark.slow),
         (["train", "ctc", "--init", "scratch", *TRAIN, "--out", "{out}", "--freeze-steps", "-1"],
-         "error: --freeze-steps and --eval-every must be >= 0"),
+         "error: --freeze-steps must be >= 0, got -1"),
         pytest.param(["figures", "--out", "{file}"], "error: --out", marks=pytest.mark.slow),
     ],
     ids=SUBCOMMANDS,
@@ -208,3 +215,74 @@ def test_ctc_training_into_an_existing_run_is_refused_and_keeps_its_files(tmp_pa
     assert code == 2 and "already holds a training run" in err
     assert (out / "vocab.json").read_text() == '{"<pad>": 0}'
     assert sorted(p.name for p in out.iterdir()) == ["trainer_state.pt", "vocab.json"]
+
+
+# ---- one command pattern, one error type, Ctrl-C ----------------------------------------------------------
+
+
+def test_every_subcommand_is_registered_through_commands():
+    """Each entry of COMMANDS adds one parser that sets `func`; nothing else adds a subcommand."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    added = [add(sub) for add in COMMANDS]
+    assert [p.prog.split()[-1] for p in added] == ["explain", "transcribe", "align", "train", "figures"]
+    (real,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert list(real.choices) == list(sub.choices)
+    assert all(p.get_default("func") is not None for p in added if p.prog.split()[-1] != "train")
+
+
+def test_train_flags_take_their_defaults_from_train_args():
+    """Every TrainArgs field is a flag whose default is the dataclass's (ctc changes three, on purpose)."""
+    args = build_parser().parse_args(["train", "pretrain", "--data", "d", "--out", "o", "--steps", "3"])
+    for f in dataclasses.fields(TrainArgs):
+        if f.default is not dataclasses.MISSING:
+            assert getattr(args, f.name) == f.default, f.name
+    assert args.overrides == [] and (args.data, args.out, args.steps) == (Path("d"), Path("o"), 3)
+    args = build_parser().parse_args(["train", "ctc", "--data", "d", "--out", "o", "--steps", "3", "--no-progress",
+                                      "--resume", "--max-seconds", "2.5"])
+    assert (args.progress, args.resume, args.max_seconds, args.lr) == (False, True, 2.5, 3e-3)
+
+
+def _raising(exc: BaseException):
+    def load(*args, **kwargs):
+        raise exc
+    return load
+
+
+def test_a_usage_error_is_one_line_and_a_type_error_is_a_traceback(monkeypatch, capsys):
+    monkeypatch.setattr(transcribe_command.Recognizer, "load", _raising(UsageError("bad flag, do this instead")))
+    assert main(["transcribe", CLIP]) == 2
+    assert capsys.readouterr().err == "error: bad flag, do this instead\n"
+    monkeypatch.setattr(transcribe_command.Recognizer, "load", _raising(TypeError("a bug")))
+    with pytest.raises(TypeError, match="a bug"):  # escapes main: the interpreter prints its traceback
+        main(["transcribe", CLIP])
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
+    monkeypatch.setattr(transcribe_command.Recognizer, "load", _raising(KeyboardInterrupt()))
+    assert main(["transcribe", CLIP]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_sigint_during_a_long_transcription_exits_130(tmp_path):
+    """A real Ctrl-C: SIGINT to `python -m w2v_lite transcribe` once its progress bar is up (5 minutes of
+    audio, so the model is still running)."""
+    long_clip = tmp_path / "long.wav"
+    sf.write(long_clip, 0.1 * np.random.default_rng(0).standard_normal(5 * 60 * 16000).astype(np.float32), 16000)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, "-m", "w2v_lite", "transcribe", str(long_clip)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        started = ""
+        while "transcribe:" not in started and proc.poll() is None:  # tqdm's first draw: the model runs
+            started += proc.stderr.read(1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert err.splitlines()[-1].endswith("interrupted") and "Traceback" not in err
+    assert out == ""

@@ -1,10 +1,11 @@
 """The package layout keeps its rules. Imports are read with `ast` (nothing is executed), so a rule breaks
 here the moment someone writes the import, even in a branch no test runs.
 
+    errors                     <- everyone                    (imports nothing from w2v_lite)
     config, lengths, cost      <- everyone (cost: FLOPs and bytes from config + lengths, no weights)
     model                      <- asr, train, teach           (model imports only config, lengths, model)
-    data                       <- asr, train, teach           (data imports only config, lengths: never model)
-    asr                        <- train, teach                (asr imports config, lengths, model, data)
+    data                       <- asr, train, teach           (data imports config, lengths; never model)
+    asr                        <- train, teach, cli           (asr imports config, lengths, model, data)
     train                      <- teach, cli                  (train imports ... asr, never teach)
     teach                      <- nobody but cli.py: teach.explain at the top, teach.figures inside the
                                   `figures` command only (so matplotlib loads only when drawing)
@@ -23,20 +24,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "w2v_lite"
-TOP_LEVEL_MODULES = {"__init__", "__main__", "cli", "config", "cost", "lengths"}
+TOP_LEVEL_MODULES = {"__init__", "__main__", "cli", "config", "cost", "errors", "lengths"}
 SUBPACKAGES = ("model", "data", "asr", "train", "teach")
+# the layers from the bottom up (README's diagram); no module imports a layer above its own
+ORDER = ("errors", "config", "lengths", "cost", "model", "data", "asr", "train", "teach", "cli")
 # what each layer may import from w2v_lite (besides itself); teach may import anything
 MAY_IMPORT = {
-    "model": {"config", "lengths"},
-    "data": {"config", "lengths"},  # data/ and model/ sit side by side: neither needs the other
-    "asr": {"config", "lengths", "model", "data"},
-    "train": {"config", "lengths", "model", "data", "asr"},
-    "config": set(),
-    "lengths": {"config"},
-    "cost": {"config", "lengths"},  # arithmetic on the config and the lengths: no weights, so not in model/
+    "model": {"errors", "config", "lengths"},
+    "data": {"errors", "config", "lengths"},  # model and data are side by side: neither imports the other
+    "asr": {"errors", "config", "lengths", "cost", "model", "data"},
+    "train": {"errors", "config", "lengths", "cost", "model", "data", "asr"},
+    "errors": set(),
+    "config": {"errors"},
+    "lengths": {"errors", "config"},
+    "cost": {"errors", "config", "lengths"},  # arithmetic on the config and the lengths: no weights, not in model/
 }
-# `python -m w2v_lite` and its alias `python -m w2v_lite.train` only hand over to the command line
-ENTRY_POINTS = {"w2v_lite.__main__", "w2v_lite.train.__main__"}
+# `python -m w2v_lite` only hands over to the command line
+ENTRY_POINTS = {"w2v_lite.__main__"}
 # the only imports of teaching code from outside it: (importer, imported, where)
 TEACH_IMPORTS_ALLOWED = {
     ("w2v_lite.cli", "w2v_lite.teach.explain", "top"),
@@ -110,6 +114,7 @@ def test_the_parser_sees_the_imports_it_must_police():
     assert ("w2v_lite.cli", "w2v_lite.teach.figures", "function") in found
     assert ("w2v_lite.cli", "w2v_lite.teach.explain", "top") in found
     assert ("w2v_lite.model.wav2vec2", "w2v_lite.lengths", "top") in found
+    assert ("w2v_lite.asr.recognizer", "w2v_lite.asr.decoding", "top") in found
     assert ("w2v_lite.data.audio", "w2v_lite.lengths", "top") in found
 
 
@@ -155,6 +160,15 @@ def test_each_layer_imports_only_the_layers_below_it(name):
     wrong = [f"{i.importer}:{i.line} imports {i.imported}" for i in ALL_IMPORTS
              if layer(i.importer) == name and layer(i.imported) not in allowed and i.importer not in ENTRY_POINTS]
     assert not wrong, f"{name} may import only {sorted(allowed)}:\n" + "\n".join(wrong)
+
+
+def test_no_module_imports_a_layer_above_its_own():
+    """The order of `ORDER`, for every module (cli included): teach is the one exception, imported by cli."""
+    rank = {name: i for i, name in enumerate(ORDER)}
+    wrong = [f"{i.importer}:{i.line} imports {i.imported}" for i in ALL_IMPORTS
+             if layer(i.importer) in rank and layer(i.imported) in rank
+             and rank[layer(i.imported)] > rank[layer(i.importer)]]
+    assert not wrong, "upward imports:\n" + "\n".join(wrong)
 
 
 def test_entry_points_only_call_the_command_line():
@@ -213,7 +227,7 @@ def test_each_subpackage_says_what_it_holds_and_may_import(name):
 def test_importing_the_library_loads_no_plotting_or_widgets():
     """A server that only transcribes must not need matplotlib or ipywidgets (one fresh interpreter imports
     the package and then each entry point, and reports the first import that pulled either in)."""
-    modules = ["w2v_lite", "w2v_lite.asr.transcribe", "w2v_lite.train.cli", "w2v_lite.cli"]
+    modules = ["w2v_lite", "w2v_lite.asr.recognizer", "w2v_lite.asr.transcribe", "w2v_lite.train.cli", "w2v_lite.cli"]
     code = (f"import importlib, sys\nfor m in {modules!r}:\n    importlib.import_module(m)\n"
             "    print(m, sorted(x for x in ('matplotlib', 'ipywidgets') if x in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True,

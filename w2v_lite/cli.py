@@ -6,6 +6,8 @@
     w2v-lite train pretrain|ctc --data DIR --out DIR --steps N ...           training (see train/cli.py)
     w2v-lite figures [--out DIR]                                             regenerate figures/
 
+Every subcommand registers itself the same way (`COMMANDS`); `main` turns bad input into one `error:` line.
+
 `explain` runs a real (random-init) model on a clip and prints each stage's shape: how L samples become
 T frames of 512 channels, then T vectors of the transformer width. Shapes do not depend on the weights,
 so no checkpoint is needed.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -25,6 +27,7 @@ import torch
 from w2v_lite.asr.transcribe import add_align_parser, add_transcribe_parser
 from w2v_lite.config import PRESETS, SAMPLING_RATE, Wav2Vec2Config
 from w2v_lite.data import audio
+from w2v_lite.errors import UsageError
 from w2v_lite.lengths import output_lengths, receptive_field, require_frames
 from w2v_lite.model.wav2vec2 import Wav2Vec2Model
 from w2v_lite.teach.explain import LONG_CLIP_SECONDS, batch_rows, explain_rows, format_table, long_clip_rows
@@ -45,12 +48,12 @@ def _check_explain_args(args: argparse.Namespace) -> None:
     """Conflicting or absurd explain flags -> ValueError (one `error:` line, exit 2), before any work."""
     if args.batch and (args.file or args.seconds is not None):
         given = f"FILE {args.file}" if args.file else "--seconds"
-        raise ValueError(f"give either --batch FILE... or {given}, not both (add {args.file or 'the file'} to "
+        raise UsageError(f"give either --batch FILE... or {given}, not both (add {args.file or 'the file'} to "
                          "the --batch list to include it)")
     if args.file and args.seconds is not None:
-        raise ValueError("give either FILE or --seconds, not both")
+        raise UsageError("give either FILE or --seconds, not both")
     if args.seconds is not None and not 0 < args.seconds <= MAX_SECONDS:  # also refuses nan and inf
-        raise ValueError(f"--seconds must be in (0, {MAX_SECONDS:g}], got {args.seconds}")
+        raise UsageError(f"--seconds must be in (0, {MAX_SECONDS:g}], got {args.seconds}")
 
 
 def _clip(args: argparse.Namespace) -> tuple[torch.Tensor, str]:
@@ -86,7 +89,7 @@ def explain(args: argparse.Namespace) -> None:
         return
     clip, name = _clip(args)
     n = clip.shape[-1]
-    require_frames(n, cfg)
+    require_frames(n, cfg)  # a ValueError: one `error:` line
     print(f"config: {args.config}; clip: {name}")
     if n > LONG_CLIP_SECONDS * cfg.sampling_rate:  # don't run the model over minutes of audio
         rows, note = long_clip_rows(model, clip)
@@ -102,7 +105,7 @@ def figures(args: argparse.Namespace) -> None:
     from w2v_lite.teach.figures import make_all
 
     if Path(args.out).exists() and not Path(args.out).is_dir():
-        raise ValueError(f"--out {args.out} is a file; give a folder for the figures")
+        raise UsageError(f"--out {args.out} is a file; give a folder for the figures")
     torch.set_num_threads(1)  # fixed thread count: the same reductions, so the same pixels
     for path in make_all(args.out):
         print(path)
@@ -119,40 +122,64 @@ def _example(text: str) -> dict:
     return {"epilog": "example:\n  " + text, "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The `w2v-lite` argument parser with its subcommands."""
-    parser = Parser(prog="w2v-lite", description=__doc__.splitlines()[0], **_example("w2v-lite explain --seconds 3"))
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
-    p = sub.add_parser("explain", help="show how a clip's length flows through the model",
-                       description="Run a random-init model on a clip and print every stage's shape.",
-                       **_example("w2v-lite explain clip.wav --config base"))
+def add_explain_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register `explain [FILE] [--seconds S] [--config NAME] [--batch FILE...]` (sets `func`)."""
+    p = subparsers.add_parser("explain", help="show how a clip's length flows through the model",
+                              description="Run a random-init model on a clip and print every stage's shape.",
+                              **_example("w2v-lite explain clip.wav --config base"))
     p.add_argument("file", nargs="?", help="WAV or FLAC, any sample rate, mono or stereo (default: embedded clip)")
     p.add_argument("--seconds", type=float,
                    help=f"use a clip of this many seconds of noise instead of a file (at most {MAX_SECONDS:g})")
     p.add_argument("--config", default="base", choices=PRESETS)
     p.add_argument("--batch", nargs="+", metavar="FILE", help="pad several files into one batch and show masks")
     p.set_defaults(func=explain)
-    add_transcribe_parser(sub)
-    add_align_parser(sub)
-    add_train_parser(sub, Parser)
-    p = sub.add_parser("figures", help="regenerate the figures (needs matplotlib)",
-                       description="Draw every figure of the README and notebooks into a folder.",
-                       **_example("w2v-lite figures --out figures"))
+    return p
+
+
+def add_figures_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register `figures [--out DIR]` (sets `func`)."""
+    p = subparsers.add_parser("figures", help="regenerate the figures (needs matplotlib)",
+                              description="Draw every figure of the README and notebooks into a folder.",
+                              **_example("w2v-lite figures --out figures"))
     p.add_argument("--out", default="figures", help="output folder (default: figures/)")
     p.set_defaults(func=figures)
+    return p
+
+
+COMMANDS: tuple[Callable[[argparse._SubParsersAction], argparse.ArgumentParser], ...] = (
+    add_explain_parser, add_transcribe_parser, add_align_parser, add_train_parser, add_figures_parser)
+"""Every subcommand, in --help order. Each registers itself the same way: ``add_X_parser(subparsers)`` adds
+its parser and sets ``func(args) -> exit code | None``, which `main` calls. A new command adds one here."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `w2v-lite` argument parser with its subcommands (`COMMANDS`)."""
+    parser = Parser(prog="w2v-lite", description=__doc__.splitlines()[0], **_example("w2v-lite explain --seconds 3"))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+    for add_parser in COMMANDS:
+        add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `w2v-lite`, `python -m w2v_lite` and `python -m w2v_lite.train`; returns the exit code."""
+    """Entry point of `w2v-lite` and `python -m w2v_lite` (also under torchrun); returns the exit code.
+
+    Bad input (`UsageError`, any ValueError, which is the package's contract for bad input, and an OSError
+    about a file) is one `error: ...` line on stderr and exit code 2; argparse's own errors exit 2 the same
+    way (`Parser.error`). Ctrl-C is one `interrupted` line and exit code 130 (128 + SIGINT), as a shell
+    reports it. Anything else, a TypeError included, is a bug and keeps its traceback.
+    """
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
             status = args.func(args)  # a command may report partial failure (e.g. one bad file of many)
-        except (ValueError, TypeError, OSError) as err:  # bad input: one clear line, no traceback
+        except (ValueError, OSError) as err:  # UsageError is a ValueError
             print(f"error: {err}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:  # Ctrl-C: every write is atomic, so one line and the shell's code for SIGINT
+            print("interrupted", file=sys.stderr)
+            return 130
     return status if isinstance(status, int) else 0
 
 

@@ -11,9 +11,8 @@ import torch
 from published import PUBLISHED_VOCAB, vocab_file
 from torch.nn import functional as F
 
-from w2v_lite.asr.alignment import align, forced_align, token_spans, word_spans
-from w2v_lite.asr.pretrained import load_recognizer
-from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
+from w2v_lite.asr.alignment import forced_align, token_spans, word_spans
+from w2v_lite.asr.recognizer import Recognizer
 from w2v_lite.data.tokenizer import CharTokenizer, collapse_repeats
 from w2v_lite.teach.long_audio import gapped_clip
 
@@ -112,7 +111,7 @@ def test_align_finds_the_known_word_starts():
     within 100 ms of the truth (the retrained ctc-tiny emits a word's first letter 20-80 ms after its onset;
     benchmarks/long_audio.py measures more words)."""
     clip = gapped_clip(words=5, gap_seconds=0.3)
-    result = align(load_recognizer(DEFAULT_MODEL_DIR), clip.audio, clip.transcript)
+    result = Recognizer.load().align(clip.audio, clip.transcript)
     assert [w.word for w in result.words] == clip.words
     errors = np.abs(np.array([w.start for w in result.words]) - np.array(clip.starts))
     assert errors.max() <= 0.1, errors
@@ -122,4 +121,4 @@ def test_align_finds_the_known_word_starts():
 def test_align_rejects_characters_outside_the_vocabulary():
     audio = gapped_clip(words=1).audio
     with pytest.raises(ValueError, match=r"characters \['7'\] are not in the model's vocabulary"):
-        align(load_recognizer(DEFAULT_MODEL_DIR), audio, "7 one")
+        Recognizer.load().align(audio, "7 one")

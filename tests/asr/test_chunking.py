@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from w2v_lite.asr.chunking import chunk_plan, encode_chunked, stitching_error
-from w2v_lite.asr.decoding import load_for_inference
-from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
+from w2v_lite.asr.recognizer import Recognizer
 from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.data.audio import corpus_items, load, normalize
 from w2v_lite.lengths import output_lengths
@@ -67,7 +66,7 @@ def test_stitched_frame_t_covers_samples_320t_to_320t_plus_400():
 
 
 def test_chunk_covering_the_clip_is_the_full_pass():
-    model, _ = load_for_inference(DEFAULT_MODEL_DIR)
+    model = Recognizer.load().model
     x = normalize(load(corpus_items("test")[0][0])[None])[0]
     full = model(x[None]).logits[0].detach()
     torch.testing.assert_close(encode_chunked(model, x, chunk_seconds=30.0, stride_seconds=1.0), full)
@@ -84,6 +83,6 @@ def test_stitching_error_falls_as_the_stride_grows():
     errors = [stitching_error(layer, x, 2.0, stride) for stride in (0.0, 0.1, 0.4)]
     assert errors[0] > errors[1] > 4 * errors[2]
     assert errors[2] < 0.01
-    model, _ = load_for_inference(DEFAULT_MODEL_DIR)
+    model = Recognizer.load().model
     group = [stitching_error(model, x, 2.0, stride) for stride in (0.0, 0.4)]
     assert group[0] > group[1] > 0.05  # better with context, but a floor remains

@@ -16,9 +16,8 @@ import soundfile as sf
 import torch
 from published import save_published
 
-from w2v_lite.asr.decoding import batch_emissions, emissions
-from w2v_lite.asr.pretrained import load_recognizer, resolve_model
-from w2v_lite.asr.transcribe import transcribe
+from w2v_lite.asr.pretrained import resolve_model
+from w2v_lite.asr.recognizer import Recognizer
 
 ROOT = Path(__file__).resolve().parents[2]
 LENGTHS = (16000, 12345, 9000, 20011)
@@ -66,7 +65,7 @@ def write(folder: Path, audio: list[np.ndarray]) -> list[Path]:
 @pytest.mark.parametrize("norm", ["group", "layer"])
 def test_preprocessing_follows_the_processor(tmp_path, norm):
     save_published(tmp_path, norm)
-    pre = load_recognizer(tmp_path).preprocessing
+    pre = Recognizer.load(tmp_path).preprocessing
     layer = norm == "layer"
     assert (pre.do_normalize, pre.return_attention_mask, pre.sampling_rate) == (layer, layer, 16000)
 
@@ -76,7 +75,7 @@ def test_transcription_equals_transformers(tmp_path, norm, safe):
     model, processor = save_published(tmp_path / "ckpt", norm, seed=3, safe=safe)
     assert (tmp_path / "ckpt" / ("model.safetensors" if safe else "pytorch_model.bin")).is_file()
     audio = clips()
-    ours = [r.text for r in transcribe(write(tmp_path / "audio", audio), tmp_path / "ckpt")]
+    ours = [r.text for r in Recognizer.load(tmp_path / "ckpt").transcribe(write(tmp_path / "audio", audio))]
     # group norm: transformers' own advice is one clip at a time (padding changes the outputs), which is
     # what transcribe does for it; layer norm ignores padding, so transcribe batches and so do we here
     theirs = transformers_text(model, processor, audio, batched=norm == "layer")
@@ -87,17 +86,17 @@ def test_transcription_equals_transformers(tmp_path, norm, safe):
 @pytest.mark.parametrize("norm", ["group", "layer"])
 def test_logits_equal_transformers(tmp_path, norm):
     model, processor = save_published(tmp_path, norm, seed=1)
-    rec = load_recognizer(tmp_path)
+    rec = Recognizer.load(tmp_path)
     audio = clips(1)
     for a in audio:
         with torch.no_grad():
             theirs = model(**processor(a, sampling_rate=16000, return_tensors="pt")).logits[0]
-        torch.testing.assert_close(emissions(rec, torch.from_numpy(a)), theirs, atol=1e-4, rtol=1e-5)
+        torch.testing.assert_close(rec.emissions(torch.from_numpy(a)), theirs, atol=1e-4, rtol=1e-5)
     inputs = processor(audio, sampling_rate=16000, return_tensors="pt", padding=True)
     assert ("attention_mask" in inputs) == (norm == "layer")
     with torch.no_grad():
         theirs = model(**inputs).logits
-    for b, ours in enumerate(batch_emissions(rec, [torch.from_numpy(a) for a in audio])):
+    for b, ours in enumerate(rec.emissions([torch.from_numpy(a) for a in audio])):  # one padded batch
         torch.testing.assert_close(ours, theirs[b, : len(ours)], atol=1e-4, rtol=1e-5)
 
 
@@ -107,7 +106,7 @@ def test_older_preprocessor_config_json(tmp_path):
     settings = json.loads((tmp_path / "processor_config.json").read_text())["feature_extractor"]
     (tmp_path / "processor_config.json").unlink()
     (tmp_path / "preprocessor_config.json").write_text(json.dumps({**settings, "do_normalize": False}))
-    pre = load_recognizer(tmp_path).preprocessing
+    pre = Recognizer.load(tmp_path).preprocessing
     assert (pre.do_normalize, pre.return_attention_mask) == (False, True)
 
 
@@ -129,7 +128,7 @@ def test_hub_id_from_the_local_cache_offline(tmp_path):
                           "someone/wav2vec2-tiny-960h", "--json"], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr
     snapshot = next(cache.glob("models--*/snapshots/*"))
-    (expected,) = transcribe([clip], snapshot)
+    expected = Recognizer.load(snapshot).transcribe(clip)
     assert json.loads(run.stdout)["text"] == expected.text != ""
     # an id that is not in the cache: one line, no traceback
     run = subprocess.run([sys.executable, "-m", "w2v_lite", "transcribe", str(clip), "--model", "nobody/none"],
@@ -155,5 +154,5 @@ def test_folder_without_weights(tmp_path):
     save_published(tmp_path, "group")
     (tmp_path / "model.safetensors").unlink()
     with pytest.raises(ValueError, match="no weights"):
-        load_recognizer(tmp_path)
+        Recognizer.load(tmp_path)
     shutil.rmtree(tmp_path)

@@ -17,9 +17,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from w2v_lite.asr.decoding import load_for_inference, recognize
 from w2v_lite.asr.metrics import cer, wer
-from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR, add_transcribe_parser, format_frames, transcribe
+from w2v_lite.asr.pretrained import DEFAULT_MODEL_DIR
+from w2v_lite.asr.recognizer import Recognizer
+from w2v_lite.asr.transcribe import add_transcribe_parser, format_frames
 from w2v_lite.cli import main
 from w2v_lite.data.audio import corpus_items, load
 from w2v_lite.data.dataset import AudioFolder
@@ -32,22 +33,26 @@ CLIP = Path(__file__).resolve().parents[1] / "assets" / "four_seven_two_22k_ster
 TEXT = "four seven two"
 
 
+@pytest.fixture(scope="module")
+def rec() -> Recognizer:
+    return Recognizer.load(DEFAULT_MODEL_DIR)
+
+
 def test_fixture_is_22k_stereo():
     info = sf.info(CLIP)
     assert (info.samplerate, info.channels) == (22050, 2)
 
 
-def test_transcribes_new_recording():
-    (result,) = transcribe([CLIP], DEFAULT_MODEL_DIR)
-    assert result.text == TEXT
+def test_transcribes_new_recording(rec):
+    (result,) = rec.transcribe([CLIP])
+    assert result.text == TEXT and result.path == str(CLIP)
     assert result.num_samples == load(CLIP).numel()  # resampled to 16 kHz, channels mixed
-    assert result.num_frames == output_lengths(result.num_samples)
-    assert result.frames is None
+    assert result.num_frames == output_lengths(result.num_samples) == len(result.frames)
 
 
-def test_frames_have_times_from_the_hop():
-    (result,) = transcribe(CLIP, DEFAULT_MODEL_DIR, frames=True)
-    window, hop = receptive_field(load_for_inference(DEFAULT_MODEL_DIR)[0].config)
+def test_frames_have_times_from_the_hop(rec):
+    result = rec.transcribe(CLIP)
+    window, hop = receptive_field(rec.config)
     assert (window, hop) == (400, 320)  # 25 ms windows every 20 ms at 16 kHz
     steps = result.frames
     assert len(steps) == result.num_frames
@@ -55,21 +60,20 @@ def test_frames_have_times_from_the_hop():
     assert steps[-1].start_ms == pytest.approx((result.num_frames - 1) * 20.0)
     assert all(s.end_ms - s.start_ms == pytest.approx(25.0) for s in steps)
     # collapsing the per-frame tokens gives the text back
-    _, tok = load_for_inference(DEFAULT_MODEL_DIR)
-    assert tok.decode([s.token_id for s in steps]) == result.text
+    assert rec.tokenizer.decode([s.token_id for s in steps]) == result.text
     table = format_frames(steps).splitlines()
     assert table[0].split() == ["frame", "start", "ms", "end", "ms", "token"]
     assert table[2].split()[:3] == ["1", "20", "45"]
 
 
-def test_timestamps_follow_the_config(tmp_path):
+def test_timestamps_follow_the_config(tmp_path, rec):
     """A checkpoint with a different stack reports a different hop: nothing is hard-coded to 20 ms."""
-    model, tok = load_for_inference(DEFAULT_MODEL_DIR)
+    model, tok = rec.model, rec.tokenizer
     torch.manual_seed(0)
     # last layer: kernel 3, stride 1 -> 560-sample windows (35 ms) every 160 samples (10 ms)
     other = Wav2Vec2ForCTC(model.config.replace(conv_kernel=(10, 3, 3, 3, 3, 2, 3), conv_stride=(5, 2, 2, 2, 2, 2, 1)))
     other.save_pretrained(tmp_path, tokenizer=tok)
-    (result,) = transcribe(CLIP, tmp_path, frames=True)
+    result = Recognizer.load(tmp_path).transcribe(CLIP)
     assert receptive_field(other.config) == (560, 160)
     assert [s.start_ms for s in result.frames[:3]] == [0.0, 10.0, 20.0]
     assert result.frames[0].end_ms == pytest.approx(35.0)
@@ -87,26 +91,27 @@ def test_cli_parser_and_output(capsys):
     assert out[1].split()[0] == "frame" and len(out) == 2 + output_lengths(load(CLIP).numel())
 
 
-def test_clip_shorter_than_one_frame(tmp_path):
+def test_clip_shorter_than_one_frame(tmp_path, rec):
     short = tmp_path / "short.wav"
     sf.write(short, np.zeros((500, 2), dtype=np.float32), 22050)  # 500 samples at 22.05 kHz = 363 at 16 kHz
     with pytest.raises(ValueError, match=r"short.wav: the clip has 363 samples, fewer than the 400"):
-        transcribe([CLIP, short], DEFAULT_MODEL_DIR)
-    model, tok = load_for_inference(DEFAULT_MODEL_DIR)
-    with pytest.raises(ValueError, match="one frame"):
-        recognize(model, tok, torch.zeros(399))
+        rec.transcribe([CLIP, short])
+    with pytest.raises(ValueError, match=r"^the clip has 399 samples, fewer than the 400 \(25 ms\) one frame"):
+        rec.transcribe(torch.zeros(399))
+    with pytest.raises(ValueError, match=r"^waveform 1: the clip has 399 samples"):
+        rec.transcribe([torch.zeros(16000), torch.zeros(399)])
 
 
 def test_folder_without_vocab(tmp_path):
     for name in ("config.json", "model.safetensors"):
         shutil.copy(DEFAULT_MODEL_DIR / name, tmp_path / name)
     with pytest.raises(ValueError, match=r"no vocab\.json"):
-        transcribe([CLIP], tmp_path)
+        Recognizer.load(tmp_path)
 
 
-def test_no_files():
+def test_no_files(rec):
     with pytest.raises(ValueError, match="no audio files"):
-        transcribe([], DEFAULT_MODEL_DIR)
+        rec.transcribe([])
 
 
 @pytest.mark.slow
@@ -114,9 +119,8 @@ def test_committed_checkpoint_cer_on_held_out_voices():
     """The committed checkpoint reproduces the CER recorded in benchmarks/README.md (target <= 6%):
     7 character edits in the 630 reference characters of the 60 held-out clips, 7 of 143 words."""
     items = corpus_items("test")
-    model, tok = load_for_inference(DEFAULT_MODEL_DIR)
     refs = [text for _, text in items]
-    hyps = [recognize(model, tok, load(path))[0] for path, _ in items]
+    hyps = [r.text for r in Recognizer.load(DEFAULT_MODEL_DIR).transcribe([path for path, _ in items])]
     assert (len(items), sum(map(len, refs)), sum(len(r.split()) for r in refs)) == (60, 630, 143)
     assert cer(refs, hyps) == pytest.approx(7 / 630) and cer(refs, hyps) <= 0.06
     assert wer(refs, hyps) == pytest.approx(7 / 143)
@@ -127,8 +131,8 @@ def test_committed_checkpoint_cer_on_the_out_of_corpus_set():
     scripts/make_eval_set.py): 93 edits in 1373 characters, 65 of 305 words, as in benchmarks/README.md."""
     folder = Path(__file__).resolve().parents[2] / "w2v_lite" / "assets" / "eval_set"
     clips = AudioFolder(folder).clips
-    model, tok = load_for_inference(DEFAULT_MODEL_DIR)
-    scores = evaluate_ctc(model, tok, clips)
+    rec = Recognizer.load(DEFAULT_MODEL_DIR)
+    scores = evaluate_ctc(rec.model, rec.tokenizer, clips)
     assert (len(clips), sum(len(c.text) for c in clips), sum(len(c.text.split()) for c in clips)) == (96, 1373, 305)
     assert scores["cer"] == pytest.approx(93 / 1373) and scores["cer"] <= 0.10
     assert scores["wer"] == pytest.approx(65 / 305)
@@ -160,85 +164,84 @@ def test_missing_single_file_is_one_line(tmp_path, capsys):
     assert err[0].startswith("error: ") and "audio file not found" in err[0] and len(err) == 1
 
 
-def test_api_keeps_errors_when_asked(tmp_path):
-    results = transcribe([tmp_path / "nope.wav", CLIP], DEFAULT_MODEL_DIR, on_error="keep")
+def test_api_keeps_errors_when_asked(tmp_path, rec):
+    results = rec.transcribe([tmp_path / "nope.wav", CLIP], on_error="keep")
     assert results[0].error.startswith("audio file not found") and results[0].text == ""
     assert results[1].text == TEXT and results[1].error is None
     with pytest.raises(FileNotFoundError, match=r"nope\.wav"):
-        transcribe([CLIP, tmp_path / "nope.wav"], DEFAULT_MODEL_DIR)
+        rec.transcribe([CLIP, tmp_path / "nope.wav"])
 
 
-def test_tensor_input_is_a_type_error():
-    with pytest.raises(TypeError, match=r"not a waveform tensor.*recognize"):
-        transcribe(torch.zeros(16000), DEFAULT_MODEL_DIR)
+def test_other_input_is_a_type_error(rec):
+    with pytest.raises(TypeError, match=r"waveform tensor \(L,\), an audio file path or a list of them, got int"):
+        rec.transcribe(3)
+    with pytest.raises(TypeError, match=r"got ndarray"):
+        rec.transcribe([CLIP, np.zeros(16000)])
 
 
-def test_batched_equals_one_at_a_time(monkeypatch):
+def test_batched_equals_one_at_a_time(monkeypatch, rec):
     """ctc-tiny ignores padding (mask-aware GroupNorm + mask), so length-sorted batches give the same text."""
-    import w2v_lite.asr.transcribe as T
-
     files = [p for p, _ in corpus_items("test")[:12]]
     calls = []
-    real = T.batch_emissions
-    monkeypatch.setattr(T, "batch_emissions", lambda rec, waves: calls.append(len(waves)) or real(rec, waves))
-    batched = transcribe(files, DEFAULT_MODEL_DIR)
+    real = rec._batch_emissions
+    monkeypatch.setattr(rec, "_batch_emissions", lambda waves: calls.append(len(waves)) or real(waves))
+    batched = rec.transcribe(files)
     assert sum(calls) == 12 and len(calls) < 12  # really in padded batches
     durations = [load(f).numel() for f in files]
     assert max(durations) * max(calls) <= 60 * 16000 * 1.01  # at most 60 s of padded audio per batch
     calls.clear()
-    single = transcribe(files, DEFAULT_MODEL_DIR, batched=False)
+    single = rec.transcribe(files, batched=False)
     assert calls == []  # one at a time
     assert [r.path for r in batched] == [str(f) for f in files]  # results in the given order
     assert [r.text for r in batched] == [r.text for r in single]
     assert [r.num_frames for r in batched] == [output_lengths(load(f).numel()) for f in files]
 
 
-def test_timestamps_and_json(capsys):
+def test_timestamps_and_json(capsys, rec):
     assert main(["transcribe", str(CLIP), "--timestamps"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"{CLIP}\t{TEXT}" and out[1].split() == ["start", "s", "end", "s", "word"]
     rows = [line.split() for line in out[2:]]
     assert [r[2] for r in rows] == TEXT.split()
-    (result,) = transcribe(CLIP, DEFAULT_MODEL_DIR, frames=True)
+    result = rec.transcribe(CLIP)
     for w in result.words:  # a word spans its letters' frames: times are frame * 20 ms
         assert w.start == pytest.approx(0.02 * w.start_frame) and w.end == pytest.approx(0.02 * w.end_frame)
         ids = [s.token_id for s in result.frames]
-        tok = load_for_inference(DEFAULT_MODEL_DIR)[1]
-        assert tok.decode(ids[w.start_frame:w.end_frame]) == w.word  # the span spells the word
+        assert rec.tokenizer.decode(ids[w.start_frame:w.end_frame]) == w.word  # the span spells the word
         assert ids[w.start_frame] != ids[w.start_frame - 1]  # and starts where its first letter does
     assert main(["transcribe", str(CLIP), "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record == {"file": str(CLIP), "text": TEXT, "words": [w.as_dict() for w in result.words]}
 
 
-def test_frames_follow_the_models_own_rate(tmp_path):
+def test_frames_follow_the_models_own_rate(tmp_path, rec):
     """A checkpoint trained at 8 kHz: files are resampled to 8 kHz, so a frame (320 samples) is 40 ms, and a
     1 s file has output_lengths(8000) frames whose times stay inside the file (not doubled)."""
-    model, tok = load_for_inference(DEFAULT_MODEL_DIR)
+    model, tok = rec.model, rec.tokenizer
     Wav2Vec2ForCTC(model.config.replace(sampling_rate=8000)).save_pretrained(tmp_path / "ckpt", tokenizer=tok)
     one_second = tmp_path / "one.wav"
     sf.write(one_second, 0.1 * np.random.default_rng(0).standard_normal(16000).astype(np.float32), 16000)
-    (result,) = transcribe(one_second, tmp_path / "ckpt", frames=True)
+    result = Recognizer.load(tmp_path / "ckpt").transcribe(one_second)
     assert result.num_samples == 8000 and result.num_frames == output_lengths(8000) == 24
     assert [s.start_ms for s in result.frames[:2]] == [0.0, 40.0]
     assert result.frames[-1].end_ms <= 1000.0
 
 
-def test_long_clip_is_chunked_automatically(tmp_path):
+def test_long_clip_is_chunked_automatically(tmp_path, rec):
     """A 44 s file (above the 40 s threshold) is encoded in 20 s windows: all its frames, and nearly the text
     of one window over the whole clip (= the full pass; ctc-tiny, trained on short clips, is poor on long
     silences either way)."""
     clip = gapped_clip(words=12, gap_seconds=3.0)
     assert clip.audio.numel() > 40 * 16000
     sf.write(tmp_path / "long.wav", clip.audio.numpy(), 16000, subtype="FLOAT")
-    (result,) = transcribe(tmp_path / "long.wav", DEFAULT_MODEL_DIR)
+    result = rec.transcribe(tmp_path / "long.wav")
     assert result.num_frames == output_lengths(clip.audio.numel())
-    (full,) = transcribe(tmp_path / "long.wav", DEFAULT_MODEL_DIR, chunk_seconds=60.0)
+    full = rec.transcribe(tmp_path / "long.wav", chunk_seconds=60.0)
     assert result.text != "" and cer(full.text, result.text) <= 0.2
-    (windows,) = transcribe(CLIP, DEFAULT_MODEL_DIR, chunk_seconds=2.0)
-    assert windows.num_frames == transcribe(CLIP, DEFAULT_MODEL_DIR)[0].num_frames
+    windows = rec.transcribe(CLIP, chunk_seconds=2.0)
+    assert windows.num_frames == rec.transcribe(CLIP).num_frames
     with pytest.raises(ValueError, match=r"chunk_seconds must be at least 2 s"):  # windows without context
-        transcribe(CLIP, DEFAULT_MODEL_DIR, chunk_seconds=0.5)
+        rec.transcribe(CLIP, chunk_seconds=0.5)
 
 
 def test_align_command(capsys, tmp_path):

@@ -5,7 +5,7 @@ import torch
 import transformers
 from hf_utils import model_pair, padded_batch, rel_error, small_config
 
-from w2v_lite.asr.decoding import load_for_inference
+from w2v_lite.asr.recognizer import Recognizer
 from w2v_lite.data.tokenizer import CharTokenizer
 from w2v_lite.lengths import output_lengths
 from w2v_lite.model.ctc import Wav2Vec2ForCTC, ctc_loss, label_lengths, required_frames
@@ -205,7 +205,8 @@ def test_save_and_load_with_vocab(tmp_path):
     ours = Wav2Vec2ForCTC(_cfg("group-postln", vocab_size=tok.vocab_size)).eval()
     ours.save_pretrained(tmp_path, tokenizer=tok)
     assert {p.name for p in tmp_path.iterdir()} == {"config.json", "model.safetensors", "vocab.json"}
-    model, loaded_tok = load_for_inference(tmp_path)
+    rec = Recognizer.load(tmp_path)
+    model, loaded_tok = rec.model, rec.tokenizer
     assert loaded_tok.vocab == tok.vocab
     x, am = padded_batch([3000, 2000], seed=13)
     with torch.no_grad():
@@ -222,7 +223,7 @@ def test_folder_without_vocab_is_rejected(tmp_path):
     ours.save_pretrained(tmp_path)
     assert Wav2Vec2ForCTC.from_pretrained(tmp_path).config.vocab_size == VOCAB  # weights alone do load
     with pytest.raises(ValueError, match=r"vocab\.json"):
-        load_for_inference(tmp_path)
+        Recognizer.load(tmp_path)
 
 
 def test_vocab_size_mismatch_is_rejected(tmp_path):

@@ -6,8 +6,7 @@ import torch
 from matplotlib.figure import Figure
 
 from w2v_lite import audio
-from w2v_lite.asr.decoding import load_for_inference
-from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
+from w2v_lite.asr.recognizer import Recognizer
 from w2v_lite.data.dataset import AudioFolder, Clip
 from w2v_lite.lengths import output_lengths
 from w2v_lite.teach.ctc_viz import (
@@ -22,8 +21,8 @@ from w2v_lite.teach.ctc_viz import (
 
 @pytest.fixture(scope="module")
 def loaded():
-    model, tok = load_for_inference(DEFAULT_MODEL_DIR)
-    return model, tok, AudioFolder(audio.corpus_dir("test")).clips[:4]
+    rec = Recognizer.load()
+    return rec.model, rec.tokenizer, AudioFolder(audio.corpus_dir("test")).clips[:4]
 
 
 def test_frame_centres_by_hand():

@@ -2,9 +2,7 @@
 
 import torch
 
-from w2v_lite.asr.alignment import align
-from w2v_lite.asr.pretrained import load_recognizer
-from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
+from w2v_lite.asr.recognizer import Recognizer
 from w2v_lite.teach import long_audio as LA
 
 
@@ -22,8 +20,8 @@ def test_stitching_figure_draws_each_curve():
 
 def test_alignment_figure_and_widget():
     clip = LA.gapped_clip(words=3, gap_seconds=0.2)
-    recognizer = load_recognizer(DEFAULT_MODEL_DIR)
-    result = align(recognizer, clip.audio, clip.transcript)
+    recognizer = Recognizer.load()
+    result = recognizer.align(clip.audio, clip.transcript)
     fig = LA.alignment_figure(clip.audio, result, recognizer.tokenizer, truth=clip.starts)
     _top, bottom = fig.axes
     drawn = texts(fig)

@@ -27,6 +27,7 @@ from w2v_lite.train.loop import TrainArgs, train
 from w2v_lite.train.pretrain import PretrainTask
 
 ROOT = Path(__file__).resolve().parents[2]
+PRETRAINED = ROOT / "w2v_lite" / "assets" / "checkpoints" / "pretrained-tiny"
 STEPS, SAVE_EVERY = 4, 2
 
 
@@ -107,6 +108,8 @@ def test_checkpoint_folder_layout(reference):
     assert model.config == Wav2Vec2Config.load(folder / "config.json")
     # the write points: one per log row, and per save its files, the commit, the retirement and the exports
     assert labels.count("commit") == STEPS // SAVE_EVERY and labels.count("retire checkpoint-000002") == 1
+    assert labels.count("promote") == 1 and labels.index("promote") > labels.index("commit")  # the first save
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no staging folder left
     assert [label for label in labels if label.startswith("log row")] == [f"log row {i}" for i in range(1, 5)]
 
 
@@ -131,18 +134,18 @@ def test_crash_at_every_write_point_then_resume(data, reference, tmp_path):
                 _run(data, out)
         finally:
             checkpointing.CRASH_HOOK = None
-        committed = labels.index("commit") + 1
-        if k < committed:  # no complete checkpoint yet
+        promoted = labels.index("promote") + 1
+        if k < promoted:  # no complete checkpoint yet: the run lived in its staging folder, --out was never made
+            assert not out.exists(), label
             with pytest.raises(ValueError, match="no checkpoint-N folder"):
                 _run(data, out, resume=True)
-            with pytest.raises(ValueError, match="already holds a training run"):
-                _run(data, out)
-            rows = _run(data, out, overwrite=True)
+            rows = _run(data, out)  # the killed run's staging folder is cleared
             refused.append(label)
         else:
             rows = _run(data, out, resume=True)
         _assert_same_run(out, rows, reference)
         assert not [p for p in out.iterdir() if p.name.startswith(".")], f"leftovers after crash at {label}"
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [], label
     assert refused and len(refused) < len(labels)
 
 
@@ -304,7 +307,9 @@ def test_read_only_out_is_one_line(data, read_only_dir, capsys):
         (("--set", "num_attention_heads=-4"), "num_attention_heads must be a positive int, got -4"),
         (("--set", "hidden_size=\"96\""), "hidden_size must be a positive int, got '96'"),
         (("--set", "no_such_field=1"), "unknown config field(s) ['no_such_field']"),
-        (("--batch-seconds", "inf"), "must be finite"),
+        (("--batch-seconds", "inf"), "--batch-seconds must be a finite number, got inf"),
+        (("--grad-clip", "-1"), "--grad-clip must be >= 0, got -1.0"),
+        (("--keep-checkpoints", "0"), "--keep-checkpoints must be >= 1, got 0"),
         (("--resume", "--overwrite"), "give only one"),
     ],
 )
@@ -321,3 +326,226 @@ def test_train_errors_are_one_line_and_write_nothing(data, tmp_path, capsys, ext
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
     assert not (tmp_path / "out").exists()  # no stray folder
+
+
+# ---- --overwrite and --init == --out lose nothing: crash injection --------------------------------------------
+
+
+def _old_run(data: Path, out: Path) -> dict[str, bytes]:
+    """A finished run of other numbers (seed 7, 2 steps) in `out`, the model a new run must not lose."""
+    _run(data, out, steps=2, save_every=0, seed=7)
+    return _snapshot(out)
+
+
+def _crash_at(k: int, call) -> None:
+    """Run `call` with a kill (an uncatchable `_Crash`) at its k-th write point."""
+    count = 0
+
+    def hook(point):
+        nonlocal count
+        count += 1
+        if count == k:
+            raise _Crash(point)
+
+    checkpointing.CRASH_HOOK = hook
+    try:
+        with pytest.raises(_Crash):
+            call()
+    finally:
+        checkpointing.CRASH_HOOK = None
+
+
+def _hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_overwrite_keeps_the_old_model_until_a_complete_new_one_replaces_it(data, reference, tmp_path):
+    """Kill `--overwrite` at every write point up to the swap: the old run stays byte for byte and loads; from
+    the swap on, --out holds the complete new checkpoint. Either way the run then finishes as if never killed."""
+    old = tmp_path / "old"
+    before = _old_run(data, old)
+    labels = []
+    first = tmp_path / "first"
+    shutil.copytree(old, first)
+    checkpointing.CRASH_HOOK = labels.append
+    try:
+        rows = _run(data, first, overwrite=True)
+    finally:
+        checkpointing.CRASH_HOOK = None
+    _assert_same_run(first, rows, reference)  # an overwrite run is the same run as a fresh one
+    swap = labels.index("promote")
+    assert labels[swap - 1] == "stage ready" and labels.index("commit") < swap  # the swap follows the first save
+    old_weights = load_file(old / "model.safetensors")
+    for k in range(1, swap + 2):  # every point before the swap, and the swap itself
+        out = tmp_path / f"kill{k}"
+        shutil.copytree(old, out)
+        _crash_at(k, lambda out=out: _run(data, out, overwrite=True))
+        if k <= swap:
+            assert _snapshot(out) == before, labels[k - 1]
+            model = Wav2Vec2ForPreTraining.from_pretrained(out)
+            assert all(torch.equal(t, old_weights[n]) for n, t in model.state_dict().items() if n in old_weights)
+        else:  # killed right after the swap: --out is the new run's first complete checkpoint
+            assert checkpointing.load_checkpoint(out).step == SAVE_EVERY
+            assert [p.name for p in out.glob("checkpoint-*")] == [f"checkpoint-{SAVE_EVERY:06d}"]
+    for k, again in ((swap, {"overwrite": True}), (swap + 1, {"resume": True})):
+        out = tmp_path / f"kill{k}"
+        rows = _run(data, out, **again)
+        _assert_same_run(out, rows, reference)
+        assert _hidden(out) == [] and not [n for n in _hidden(tmp_path) if n.startswith(f".kill{k}.")]
+
+
+def test_init_and_out_the_same_folder(data, tmp_path, capsys):
+    """`pretrain --init DIR --out DIR --overwrite` on a copy of pretrained-tiny: killed before the swap, DIR is
+    untouched; finished, it holds the model trained on from DIR's old weights (the same as from a copy)."""
+    out, copy = tmp_path / "pretrained-tiny", tmp_path / "copy"
+    shutil.copytree(PRETRAINED, out)
+    shutil.copytree(PRETRAINED, copy)
+    before = _snapshot(out)
+    argv = ["pretrain", "--data", str(data), "--steps", "2", "--batch-seconds", "2", "--max-seconds", "0.8"]
+    labels = []
+    checkpointing.CRASH_HOOK = labels.append
+    try:
+        assert _train_cli(*argv, "--init", str(copy), "--out", str(tmp_path / "separate")) == 0
+    finally:
+        checkpointing.CRASH_HOOK = None
+    for point in ("write model.safetensors", "commit"):  # the first file of the checkpoint; its commit
+        _crash_at(labels.index(point) + 1, lambda: _train_cli(*argv, "--init", str(out), "--out", str(out),
+                                                              "--overwrite"))
+        assert _snapshot(out) == before, point
+        Wav2Vec2ForPreTraining.from_pretrained(out)  # still loads
+    capsys.readouterr()
+    assert _train_cli(*argv, "--init", str(out), "--out", str(out), "--overwrite") == 0
+    assert (out / "model.safetensors").read_bytes() == (tmp_path / "separate" / "model.safetensors").read_bytes()
+    assert (out / "model.safetensors").read_bytes() != before["model.safetensors"]
+    assert _hidden(tmp_path) == []
+
+
+# ---- --resume must continue the same run: changed arguments are named, --force allows them --------------------
+
+
+@pytest.fixture(scope="module")
+def stopped(data, tmp_path_factory):
+    """A run of the reference's arguments stopped after step 2 (copy it before changing it)."""
+    out = tmp_path_factory.mktemp("stopped") / "run"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _run(data, out, stop_at=2)
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"seed": 6}, "--resume: --seed was 5 in the checkpoint, now 6; rerun with --seed 5, or add --force to "
+                      "continue anyway"),
+        ({"lr": 1e-3}, "--lr was 0.002 in the checkpoint, now 0.001; rerun with --lr 0.002"),
+        ({"max_seconds": None}, "--max-seconds was 0.8 in the checkpoint, now unset; rerun with --max-seconds 0.8"),
+        ({"config_overrides": {"mask_time_prob": 0.3}}, "--set gave {} in the checkpoint, now {\"mask_time_prob\""),
+        ({"data": "other"}, "--data holds other clips than the ones the checkpoint was trained on"),
+    ],
+)
+def test_resume_refuses_changed_arguments_and_names_them(data, stopped, tmp_path, change, message):
+    out = tmp_path / "run"
+    shutil.copytree(stopped, out)
+    before = _snapshot(out)
+    if change.get("data") == "other":
+        change, data = {}, _data(tmp_path / "other", 3)
+    with pytest.raises(ValueError, match="add --force to continue anyway") as err:
+        _run(data, out, resume=True, **change)
+    assert message in str(err.value)
+    assert _snapshot(out) == before
+
+
+def test_resume_of_moved_data_is_exact_and_force_continues_deliberately(data, stopped, reference, tmp_path):
+    out, moved = tmp_path / "run", tmp_path / "moved"
+    shutil.copytree(stopped, out)
+    shutil.copytree(data, moved)  # the same clips elsewhere: the fingerprint matches, the run is exact
+    rows = _run(moved, out, resume=True)
+    _assert_same_run(out, rows, reference)
+    forced = tmp_path / "forced"
+    shutil.copytree(stopped, forced)
+    with pytest.warns(UserWarning, match="--resume --force: --seed was 5 in the checkpoint, now 6"):
+        rows = _run(data, forced, resume=True, seed=6, force=True)
+    assert [r["step"] for r in rows] == [1, 2, 3, 4] and _strip(rows) != _strip(reference[1])
+    info = json.loads((forced / f"checkpoint-{STEPS:06d}" / INFO_FILE).read_text())
+    assert info["exact"]["seed"] == 6  # the new checkpoint records what it was trained with from now on
+
+
+def test_resume_with_another_objective_and_cli_message(data, stopped, tmp_path, capsys):
+    out = tmp_path / "run"
+    shutil.copytree(stopped, out)
+    before = _snapshot(out)
+    base = ["--data", str(data), "--out", str(out), "--steps", "4", "--resume", "--batch-seconds", "2"]
+    assert _train_cli("ctc", "--init", "scratch", *base) == 2
+    err = capsys.readouterr().err
+    assert err == ("error: --resume: the checkpoint is from `train pretrain`, this is `train ctc`; rerun with "
+                   "`w2v-lite train pretrain`, or add --force to continue anyway\n")
+    assert _train_cli("pretrain", *base, "--max-seconds", "0.8", "--lr", "2e-3", "--seed", "1") == 2
+    err = capsys.readouterr().err
+    assert err == ("error: --resume: --seed was 5 in the checkpoint, now 1; rerun with --seed 5, or add --force "
+                   "to continue anyway\n")
+    assert _snapshot(out) == before
+
+
+def test_overwrite_keeps_your_files_and_refuses_when_run_from_inside_out(data, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    _old_run(data, out)
+    (out / "notes.txt").write_text("my notes")
+    (out / "extra").mkdir()
+    (out / "extra" / "a.txt").write_text("a")
+    before = _snapshot(out)
+    monkeypatch.chdir(out)  # the swap would strand the shell in the old folder: refused, nothing written
+    with pytest.raises(ValueError, match="--overwrite: the current folder is inside --out"):
+        _run(data, out, overwrite=True, steps=1, save_every=0)
+    assert _snapshot(out) == before
+    monkeypatch.chdir(tmp_path)
+    _run(data, out, overwrite=True, steps=1, save_every=0)
+    assert (out / "notes.txt").read_text() == "my notes" and (out / "extra" / "a.txt").read_text() == "a"
+    assert checkpointing.load_checkpoint(out).step == 1 and not (out / "checkpoint-000002").exists()
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    monkeypatch.chdir(fresh)  # a new run from inside an empty --out writes into it directly (nothing to lose)
+    _run(data, fresh, steps=1, save_every=0)
+    assert checkpointing.load_checkpoint(fresh).step == 1
+
+
+def test_swap_without_renameat2_recovers_a_crash_between_its_renames(data, tmp_path, monkeypatch):
+    """Where the system can't swap atomically, `promote` renames twice; a kill between the renames leaves the
+    old folder aside, and the next run puts it back before checking anything."""
+    monkeypatch.setattr(checkpointing, "_rename_exchange", lambda a, b: False)
+    out = tmp_path / "run"
+    before = _old_run(data, out)
+    labels = []
+    checkpointing.CRASH_HOOK = labels.append
+    shutil.copytree(out, tmp_path / "copy")
+    try:
+        _run(data, tmp_path / "copy", overwrite=True, steps=1, save_every=0)
+    finally:
+        checkpointing.CRASH_HOOK = None
+    _crash_at(labels.index("put aside") + 1, lambda: _run(data, out, overwrite=True, steps=1, save_every=0))
+    assert not out.exists() and _hidden(tmp_path) == [".run.w2v-new", ".run.w2v-old"]
+    with pytest.raises(ValueError, match="already holds a training run"):  # recovered first, then refused
+        _run(data, out, steps=1, save_every=0)
+    assert _snapshot(out) == before and _hidden(tmp_path) == [".run.w2v-new"]
+    _run(data, out, overwrite=True, steps=1, save_every=0)
+    assert checkpointing.load_checkpoint(out).step == 1 and _hidden(tmp_path) == []
+
+
+def test_resume_at_its_stop_at_says_which_flag_to_raise(data, stopped, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(stopped, out)
+    before = _snapshot(out)
+    with pytest.raises(ValueError, match=r"at step 2, the --stop-at 2 given; raise --stop-at or drop it"):
+        _run(data, out, resume=True, stop_at=2)
+    assert _snapshot(out) == before
+
+
+def test_overwrite_through_a_symlink_swaps_the_folder_it_points_at(data, tmp_path):
+    real, link = tmp_path / "real", tmp_path / "link"
+    _old_run(data, real)
+    link.symlink_to(real, target_is_directory=True)
+    _run(data, link, overwrite=True, steps=1, save_every=0)
+    assert link.is_symlink() and checkpointing.load_checkpoint(real).step == 1 and _hidden(tmp_path) == []

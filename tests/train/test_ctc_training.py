@@ -1,4 +1,4 @@
-"""`python -m w2v_lite.train ctc`: vocab.json, init from scratch / pretrained / CTC checkpoints, freezing
+"""`python -m w2v_lite train ctc`: vocab.json, init from scratch / pretrained / CTC checkpoints, freezing
 the conv stack for the first steps, held-out CER/WER, bad arguments, and torchrun."""
 
 import json
@@ -12,9 +12,10 @@ import pytest
 import torch
 
 from w2v_lite import audio
-from w2v_lite.asr.decoding import load_for_inference, recognize
+from w2v_lite.asr.decoding import greedy_decode
 from w2v_lite.asr.metrics import cer, wer
-from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
+from w2v_lite.asr.pretrained import DEFAULT_MODEL_DIR
+from w2v_lite.asr.recognizer import Recognizer
 from w2v_lite.cli import build_parser
 from w2v_lite.cli import main as cli_main
 from w2v_lite.config import Wav2Vec2Config
@@ -60,12 +61,12 @@ def test_cli_from_scratch_writes_a_usable_checkpoint(corpus, tmp_path):
     assert "eval_cer" in rows[2] and "eval_cer" not in rows[1]  # --eval-every 2: before step 3
     result = json.loads((out / "eval.json").read_text())
     assert all(math.isfinite(r["loss"]) for r in rows)
-    model, loaded = load_for_inference(out)
-    assert model.lm_head.out_features == loaded.vocab_size
+    rec = Recognizer.load(out)
+    assert rec.model.lm_head.out_features == rec.tokenizer.vocab_size
     # eval.json scores the saved model on the 3 held-out clips: decode them again and compare
     held_out = AudioFolder(corpus[1]).clips
     refs = [c.text for c in held_out]
-    hyps = [recognize(model, loaded, c.waveform)[0] for c in held_out]
+    hyps = [rec.transcribe(c.waveform).text for c in held_out]
     assert result["clips"] == 3 == len(refs)
     assert result["cer"] == pytest.approx(cer(refs, hyps)) and result["wer"] == pytest.approx(wer(refs, hyps))
 
@@ -103,7 +104,8 @@ def test_init_from_pretraining_checkpoint_keeps_encoder(corpus, tmp_path):
 
 
 def test_init_from_ctc_checkpoint_continues_it(tmp_path):
-    model, tok = load_for_inference(DEFAULT_MODEL_DIR)
+    rec = Recognizer.load(DEFAULT_MODEL_DIR)
+    model, tok = rec.model, rec.tokenizer
     again = CTCTask(tok).build_model(model.config, DEFAULT_MODEL_DIR)
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in again.state_dict().items())
     other = CharTokenizer.from_transcripts(["abc"])
@@ -136,9 +138,11 @@ def test_clip_without_transcript(tmp_path, corpus_subset):
 
 
 def test_evaluate_ctc_scores_greedy_transcripts():
-    model, tok = load_for_inference(DEFAULT_MODEL_DIR)
+    rec = Recognizer.load(DEFAULT_MODEL_DIR)
+    model, tok = rec.model, rec.tokenizer
     clips = AudioFolder(audio.corpus_dir("test")).clips[:4]
-    hyps = [recognize(model, tok, c.waveform)[0] for c in clips]
+    with torch.no_grad():  # by hand: each clip normalised on its own, argmax, collapse
+        hyps = [greedy_decode(model(audio.normalize(c.waveform[None])).logits, tok)[0] for c in clips]
     result = evaluate_ctc(model, tok, clips)
     refs = [c.text for c in clips]
     assert result == {"cer": cer(refs, hyps), "wer": wer(refs, hyps), "clips": 4.0,
@@ -153,7 +157,7 @@ def test_torchrun_two_processes_across_the_unfreeze(corpus, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
            "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "w2v_lite.train", "ctc", "--init", "scratch", "--data", str(train_dir), "--out", str(out),
+           "-m", "w2v_lite", "train", "ctc", "--init", "scratch", "--data", str(train_dir), "--out", str(out),
            "--steps", "3", "--batch-seconds", "1.5", "--freeze-steps", "1", "--no-progress"]
     proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -164,7 +164,7 @@ def test_torchrun_two_processes(tmp_path, corpus_subset):
 
     def torchrun(out, *extra):
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               "-m", "w2v_lite.train", "pretrain", "--config", "tiny", "--data", str(data), "--out", str(out),
+               "-m", "w2v_lite", "train", "pretrain", "--config", "tiny", "--data", str(data), "--out", str(out),
                "--steps", "3", "--batch-seconds", "2", "--no-progress", *extra]
         proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr[-3000:]

@@ -20,12 +20,10 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from w2v_lite.asr.decoding import emissions
-from w2v_lite.asr.pretrained import Recognizer
 from w2v_lite.data.tokenizer import CharTokenizer
-from w2v_lite.lengths import receptive_field
 
-__all__ = ["Alignment", "TokenSpan", "WordSpan", "align", "forced_align", "token_spans", "word_spans"]
+__all__ = ["Alignment", "TokenSpan", "WordSpan", "align_logits", "check_transcript", "forced_align", "token_spans",
+           "word_spans"]
 
 
 @dataclass(frozen=True)
@@ -54,8 +52,8 @@ class WordSpan:
 
 @dataclass
 class Alignment:
-    """What `align` returns: words and tokens with spans, the frame path, its log probability and the
-    (T, V) log-probabilities it was found in."""
+    """What `Recognizer.align` (and `align_logits`) returns: words and tokens with spans, the frame path, its
+    log probability and the (T, V) log-probabilities it was found in."""
 
     words: list[WordSpan]
     tokens: list[TokenSpan]
@@ -149,16 +147,9 @@ def forced_align(log_probs: torch.Tensor, targets: list[int], blank: int = 0) ->
     return path, score
 
 
-@torch.no_grad()
-def align(
-    recognizer: Recognizer, waveform: torch.Tensor, transcript: str, chunk_seconds: float | None = None
-) -> Alignment:
-    """Audio (L,) at the model's rate + what it says -> `Alignment` (words with times, tokens, path).
-
-    Characters the vocabulary lacks raise ValueError naming them (an <unk> has nothing to align to).
-    The words keep the transcript's spelling and case.
-    """
-    tokenizer: CharTokenizer = recognizer.tokenizer
+def check_transcript(transcript: str, tokenizer: CharTokenizer) -> list[int]:
+    """What the audio says -> its U token ids; ValueError when it is empty or has characters the vocabulary
+    lacks (an <unk> has nothing to align to), naming them."""
     if not isinstance(transcript, str) or not transcript.split():
         raise ValueError("the transcript is empty; pass the words the audio says, e.g. \"four seven two\"")
     targets = tokenizer.encode(transcript)
@@ -168,11 +159,20 @@ def align(
                           if i == tokenizer.unk_token_id})
         raise ValueError(f"characters {missing} are not in the model's vocabulary; spell the transcript with "
                          f"{''.join(t for t in tokenizer.vocab if len(t) == 1 and t != '|')}")
-    logits = emissions(recognizer, waveform, chunk_seconds)
+    return targets
+
+
+def align_logits(
+    logits: torch.Tensor, transcript: str, tokenizer: CharTokenizer, hop_seconds: float
+) -> Alignment:
+    """One clip's logits (T, V) + what it says -> `Alignment` (words with times, tokens, path, score).
+
+    `Recognizer.align` runs the model and calls this. Raises ValueError as `check_transcript` does, and
+    when T frames cannot hold the transcript. The words keep the transcript's spelling and case.
+    """
+    targets = check_transcript(transcript, tokenizer)
     log_probs = F.log_softmax(logits.double(), dim=-1)
     path, score = forced_align(log_probs, targets, tokenizer.pad_token_id)
-    config = recognizer.model.config
-    hop_seconds = receptive_field(config)[1] / config.sampling_rate
     words = word_spans(path, tokenizer, hop_seconds)
     given = transcript.split()
     if len(words) == len(given):  # report the user's spelling

@@ -29,7 +29,7 @@ conv's kernel (64 frames = 1.28 s for base), only those two effects remain.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
@@ -37,7 +37,13 @@ from w2v_lite.lengths import receptive_field, require_frames
 from w2v_lite.model.ctc import Wav2Vec2ForCTC
 from w2v_lite.model.wav2vec2 import Wav2Vec2Model
 
-__all__ = ["Chunk", "chunk_plan", "encode_chunked", "stitching_error"]
+__all__ = ["CHUNK_ABOVE_SECONDS", "CHUNK_SECONDS", "MIN_CHUNK_SECONDS", "STRIDE_SECONDS", "Chunk", "chunk_plan",
+           "encode_chunked", "stitching_error"]
+
+# The chunk policy, set here once (`Recognizer` applies it; the CLI's help and checks quote it):
+CHUNK_ABOVE_SECONDS = 40.0  # longer clips are encoded in overlapping windows
+CHUNK_SECONDS, STRIDE_SECONDS = 20.0, 1.3  # 1.3 s of context each side: half the base positional conv (64 frames)
+MIN_CHUNK_SECONDS = 2.0  # shorter windows leave each frame too little context: the text falls apart
 
 
 class Chunk(NamedTuple):
@@ -76,24 +82,26 @@ def chunk_plan(num_samples: int, config, chunk_seconds: float, stride_seconds: f
 
 
 def _default_forward(model: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """(1, n) window on the CPU -> (1, t, D) outputs, run on the model's device."""
     if isinstance(model, Wav2Vec2ForCTC):
-        return lambda x: model(x).logits
+        return lambda x: model(x.to(next(model.parameters()).device)).logits
     if isinstance(model, Wav2Vec2Model):
-        return lambda x: model(x).last_hidden_state
+        return lambda x: model(x.to(next(model.parameters()).device)).last_hidden_state
     raise TypeError(f"model must be a Wav2Vec2Model or Wav2Vec2ForCTC, got {type(model).__name__}")
 
 
 @torch.no_grad()
 def encode_chunked(
-    model: torch.nn.Module,
+    model: Any,
     waveform: torch.Tensor,
-    chunk_seconds: float = 20.0,
-    stride_seconds: float = 1.3,
+    chunk_seconds: float = CHUNK_SECONDS,
+    stride_seconds: float = STRIDE_SECONDS,
     forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
     progress: bool = False,
 ) -> torch.Tensor:
     """One clip (L,) -> (T, D) stitched outputs, T = output_lengths(L): `last_hidden_state` rows for a
-    `Wav2Vec2Model`, logits for a `Wav2Vec2ForCTC` (or whatever `forward((1, n)) -> (1, t, D)` returns).
+    `Wav2Vec2Model`, logits for a `Wav2Vec2ForCTC` (or whatever `forward((1, n)) -> (1, t, D)` returns; it
+    gets each window on the CPU and moves it where it runs, so `model` need only have a `.config`).
 
     Peak memory is that of one `chunk_seconds` window plus the (T, D) result, whatever the clip's length.
     The waveform goes in as given (normalise the whole clip first if the model expects it).
@@ -104,14 +112,13 @@ def encode_chunked(
                          f"{getattr(waveform, 'shape', type(waveform).__name__)}")
     forward = forward or _default_forward(model)
     plan = chunk_plan(waveform.numel(), model.config, chunk_seconds, stride_seconds)
-    device = next(model.parameters()).device
     if progress:
         from tqdm import tqdm
 
         plan = tqdm(plan, desc="chunks", unit="chunk", leave=False)
     pieces = []
     for c in plan:
-        out = forward(waveform[c.start:c.stop][None].to(device))  # (1, t, D)
+        out = forward(waveform[c.start:c.stop][None])  # (1, t, D)
         pieces.append(out[0, c.keep_from:c.keep_to].float().cpu())
     return torch.cat(pieces)
 

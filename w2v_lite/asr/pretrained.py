@@ -7,7 +7,8 @@ and its processor, or by w2v_lite's ctc trainer.
     preprocessor_config.json                 do_normalize, sampling_rate, return_attention_mask
       (transformers 5 writes processor_config.json with the same keys under "feature_extractor")
 
-`load_recognizer(source)` -> `Recognizer` (model in eval mode, tokenizer, `Preprocessing`). How to feed the
+`load_checkpoint(source)` -> (model in eval mode, tokenizer, `Preprocessing`), which `Recognizer.load` (the one
+loader, in `asr.recognizer`) wraps; `DEFAULT_MODEL_DIR` is the committed ctc-tiny. How to feed the
 model follows the processor, as transformers advises: group-norm checkpoints (base) were trained on
 unpadded, unnormalised audio, so they get zero padding and no attention mask; layer-norm checkpoints
 (large-lv60) get normalised audio and a mask. A folder without a preprocessor file (ours) is normalised, as
@@ -21,10 +22,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.data.tokenizer import CharTokenizer
+from w2v_lite.errors import UsageError
 from w2v_lite.model.ctc import Wav2Vec2ForCTC, check_vocabulary
 
-__all__ = ["Preprocessing", "Recognizer", "load_recognizer", "read_preprocessing", "resolve_model"]
+__all__ = ["DEFAULT_MODEL_DIR", "Preprocessing", "load_checkpoint", "read_preprocessing", "resolve_model"]
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "checkpoints" / "ctc-tiny"
 
 
 @dataclass(frozen=True)
@@ -35,35 +40,46 @@ class Preprocessing:
     return_attention_mask: bool  # pass a mask with padded batches (else pad with zeros and pass none)
     sampling_rate: int
 
+    @classmethod
+    def ours(cls, config: Wav2Vec2Config) -> Preprocessing:
+        """How w2v_lite's trainer feeds a model: normalised clips, and a mask when the model can use one
+        (layer norm, or the mask-aware GroupNorm)."""
+        return cls(do_normalize=True, return_attention_mask=config.ignores_padding,
+                   sampling_rate=config.sampling_rate)
 
-@dataclass
-class Recognizer:
-    """Everything transcription needs: model (eval mode), tokenizer and preprocessing."""
 
-    model: Wav2Vec2ForCTC
-    tokenizer: CharTokenizer
-    preprocessing: Preprocessing
-    source: str
+def _processor_settings(folder: Path) -> dict:
+    """The feature extractor's settings from preprocessor_config.json (or transformers 5's
+    processor_config.json), {} when there is neither; UsageError naming a file that is not a JSON object."""
+    for name, key in (("preprocessor_config.json", None), ("processor_config.json", "feature_extractor")):
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            settings = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+            raise UsageError(f"{path} is not valid JSON ({err}); restore the checkpoint's {name}") from err
+        if isinstance(settings, dict) and key is not None:
+            settings = settings.get(key, settings)
+        if not isinstance(settings, dict):
+            raise UsageError(f"{path} holds a JSON {type(settings).__name__}, but it must be a JSON object")
+        return settings
+    return {}
 
 
 def read_preprocessing(folder: str | Path, model: Wav2Vec2ForCTC) -> Preprocessing:
     """The folder's feature-extractor settings, or ours when it has none (see the module docstring)."""
     folder = Path(folder)
-    settings: dict = {}
-    if (folder / "preprocessor_config.json").is_file():
-        settings = json.loads((folder / "preprocessor_config.json").read_text(encoding="utf-8"))
-    elif (folder / "processor_config.json").is_file():
-        settings = json.loads((folder / "processor_config.json").read_text(encoding="utf-8"))
-        settings = settings.get("feature_extractor", settings)
-    cfg = model.config
-    own_mask = cfg.ignores_padding
-    rate = int(settings.get("sampling_rate", cfg.sampling_rate))
-    if rate != cfg.sampling_rate:
-        raise ValueError(f"{folder}: preprocessor sampling_rate {rate} disagrees with config.json's "
-                         f"{cfg.sampling_rate}; fix one of the two files")
-    return Preprocessing(do_normalize=bool(settings.get("do_normalize", True)),
-                         return_attention_mask=bool(settings.get("return_attention_mask", own_mask)),
-                         sampling_rate=rate)
+    settings = _processor_settings(folder)
+    ours = Preprocessing.ours(model.config)
+    rate = settings.get("sampling_rate", ours.sampling_rate)
+    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate != ours.sampling_rate:
+        raise UsageError(f"{folder}: preprocessor sampling_rate {rate!r} disagrees with config.json's "
+                         f"{ours.sampling_rate}; fix one of the two files")
+    return Preprocessing(do_normalize=bool(settings.get("do_normalize", ours.do_normalize)),
+                         return_attention_mask=bool(settings.get("return_attention_mask",
+                                                                 ours.return_attention_mask)),
+                         sampling_rate=ours.sampling_rate)
 
 
 def resolve_model(source: str | os.PathLike[str]) -> Path:
@@ -89,11 +105,11 @@ def resolve_model(source: str | os.PathLike[str]) -> Path:
                          "the path or the id and the network, or download it once and pass the folder") from None
 
 
-def load_recognizer(source: str | os.PathLike[str]) -> Recognizer:
-    """A folder or Hub id -> `Recognizer`. A folder without vocab.json raises ValueError (ids could not be
-    turned into text)."""
+def load_checkpoint(source: str | os.PathLike[str]) -> tuple[Wav2Vec2ForCTC, CharTokenizer, Preprocessing]:
+    """A folder or Hub id -> (model in eval mode, tokenizer, preprocessing); `Recognizer.load` wraps it. A
+    folder without vocab.json raises ValueError (ids could not be turned into text)."""
     folder = resolve_model(source)
     tokenizer = CharTokenizer.load(folder)  # first: no point loading weights that can't be decoded
     model = Wav2Vec2ForCTC.from_pretrained(folder).eval()
     check_vocabulary(model.config, tokenizer, str(folder))
-    return Recognizer(model, tokenizer, read_preprocessing(folder, model), str(source))
+    return model, tokenizer, read_preprocessing(folder, model)

@@ -180,7 +180,7 @@ class Wav2Vec2ForCTC(nn.Module):
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> Wav2Vec2ForCTC:
         """Load `config.json` + weights of a CTC checkpoint (ours or transformers'). For the tokenizer too,
-        use `w2v_lite.asr.load_for_inference(folder)`."""
+        use `w2v_lite.asr.Recognizer.load(folder)`."""
         return checkpoints.build_from_folder(cls, folder)
 
     def save_pretrained(self, folder: str | Path, tokenizer: Vocabulary | None = None) -> Path:

@@ -9,6 +9,8 @@ transformers' ``Wav2Vec2GumbelVectorQuantizer`` so state dicts load unchanged.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -48,8 +50,10 @@ def gumbel_temperature(
     """
     if step < 0:
         raise ValueError(f"step must be >= 0, got {step}")
-    if not 0 < min_temp <= max_temp:
-        raise ValueError(f"need 0 < min_temp <= max_temp, got min_temp={min_temp}, max_temp={max_temp}")
+    if not (math.isfinite(min_temp) and math.isfinite(max_temp) and 0 < min_temp <= max_temp):  # nan fails too
+        raise ValueError(f"need finite 0 < min_temp <= max_temp, got min_temp={min_temp}, max_temp={max_temp}")
+    if not 0 < decay <= 1:  # nan compares False: refused here instead of a nan temperature (and nan loss) later
+        raise ValueError(f"decay must be in (0, 1] (the temperature only falls), got {decay}")
     return max(max_temp * decay**step, min_temp)
 
 

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from w2v_lite.asr.decoding import recognize
 from w2v_lite.asr.metrics import cer
+from w2v_lite.asr.recognizer import Recognizer
 from w2v_lite.data.dataset import Clip
 from w2v_lite.data.tokenizer import CharTokenizer
 from w2v_lite.lengths import receptive_field
@@ -56,7 +56,10 @@ class Emissions:
 
 def emissions(model: Wav2Vec2ForCTC, tokenizer: CharTokenizer, waveform: torch.Tensor) -> Emissions:
     """Run one 16 kHz clip (L,) -> `Emissions` with (T, V) log-probabilities and the greedy path."""
-    text, path, logits = recognize(model, tokenizer, waveform)
+    recognizer = Recognizer(model, tokenizer)  # each clip normalised on its own, as in training
+    logits = recognizer.emissions(waveform)
+    path = recognizer.frame_path(logits)  # the greedy path
+    text = tokenizer.decode(path)
     window, hop = receptive_field(model.config)
     tokens = [tokenizer.id_to_token[i] for i in range(tokenizer.vocab_size)]
     return Emissions(waveform, torch.log_softmax(logits.float(), -1), path, text, tokens, window, hop,

@@ -19,7 +19,7 @@ from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
+from w2v_lite.asr.pretrained import DEFAULT_MODEL_DIR
 from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.data.audio import corpus_items, load, load_default, pad_batch
 from w2v_lite.lengths import output_lengths, receptive_field

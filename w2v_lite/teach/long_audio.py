@@ -148,12 +148,12 @@ STRIDES = (0.0, 0.04, 0.1, 0.2, 0.3, 0.4, 0.6)
 def stitching_models(seed: int = 0) -> dict[str, torch.nn.Module]:
     """The two models of the stitching figure: the committed CTC checkpoint (GroupNorm conv stack) and a
     seeded random-init tiny encoder with a layer-norm conv stack (no statistics over time)."""
-    from w2v_lite.asr.decoding import load_for_inference
-    from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
+    from w2v_lite.asr.pretrained import DEFAULT_MODEL_DIR
     from w2v_lite.config import Wav2Vec2Config
+    from w2v_lite.model.ctc import Wav2Vec2ForCTC
     from w2v_lite.model.wav2vec2 import Wav2Vec2Model
 
-    committed, _ = load_for_inference(DEFAULT_MODEL_DIR)
+    committed = Wav2Vec2ForCTC.from_pretrained(DEFAULT_MODEL_DIR).eval()
     torch.manual_seed(seed)
     layer = Wav2Vec2Model(Wav2Vec2Config.tiny(feat_extract_norm="layer", conv_bias=True)).eval()
     return {"ctc-tiny (GroupNorm conv stack)": committed, "tiny, layer-norm conv stack (random init)": layer}
@@ -163,9 +163,7 @@ def make_figures(out_dir: str | Path, save: Callable[[Figure, Path], Path]) -> l
     """Measure and draw figures/stitching_error.png and figures/forced_alignment.png with `save` (the
     byte-stable PNG writer of `teach.figures`, which calls this); returns the paths."""
 
-    from w2v_lite.asr.alignment import align
-    from w2v_lite.asr.pretrained import load_recognizer
-    from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
+    from w2v_lite.asr.recognizer import Recognizer
     from w2v_lite.data.audio import normalize
 
     out = Path(out_dir)
@@ -176,8 +174,8 @@ def make_figures(out_dir: str | Path, save: Callable[[Figure, Path], Path]) -> l
     pos = config.num_conv_pos_embeddings / 2 * 0.02  # seconds the positional conv sees on each side
     paths = [save(stitching_figure(STRIDES, curves, 2.0, pos), out / "stitching_error.png")]
     clip = gapped_clip()
-    recognizer = load_recognizer(DEFAULT_MODEL_DIR)
-    result = align(recognizer, clip.audio, clip.transcript)
+    recognizer = Recognizer.load()  # the committed ctc-tiny
+    result = recognizer.align(clip.audio, clip.transcript)
     paths.append(save(alignment_figure(clip.audio, result, recognizer.tokenizer, truth=clip.starts),
                       out / "forced_alignment.png"))
     return paths

@@ -12,6 +12,14 @@ does it remove older checkpoints and replace the top-level model files (each by 
 link into the new checkpoint). A crash at any moment leaves the old complete checkpoint or the new one;
 leftover `.checkpoint-*` folders are ignored and removed by the next run.
 
+A new run (and `--overwrite`) never writes into `out` before its first checkpoint is complete: it trains in a
+staging folder next to it, `.<out name>.w2v-new/`, and `promote` then swaps that folder with `out` in one
+atomic rename (Linux `renameat2(RENAME_EXCHANGE)`; elsewhere two renames, undone by `recover` if a crash
+falls between them). Until that moment `out` is byte for byte what it was, so `--overwrite` keeps the old
+model until a complete new one replaces it, and `--init DIR --out DIR` cannot lose DIR (the model was read
+into memory long before). Files in `out` that are not training artifacts (notes, data) move along as hard
+links.
+
 `trainer_state.json` records the step, the number of log rows that belong to it, the world size and the
 SHA-256 of every other file, so `load_checkpoint` refuses a damaged or mixed folder by name instead of
 resuming inexactly. `crash_point(label)` marks every write: tests make it raise (`CRASH_HOOK`) or the
@@ -20,11 +28,14 @@ environment variable `W2V_LITE_CRASH_AT=K` kills the process at the K-th write (
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import json
 import os
 import re
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,14 +96,6 @@ def existing_artifacts(out: Path) -> list[str]:
     return sorted(p.name for p in out.iterdir() if p.name in names or _NAME.match(p.name))
 
 
-def clear_artifacts(out: Path) -> None:
-    """Remove what `existing_artifacts` lists, and leftover temporary folders (`--overwrite`)."""
-    for name in existing_artifacts(out):
-        path = out / name
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
-    remove_leftovers(out)
-
-
 def remove_leftovers(out: Path) -> None:
     """Delete temporary folders and files of interrupted saves (names starting with `.checkpoint-`, `.tmp-`)."""
     if not out.is_dir():
@@ -114,17 +117,11 @@ def save_checkpoint(out: Path, step: int, writers: dict[str, Callable[[Path], No
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    crash_point("mkdir")
-    hashes = {}
-    for name, write in writers.items():
-        write(tmp / name)
-        crash_point(f"write {name}")
-        _fsync(tmp / name)
-        hashes[name] = _sha256(tmp / name)
-    (tmp / INFO_FILE).write_text(json.dumps({**info, "step": step, "sha256": hashes}, indent=2) + "\n")
-    _fsync(tmp / INFO_FILE)
-    crash_point(f"write {INFO_FILE}")
-    _fsync(tmp)
+    try:
+        _write_files(tmp, step, writers, info)
+    except (Exception, KeyboardInterrupt):  # Ctrl-C or a failed writer: no half-written folder stays behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if final.exists():  # e.g. a checkpoint of this step from an earlier, overwritten run
         old = out / f".{PREFIX}{step:06d}.old"
         os.replace(final, old)
@@ -139,6 +136,121 @@ def save_checkpoint(out: Path, step: int, writers: dict[str, Callable[[Path], No
         shutil.rmtree(trash)
     export_model(final, out)
     return final
+
+
+def _write_files(tmp: Path, step: int, writers: dict[str, Callable[[Path], None]], info: dict) -> None:
+    """Write and fsync every file of checkpoint `step` into the temporary folder `tmp`, then its info file."""
+    crash_point("mkdir")
+    hashes = {}
+    for name, write in writers.items():
+        write(tmp / name)
+        crash_point(f"write {name}")
+        _fsync(tmp / name)
+        hashes[name] = _sha256(tmp / name)
+    (tmp / INFO_FILE).write_text(json.dumps({**info, "step": step, "sha256": hashes}, indent=2) + "\n")
+    _fsync(tmp / INFO_FILE)
+    crash_point(f"write {INFO_FILE}")
+    _fsync(tmp)
+
+
+def staging_folder(out: Path) -> Path:
+    """Where a new run lives until its first checkpoint is complete: `.<name>.w2v-new` next to `out`."""
+    out = Path(os.path.realpath(out))  # a symlinked --out: swap the folder it points at
+    return out.parent / f".{out.name}.w2v-new"
+
+
+def _old_folder(out: Path) -> Path:
+    out = Path(os.path.realpath(out))  # a symlinked --out: swap the folder it points at
+    return out.parent / f".{out.name}.w2v-old"
+
+
+def can_stage(out: Path) -> str | None:
+    """None if `out` can be replaced by a staged run; else why not (the run then writes into `out` directly)."""
+    out = Path(os.path.realpath(out))  # a symlinked --out: swap the folder it points at
+    cwd = Path.cwd()
+    if cwd == out or out in cwd.parents:
+        return f"the current folder is inside --out {out}"
+    if out.is_dir() and out.stat().st_dev != out.parent.stat().st_dev:
+        return f"--out {out} is a mount point"
+    return None
+
+
+def recover(out: Path) -> None:
+    """Before any check: if a crash fell between the two renames of a promotion (systems without an atomic
+    swap), the old `out`, put aside, comes back."""
+    old = _old_folder(out)
+    if old.is_dir() and not Path(out).exists():
+        os.replace(old, out)
+
+
+def remove_stale(out: Path) -> None:
+    """After the checks: delete staging and put-aside folders of killed runs (never the user's `out`)."""
+    for path in (_old_folder(out), staging_folder(out)):
+        if path.is_dir():
+            shutil.rmtree(path)
+
+
+def _rename_exchange(a: Path, b: Path) -> bool:
+    """Swap two folders atomically (Linux renameat2 RENAME_EXCHANGE); False where the system can't."""
+    if not sys.platform.startswith("linux"):
+        return False
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # this file system does not swap
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _carry(old: Path, new: Path) -> None:
+    """Put into `new` (as hard links) whatever `old` holds that is not a training artifact: the user's files."""
+    replaced = set(existing_artifacts(old))
+    for path in old.iterdir():
+        if path.name in replaced or path.name.startswith((f".{PREFIX}", ".tmp-")) or (new / path.name).exists():
+            continue
+        if path.is_symlink():
+            os.symlink(os.readlink(path), new / path.name)
+        elif path.is_dir():
+            shutil.copytree(path, new / path.name, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(str(path), str(new / path.name))
+
+
+def promote(stage: Path, out: Path) -> None:
+    """Make the complete run in `stage` the folder `out`, in one atomic step; the old `out` is then removed."""
+    out = Path(os.path.realpath(out))  # a symlinked --out: swap the folder it points at
+    if not out.exists():
+        os.replace(stage, out)
+        _fsync(out.parent)
+        crash_point("promote")
+        return
+    _carry(out, stage)
+    shutil.copymode(out, stage)
+    _fsync(stage)
+    crash_point("stage ready")
+    if _rename_exchange(stage, out):  # now `stage` holds the old folder
+        _fsync(out.parent)
+        crash_point("promote")
+        shutil.rmtree(stage)
+        return
+    old = _old_folder(out)  # no atomic swap here: two renames, and `recover` undoes a crash between them
+    os.replace(out, old)
+    crash_point("put aside")
+    os.replace(stage, out)
+    _fsync(out.parent)
+    crash_point("promote")
+    shutil.rmtree(old)
 
 
 def export_model(folder: Path, out: Path) -> None:

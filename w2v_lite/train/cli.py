@@ -1,11 +1,12 @@
-"""The training command line: `w2v-lite train {pretrain,ctc} ...` (alias: `python -m w2v_lite.train ...`).
+"""The training command line: `w2v-lite train {pretrain,ctc} ...` (`python -m w2v_lite train ...`).
 
     w2v-lite train pretrain --config tiny --data w2v_lite/assets/corpus/train --steps 500 --out runs/pretrain
     w2v-lite train ctc --init w2v_lite/assets/checkpoints/pretrained-tiny --data w2v_lite/assets/corpus/train \\
         --steps 800 --out runs/ctc
-    torchrun --nproc_per_node=2 -m w2v_lite.train pretrain ...        # DDP: same flags, ranks share the data
+    torchrun --nproc_per_node=2 -m w2v_lite train pretrain ...        # DDP: same flags, ranks share the data
 
-Every objective gets the shared flags of `add_common_arguments` plus its own (`OBJECTIVES`). A checkpoint
+Every objective gets the shared flags of `add_common_arguments` (one per `TrainArgs` field, with the
+dataclass's types and defaults) plus its own (`OBJECTIVES`). A checkpoint
 folder --out/checkpoint-N (written atomically; see train/checkpointing.py) is made at the end, every
 --save-every steps and at --stop-at, and its model is mirrored to --out/config.json + model.safetensors;
 --resume continues it exactly. Nothing is written before every check has passed, and a model or run already
@@ -15,13 +16,15 @@ in --out is only replaced with --overwrite. Every error is one `error: ...` line
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from w2v_lite.config import PRESETS, Wav2Vec2Config
+from w2v_lite.errors import UsageError
 from w2v_lite.train import ctc, pretrain
 from w2v_lite.train.loop import Task, TrainArgs, train
 
@@ -47,40 +50,69 @@ OBJECTIVES: dict[str, Objective] = {
 }
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags every training subcommand shares (they fill `TrainArgs`)."""
-    a = parser.add_argument
-    a("--config", help=f"preset ({', '.join(PRESETS)}) or a config.json / checkpoint folder")
-    a("--init", type=Path, help="checkpoint folder to start from (its config is used if --config is absent)")
-    a("--data", type=Path, required=True, help="folder of audio files (searched recursively)")
-    a("--out", type=Path, required=True,
-      help="run folder: checkpoint-N/, config.json + model.safetensors (the newest model), log.jsonl")
-    a("--steps", type=int, required=True, help="total optimizer steps (the LR schedule ends here)")
-    a("--batch-seconds", type=float, default=8.0, help="max padded audio per batch and process (s)")
-    a("--max-seconds", type=float, default=None, help="crop longer clips to this length (s)")
-    a("--lr", type=float, default=5e-4, help="peak learning rate (AdamW)")
-    a("--warmup-steps", type=int, default=None, help="linear warm-up steps (default 10%% of --steps)")
-    a("--weight-decay", type=float, default=0.01)
-    a("--grad-clip", type=float, default=5.0, help="max gradient norm (0: no clipping)")
-    a("--feature-grad-mult", type=float, default=0.1, help="conv-stack gradient scale; 0 freezes it")
-    a("--seed", type=int, default=0)
-    a("--save-every", type=int, default=0, help="also checkpoint every N steps")
-    a("--stop-at", type=int, default=None, help="stop and checkpoint after this step (resume later)")
-    a("--resume", action="store_true", help="continue exactly from the newest checkpoint in --out")
-    a("--overwrite", action="store_true", help="replace a model or run already in --out (otherwise refused)")
-    a("--keep-checkpoints", type=int, default=1, metavar="K", help="checkpoint-N folders to keep (default 1)")
-    a("--set", dest="overrides", action="append", default=[], metavar="FIELD=JSON",
-      help="override a config field, e.g. --set mask_time_prob=0.5 (repeatable)")
-    a("--no-progress", action="store_true", help="no tqdm progress bar")
-    a("--device", default=None, help="cpu or cuda (default: cuda if available)")
+# The flags of `TrainArgs`' fields, in --help order: flag name, help and argparse extras. Types and defaults
+# come from the dataclass itself (defaults live there once); a field without a default is a required flag.
+TRAIN_FLAGS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
+    "data": ("--data", "folder of audio files (searched recursively)", {}),
+    "out": ("--out", "run folder: checkpoint-N/, config.json + model.safetensors (the newest model), log.jsonl", {}),
+    "steps": ("--steps", "total optimizer steps (the LR schedule ends here)", {}),
+    "batch_seconds": ("--batch-seconds", "max padded audio per batch and process (s)", {}),
+    "max_seconds": ("--max-seconds", "crop longer clips to this length (s)", {}),
+    "lr": ("--lr", "peak learning rate (AdamW)", {}),
+    "warmup_steps": ("--warmup-steps", "linear warm-up steps (default 10%% of --steps)", {}),
+    "weight_decay": ("--weight-decay", None, {}),
+    "grad_clip": ("--grad-clip", "max gradient norm (0: no clipping)", {}),
+    "feature_grad_mult": ("--feature-grad-mult", "conv-stack gradient scale; 0 freezes it", {}),
+    "seed": ("--seed", None, {}),
+    "save_every": ("--save-every", "also checkpoint every N steps", {}),
+    "stop_at": ("--stop-at", "stop and checkpoint after this step (resume later)", {}),
+    "resume": ("--resume", "continue exactly from the newest checkpoint in --out", {}),
+    "overwrite": ("--overwrite", "replace a model or run already in --out (otherwise refused); the old one stays "
+                  "until the new run's first checkpoint is complete", {}),
+    "force": ("--force", "with --resume: continue although the data, seed, --set or another flag that decides "
+              "the numbers changed", {}),
+    "keep_checkpoints": ("--keep-checkpoints", "checkpoint-N folders to keep (default %(default)s)", {"metavar": "K"}),
+    "config_overrides": ("--set", "override a config field, e.g. --set mask_time_prob=0.5 (repeatable)",
+                         {"dest": "overrides", "action": "append", "default": [], "metavar": "FIELD=JSON"}),
+    "progress": ("--no-progress", "no tqdm progress bar", {"action": "store_false", "dest": "progress"}),
+    "device": ("--device", "cpu or cuda (default: cuda if available)", {}),
+}
+_TYPES: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str, "Path": Path}
 
+
+def _flag_kwargs(f: dataclasses.Field) -> dict[str, Any]:
+    """argparse keywords for one `TrainArgs` field: its type (from the annotation) and default, or required."""
+    _, help_, extra = TRAIN_FLAGS[f.name]
+    kwargs: dict[str, Any] = {"help": help_} if help_ else {}
+    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+        kwargs["required"] = True
+    elif f.default is not dataclasses.MISSING:
+        kwargs["default"] = f.default
+    base = str(f.type).removesuffix(" | None")
+    if base == "bool":
+        kwargs["action"] = "store_true" if f.default is False else "store_false"
+    elif base in _TYPES:
+        kwargs["type"] = _TYPES[base]
+    return {**kwargs, **extra}
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every training subcommand shares: --config, --init, then one per `TrainArgs` field."""
+    if set(TRAIN_FLAGS) != {f.name for f in dataclasses.fields(TrainArgs)}:
+        raise AssertionError("TRAIN_FLAGS must name every TrainArgs field once")  # a field added to TrainArgs
+    parser.add_argument("--config", help=f"preset ({', '.join(PRESETS)}) or a config.json / checkpoint folder")
+    parser.add_argument("--init", type=Path,
+                        help="checkpoint folder to start from (its config is used if --config is absent)")
+    fields = {f.name: f for f in dataclasses.fields(TrainArgs)}
+    for name, (flag, _, _) in TRAIN_FLAGS.items():
+        parser.add_argument(flag, **_flag_kwargs(fields[name]))
 
 
 def resolve_config(name: str | None, init: Path | None) -> Wav2Vec2Config:
     """--config (preset name, config.json, or checkpoint folder) or else the config of --init."""
     if name is None:
         if init is None:
-            raise ValueError("give --config (e.g. tiny) or --init CHECKPOINT_FOLDER")
+            raise UsageError("give --config (e.g. tiny) or --init CHECKPOINT_FOLDER")
         return Wav2Vec2Config.load(Path(init) / "config.json")
     path = Path(name)
     if path.is_dir():
@@ -88,7 +120,7 @@ def resolve_config(name: str | None, init: Path | None) -> Wav2Vec2Config:
     if path.suffix == ".json":
         return Wav2Vec2Config.load(path)
     if name.replace("_", "-") not in PRESETS:
-        raise ValueError(f"--config {name!r} is neither a preset ({', '.join(PRESETS)}) nor a config.json or "
+        raise UsageError(f"--config {name!r} is neither a preset ({', '.join(PRESETS)}) nor a config.json or "
                          "checkpoint folder")
     return Wav2Vec2Config.preset(name)
 
@@ -98,20 +130,30 @@ def _overrides(items: list[str]) -> dict:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise ValueError(f"--set expects FIELD=VALUE, got {item!r}")
+            raise UsageError(f"--set expects FIELD=VALUE, got {item!r}")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
-            raise ValueError(f"--set {item}: the value must be JSON, e.g. 0.5, true, \"layer\" or [512, 512]") from None
+            raise UsageError(f"--set {item}: the value must be JSON, e.g. 0.5, true, \"layer\" or [512, 512]") from None
     return out
 
 
-def add_train_parser(subparsers: argparse._SubParsersAction, parser_class: type[argparse.ArgumentParser]) -> None:
-    """Register `train {pretrain,ctc}` on the top-level subparsers."""
+def _check_override_types(config: Wav2Vec2Config, overrides: dict) -> None:
+    """A --set value of the wrong type (`--set do_stable_layer_norm=5`) is the user's error, not a bug: the
+    config's TypeError becomes a UsageError here. Unknown names are left to `train`, which lists them."""
+    known = {f.name for f in dataclasses.fields(Wav2Vec2Config)}
+    try:
+        config.replace(**{k: v for k, v in overrides.items() if k in known})
+    except TypeError as err:
+        raise UsageError(str(err)) from err
+
+
+def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register `train {pretrain,ctc}` on the top-level subparsers (sets `func` on each objective)."""
     p = subparsers.add_parser("train", help="pretrain or fine-tune a model on a folder of audio",
                               description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                               epilog="example:\n  " + OBJECTIVES["pretrain"].example)
-    sub = p.add_subparsers(dest="objective", required=True, metavar="OBJECTIVE", parser_class=parser_class)
+    sub = p.add_subparsers(dest="objective", required=True, metavar="OBJECTIVE", parser_class=type(p))
     for name, objective in OBJECTIVES.items():
         q = sub.add_parser(name, help=objective.help, description=objective.help,
                            epilog="example:\n  " + objective.example,
@@ -119,6 +161,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction, parser_class: type[
         add_common_arguments(q)
         objective.add_arguments(q)  # may also change shared defaults via set_defaults
         q.set_defaults(func=run)
+    return p
 
 
 def run(args: argparse.Namespace) -> None:
@@ -127,17 +170,14 @@ def run(args: argparse.Namespace) -> None:
     # on --resume the checkpoint's config wins, so --config / --init may be left out
     config = Wav2Vec2Config() if args.resume and not (args.config or args.init) else resolve_config(args.config,
                                                                                                    args.init)
-    train_args = TrainArgs(
-        data=args.data, out=args.out, steps=args.steps, batch_seconds=args.batch_seconds,
-        max_seconds=args.max_seconds, lr=args.lr, warmup_steps=args.warmup_steps,
-        weight_decay=args.weight_decay, grad_clip=args.grad_clip, feature_grad_mult=args.feature_grad_mult,
-        seed=args.seed, save_every=args.save_every, stop_at=args.stop_at, resume=args.resume,
-        overwrite=args.overwrite, keep_checkpoints=args.keep_checkpoints, progress=not args.no_progress,
-        device=args.device, config_overrides=_overrides(args.overrides))
+    overrides = _overrides(args.overrides)
+    _check_override_types(config, overrides)
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainArgs) if f.name != "config_overrides"}
+    train_args = TrainArgs(**values, config_overrides=overrides)
     try:
         history = train(task, config, train_args, init=args.init)
     except FloatingPointError as err:  # a diverged run: one line, like every other training error
-        raise ValueError(str(err)) from None
+        raise UsageError(str(err)) from None
     if history:
         first, last = history[: min(10, len(history))], history[-min(10, len(history)) :]
 

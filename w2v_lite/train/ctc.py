@@ -32,15 +32,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from w2v_lite.asr.decoding import recognize
 from w2v_lite.asr.metrics import cer, wer
+from w2v_lite.asr.recognizer import Recognizer
 from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.data.augment import Augment
 from w2v_lite.data.dataset import AudioFolder, Clip, read_transcripts
 from w2v_lite.data.tokenizer import VOCAB_FILE, CharTokenizer
 from w2v_lite.model import checkpoints
 from w2v_lite.model.ctc import Wav2Vec2ForCTC, required_frames
-from w2v_lite.train.loop import Task, waveform_batch
+from w2v_lite.train.loop import Task, require_int, waveform_batch
 
 __all__ = ["CTC_DEFAULTS", "CTCTask", "evaluate_ctc"]
 
@@ -62,8 +62,8 @@ class CTCTask(Task):
 
     def __init__(self, tokenizer: CharTokenizer | None, freeze_steps: int = 0, eval_data: Path | None = None,
                  eval_every: int = 0, augment: Augment | None = None) -> None:
-        if freeze_steps < 0 or eval_every < 0:
-            raise ValueError("--freeze-steps and --eval-every must be >= 0")
+        freeze_steps, eval_every = require_int("--freeze-steps", freeze_steps, 0), require_int("--eval-every",
+                                                                                              eval_every, 0)
         self._given = tokenizer  # None: the vocabulary comes from the checkpoint on resume (`restore`)
         self.freeze_steps = freeze_steps
         self.eval_every = eval_every
@@ -77,6 +77,10 @@ class CTCTask(Task):
         if self._given is not None and self._given.vocab != saved.vocab:
             raise ValueError(f"{folder / VOCAB_FILE} differs from the vocabulary given; resume with the checkpoint's")
         self._given = saved
+
+    def exact_settings(self) -> dict[str, object]:
+        """When the conv stack thaws and whether clips are augmented change the run: a resume must keep them."""
+        return {"freeze_steps": self.freeze_steps, "augment": self.augment is not None}
 
     @property
     def tokenizer(self) -> CharTokenizer:
@@ -171,11 +175,12 @@ class CTCTask(Task):
 def evaluate_ctc(model: Wav2Vec2ForCTC, tokenizer: CharTokenizer, clips: Sequence[Clip]) -> dict[str, float]:
     """Greedy-decode every clip and score against its transcript -> {cer, wer, clips, exact}."""
     refs, hyps = [], []
+    recognizer = Recognizer(model, tokenizer)  # fed as in training: each clip normalised on its own
     for clip in clips:
         if clip.text is None:
             raise ValueError(f"{clip.path} has no transcript; evaluation needs transcripts.tsv")
         refs.append(clip.text)
-        hyps.append(recognize(model, tokenizer, clip.waveform)[0])
+        hyps.append(recognizer.transcribe(clip.waveform).text)
     exact = sum(r == h for r, h in zip(refs, hyps, strict=True)) / len(refs)
     return {"cer": cer(refs, hyps), "wer": wer(refs, hyps), "clips": float(len(refs)), "exact": exact}
 

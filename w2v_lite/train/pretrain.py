@@ -2,7 +2,7 @@
 
     w2v-lite train pretrain --config tiny --data w2v_lite/assets/corpus/train --steps 500 \\
         --batch-seconds 8 --out runs/pretrain [--resume] [--lr 1e-3] [--seed 0] [--max-seconds 2]
-    torchrun --nproc_per_node=2 -m w2v_lite.train pretrain ...        # same flags, ranks share the data
+    torchrun --nproc_per_node=2 -m w2v_lite train pretrain ...        # same flags, ranks share the data
 
 `PretrainTask` builds `Wav2Vec2ForPreTraining`, batches padded per-clip-normalised waveforms, divides the
 summed loss by the number of masked frames and anneals the Gumbel temperature; `masked_prediction_metrics`
@@ -26,7 +26,7 @@ from w2v_lite.lengths import frame_mask, output_lengths, samples_for_frames
 from w2v_lite.model.masking import compute_mask_indices, sample_negative_indices
 from w2v_lite.model.pretraining import Wav2Vec2ForPreTraining
 from w2v_lite.model.quantizer import gumbel_temperature
-from w2v_lite.train.loop import Task, waveform_batch
+from w2v_lite.train.loop import Task, require_float, waveform_batch
 
 
 class PretrainTask(Task):
@@ -41,9 +41,20 @@ class PretrainTask(Task):
 
     def __init__(self, max_temp: float = 2.0, min_temp: float = 0.5, temp_decay: float = 0.999995,
                  eval_data: Path | None = None) -> None:
-        gumbel_temperature(0, max_temp, min_temp, temp_decay)  # validates the schedule
+        max_temp, min_temp = require_float("--max-temp", max_temp), require_float("--min-temp", min_temp)
+        temp_decay = require_float("--temp-decay", temp_decay)
+        if not 0 < min_temp <= max_temp:
+            raise ValueError(f"need 0 < --min-temp <= --max-temp, got --min-temp {min_temp}, --max-temp {max_temp}")
+        if not 0 < temp_decay <= 1:
+            raise ValueError(f"--temp-decay must be in (0, 1] (the temperature falls by it each step), "
+                             f"got {temp_decay}")
+        gumbel_temperature(0, max_temp, min_temp, temp_decay)  # the schedule's own checks agree
         self.temps = (max_temp, min_temp, temp_decay)
         self.eval_data = eval_data
+
+    def exact_settings(self) -> dict[str, object]:
+        """The temperature schedule decides every step's Gumbel noise scale: a resume must keep it."""
+        return dict(zip(("max_temp", "min_temp", "temp_decay"), self.temps, strict=True))
 
     def build_model(self, config: Wav2Vec2Config, init: Path | None) -> nn.Module:
         """Random init from `config`, or continue from the pretraining checkpoint in `init`."""
