@@ -14,7 +14,7 @@ NBVAL      := $(PYTHON) -m pytest -p no:cacheprovider --nbval --nbval-current-en
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-fast lint typecheck pytest nbval notebooks figures bench test-browser \
-        clean distclean
+        classroom student clean distclean
 
 help:
 	@echo "make demo          run 'python -m w2v_lite explain' on the embedded clip"
@@ -23,7 +23,9 @@ help:
 	@echo "make notebooks     re-execute notebooks/*.ipynb in place"
 	@echo "make figures       regenerate figures (python -m w2v_lite figures)"
 	@echo "make bench         run benchmarks/forward.py"
-	@echo "make test-browser  widget tests in headless chromium (tests/browser)"
+	@echo "make test-browser  widget and classroom-page tests in headless chromium (tests/browser)"
+	@echo "make classroom     serve the classroom page on http://127.0.0.1:8866/ (PORT=... to change it)"
+	@echo "make student       student edition: build/student/*.ipynb without outputs or worked solutions"
 	@echo "make clean         remove caches and build outputs (keeps the venv)"
 	@echo "make distclean     clean, and remove the venv too"
 
@@ -78,8 +80,17 @@ figures: $(STAMP)
 bench: $(STAMP)
 	$(PYTHON) benchmarks/forward.py
 
+# the notebook-01 slider in JupyterLab, and the classroom page (load, upload, fake microphone, denied microphone)
 test-browser: $(STAMP)
 	$(PYTHON) -m pytest -p no:cacheprovider tests/browser -m browser
+
+# same as `w2v-lite classroom`: Voila on 127.0.0.1 with the code hidden; NO_BROWSER=1 only prints the URL
+PORT ?= 8866
+classroom: $(RUNTIME)
+	$(PYTHON) -m w2v_lite classroom --port $(PORT) $(if $(NO_BROWSER),--no-browser)
+
+student: $(RUNTIME)
+	$(PYTHON) scripts/make_student.py --out build/student
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .mypy_cache .hypothesis build dist *.egg-info

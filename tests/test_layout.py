@@ -8,7 +8,8 @@ here the moment someone writes the import, even in a branch no test runs.
     asr                        <- train, teach, cli           (asr imports config, lengths, model, data)
     train                      <- teach, cli                  (train imports ... asr, never teach)
     teach                      <- nobody but cli.py: teach.explain at the top, teach.figures inside the
-                                  `figures` command only (so matplotlib loads only when drawing)
+                                  `figures` command and teach.classroom inside `classroom` only (so
+                                  matplotlib, voila and anywidget load only when drawing or serving)
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ ENTRY_POINTS = {"w2v_lite.__main__"}
 TEACH_IMPORTS_ALLOWED = {
     ("w2v_lite.cli", "w2v_lite.teach.explain", "top"),
     ("w2v_lite.cli", "w2v_lite.teach.figures", "function"),
+    ("w2v_lite.cli", "w2v_lite.teach.classroom", "function"),  # `classroom` only: voila, anywidget load there
 }
 
 

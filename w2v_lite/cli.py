@@ -5,6 +5,7 @@
     w2v-lite align FILE "TRANSCRIPT" [--model DIR] [--json]                  word times (forced alignment)
     w2v-lite train pretrain|ctc --data DIR --out DIR --steps N ...           training (see train/cli.py)
     w2v-lite figures [--out DIR]                                             regenerate figures/
+    w2v-lite classroom [--port P] [--no-browser]                             the classroom page (Voila)
 
 Every subcommand registers itself the same way (`COMMANDS`); `main` turns bad input into one `error:` line.
 
@@ -111,6 +112,16 @@ def figures(args: argparse.Namespace) -> None:
         print(path)
 
 
+def classroom(args: argparse.Namespace) -> int:
+    """Serve the classroom page (voila, anywidget and matplotlib are imported only here)."""
+    try:
+        from w2v_lite.teach.classroom import serve
+    except ImportError as err:  # the notebooks extra is not installed
+        raise UsageError(f"the classroom page needs the notebooks extra ({err.name} is missing): "
+                         "pip install 'w2v_lite[notebooks]'") from None
+    return serve(port=args.port, open_browser=not args.no_browser)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with a one-line error: `error: ...` plus where to look, exit code 2 (no usage dump)."""
 
@@ -146,8 +157,21 @@ def add_figures_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     return p
 
 
+def add_classroom_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register `classroom [--port P] [--no-browser]` (sets `func`)."""
+    p = subparsers.add_parser("classroom", help="serve the classroom page (Voila, code hidden) on 127.0.0.1",
+                              description="Serve a page where a class uploads or records a clip and watches it "
+                                          "become T frames, masks, attention and text (needs the notebooks extra).",
+                              **_example("w2v-lite classroom --port 8866 --no-browser"))
+    p.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (default: 8866)")
+    p.add_argument("--no-browser", action="store_true", help="only print the URL; do not open a browser")
+    p.set_defaults(func=classroom)
+    return p
+
+
 COMMANDS: tuple[Callable[[argparse._SubParsersAction], argparse.ArgumentParser], ...] = (
-    add_explain_parser, add_transcribe_parser, add_align_parser, add_train_parser, add_figures_parser)
+    add_explain_parser, add_transcribe_parser, add_align_parser, add_train_parser, add_figures_parser,
+    add_classroom_parser)
 """Every subcommand, in --help order. Each registers itself the same way: ``add_X_parser(subparsers)`` adds
 its parser and sets ``func(args) -> exit code | None``, which `main` calls. A new command adds one here."""
 

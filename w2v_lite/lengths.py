@@ -14,8 +14,15 @@ For the wav2vec 2.0 stack (kernels 10,3,3,3,3,2,2; strides 5,2,2,2,2,2,2) the se
     T = floor((L - 400) / 320) + 1      for L >= 400, and T = 0 below 400 samples,
 
 because one frame sees a receptive field of 400 samples (25 ms at 16 kHz) and consecutive frames start
-320 samples (20 ms) apart. Below one receptive field the layer-by-layer formula can go negative
-(transformers returns -1 for L < ~240); here it is clamped to 0 frames, as torchaudio does.
+320 samples (20 ms) apart. Below one receptive field the layer-by-layer formula with floor division can go
+negative: transformers' `_get_feat_extract_output_lengths` gives 0 frames for 80 to 399 samples and -1
+below 80. Here every layer is clamped at 0, so anything below 400 samples is 0 frames, as torchaudio does.
+
+**When a frame "is".** One convention for every time printed or drawn from frames in this package: frame t
+is at the **start** of its window, ``t * hop / sampling_rate`` seconds (320 t samples, 20 t ms at 16 kHz),
+as transformers' ``output_word_offsets``. A span of frames ``[a, b)`` is ``[start(a), start(b))``. The
+window itself runs 400 samples from there, so its centre is 12.5 ms later; nothing here uses the centre.
+Use `frame_start_seconds` rather than writing ``* 320 / 16000``.
 """
 
 from __future__ import annotations
@@ -122,6 +129,27 @@ def layer_receptive_fields(config: Wav2Vec2Config | None = None) -> list[tuple[i
 def receptive_field(config: Wav2Vec2Config | None = None) -> tuple[int, int]:
     """(samples one frame sees, samples between frame starts) of the whole stack. Base: (400, 320)."""
     return layer_receptive_fields(config)[-1]
+
+
+@overload
+def frame_start_seconds(t: int, config: Wav2Vec2Config | None = None) -> float: ...
+@overload
+def frame_start_seconds(t: torch.Tensor, config: Wav2Vec2Config | None = None) -> torch.Tensor: ...
+@overload
+def frame_start_seconds(t: np.ndarray, config: Wav2Vec2Config | None = None) -> np.ndarray: ...
+
+
+def frame_start_seconds(t, config=None):
+    """The package's one frame-time convention: frame `t` starts ``t * hop / sampling_rate`` seconds into
+    the clip (base: ``320 t / 16000``, so frame 1 is at 0.02 s). int -> float, (N,) tensor or array -> the
+    same shape in float. The end of a span of frames ``[a, b)`` is ``frame_start_seconds(b)``."""
+    config = config if config is not None else Wav2Vec2Config.base()
+    hop = receptive_field(config)[1]
+    if isinstance(t, torch.Tensor):
+        return t.double() * hop / config.sampling_rate
+    if isinstance(t, np.ndarray):
+        return t.astype(np.float64) * hop / config.sampling_rate
+    return t * hop / config.sampling_rate
 
 
 def samples_for_frames(num_frames: int, config: Wav2Vec2Config | None = None) -> tuple[int, int]:

@@ -53,7 +53,7 @@ from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.data.audio import load, normalize, pad_batch
 from w2v_lite.data.tokenizer import CharTokenizer
 from w2v_lite.errors import UsageError, naming
-from w2v_lite.lengths import output_lengths, receptive_field, require_frames
+from w2v_lite.lengths import frame_start_seconds, output_lengths, receptive_field, require_frames
 
 __all__ = ["BATCH_SECONDS", "CTCModel", "FrameStep", "Recognizer", "Transcript"]
 
@@ -142,8 +142,9 @@ class Recognizer:
 
     @property
     def hop_seconds(self) -> float:
-        """Seconds between frame starts (0.02 for the wav2vec 2.0 conv stack at 16 kHz)."""
-        return receptive_field(self.config)[1] / self.sampling_rate
+        """Seconds between frame starts (0.02 for the wav2vec 2.0 conv stack at 16 kHz). Word times are
+        frame starts, the package's one convention (`lengths.frame_start_seconds`)."""
+        return frame_start_seconds(1, self.config)
 
     @property
     def ignores_padding(self) -> bool:

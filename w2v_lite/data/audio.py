@@ -162,11 +162,15 @@ def load_default() -> torch.Tensor:
     return load(default_clip_path())
 
 
+CORPUS_SPLITS = ("train", "test", "extra", "engines", "engines_test")
+
+
 def corpus_dir(split: str) -> Path:
-    """Folder of the embedded spoken-digits corpus split: 'train', 'test' (held-out voices) or 'extra'
-    (more training clips: other voices, speeds and texts; see scripts/make_corpus.py)."""
-    if split not in ("train", "test", "extra"):
-        raise ValueError(f"split must be 'train', 'test' or 'extra', got {split!r}")
+    """Folder of the embedded spoken-digits corpus split: 'train', 'test' (held-out voices), 'extra'
+    (more training clips: other voices, speeds and texts), 'engines' (training clips by flite and festival)
+    or 'engines_test' (held-out flite and festival voices); see scripts/make_corpus.py."""
+    if split not in CORPUS_SPLITS:
+        raise ValueError(f"split must be one of {', '.join(map(repr, CORPUS_SPLITS))}, got {split!r}")
     return _ASSETS / "corpus" / split
 
 
