@@ -31,7 +31,7 @@ from w2v_lite.asr.transcribe import add_align_parser, add_transcribe_parser
 from w2v_lite.config import PRESETS, SAMPLING_RATE, Wav2Vec2Config
 from w2v_lite.data import audio
 from w2v_lite.errors import UsageError
-from w2v_lite.lengths import output_lengths, receptive_field
+from w2v_lite.lengths import output_lengths, receptive_field, require_frames
 from w2v_lite.model.wav2vec2 import Wav2Vec2Model
 from w2v_lite.teach.explain import LONG_CLIP_SECONDS, batch_report, explain_rows, format_table, long_clip_rows
 from w2v_lite.train.cli import add_train_parser
@@ -79,8 +79,7 @@ def explain(args: argparse.Namespace) -> None:
         return
     clip, name = _clip(args)
     n = clip.shape[-1]
-    if output_lengths(n, cfg) == 0:
-        raise UsageError(f"the clip has {n} samples, fewer than one frame's window ({field}); use a longer clip")
+    require_frames(n, cfg)  # a ValueError: one `error:` line
     print(f"config: {args.config}; clip: {name}")
     if n > LONG_CLIP_SECONDS * cfg.sampling_rate:  # don't run the model over minutes of audio
         rows, note = long_clip_rows(model, clip)
