@@ -149,6 +149,78 @@ ALIGN_CHECKPOINT_BYTES = 128 * 2**20
 """Score rows `forced_align` saves per level of recomputation (one every segment of frames)."""
 
 
+def forced_align(log_probs: torch.Tensor, targets: list[int], blank: int = 0) -> tuple[list[int], float]:
+    """Best CTC path that spells `targets`: (T, V) log-probabilities, U ids -> (T ids per frame, log prob).
+
+    Viterbi over the ``S = 2U + 1`` trellis states: the best score of a path over frames 0..t ending in
+    state s is the best of stay / step / skip into s plus log p(s's token | frame t); the path is read back
+    from the end through the chosen moves. Ties go to stay, then step, then skip.
+
+    Memory is bounded by design, whatever T and U: instead of a T x S table (a 30-minute clip and a
+    25,000-character transcript would need 4.5 GB of moves even as uint8, and 36 GB of float64 emissions),
+    the forward pass keeps only the current row of scores, saving a copy every few hundred frames
+    (`ALIGN_CHECKPOINT_BYTES` per level); the path is then read back segment by segment, each segment's
+    rows recomputed from its saved row (`ALIGN_ROWS_BYTES`) and each move decided from the row before
+    (`_BoundedViterbi`). Recomputing repeats the same float64 operations, and only the band of states a
+    complete path can be in is computed (`_Trellis`), so the path and score are exactly those of the full
+    table, at about twice the forward time. Peak memory: the two budgets (one more checkpoint level, and
+    one more forward pass, per ~100-fold of length beyond them) plus O(T x V + S).
+
+    Raises ValueError when T frames cannot hold the transcript (U tokens plus a blank between repeats), for
+    an id outside the vocabulary, the blank in `targets`, or non-finite-from-above scores (NaN, +inf).
+    """
+    _check_log_probs(log_probs)
+    ids = _check_targets(targets, log_probs.shape, blank)
+    trellis = _Trellis(_as_float64(log_probs), np.asarray(ids, dtype=np.int64), blank)
+    states, score = _BoundedViterbi(trellis).best_path()
+    token_of_state = np.full(2 * len(ids) + 1, blank, dtype=np.int64)  # blank j = state 2j, token k = 2k + 1
+    token_of_state[1::2] = ids
+    return token_of_state[states].tolist(), score
+
+
+def _check_log_probs(log_probs: torch.Tensor) -> None:
+    """TypeError / ValueError unless `log_probs` is a floating-point (T, V) tensor with T >= 1."""
+    if not isinstance(log_probs, torch.Tensor):
+        raise TypeError(f"log_probs must be a (T, V) torch.Tensor, got {type(log_probs).__name__}")
+    if log_probs.dim() != 2 or log_probs.shape[0] == 0:
+        raise ValueError(f"log_probs must be (T, V) with T >= 1, got shape {tuple(log_probs.shape)}")
+    if not log_probs.is_floating_point():
+        raise TypeError(f"log_probs must be floating point (log-softmax output), got {log_probs.dtype}")
+
+
+def _check_targets(targets: list[int], shape: torch.Size, blank: int) -> list[int]:
+    """U token ids -> the same as plain ints, after checking that they fit the (T, V) log-probabilities:
+    each id in 0..V - 1 but not the blank, and T frames enough for U tokens plus a blank between repeats."""
+    frames, vocab = shape
+    if isinstance(targets, (str, bytes)) or not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool)
+                                                    for i in targets):
+        raise TypeError("targets must be a list of int token ids (use the tokenizer's encode)")
+    ids = [int(i) for i in targets]
+    if not ids:
+        raise ValueError("the transcript is empty; give at least one character to align")
+    outside = sorted({i for i in ids if not 0 <= i < vocab})
+    if outside:
+        raise ValueError(f"target ids {outside} are outside the vocabulary of {vocab} tokens (ids 0..{vocab - 1}); "
+                         "encode the transcript with the checkpoint's own tokenizer")
+    if blank in ids:
+        raise ValueError(f"targets must not contain the blank id {blank}")
+    needed = len(ids) + sum(a == b for a, b in itertools.pairwise(ids))
+    if frames < needed:
+        raise ValueError(f"the clip is too short for the transcript: it needs at least {needed} frames "
+                         f"({len(ids)} tokens plus a blank between repeated letters) but the audio has {frames}; "
+                         "use a longer clip or a shorter transcript")
+    return ids
+
+
+def _as_float64(log_probs: torch.Tensor) -> np.ndarray:
+    """(T, V) tensor -> (T, V) float64 array on the CPU (sums over thousands of frames keep their precision);
+    ValueError on NaN or +inf, for which the best of stay / step / skip means nothing."""
+    lp = log_probs.detach().double().cpu().numpy()
+    if np.isnan(lp).any() or (lp == np.inf).any():
+        raise ValueError("log_probs contain NaN or +inf; pass log_softmax of finite logits")
+    return lp
+
+
 class _Trellis:
     """The CTC trellis of U target tokens stored as its U + 1 blank states and U token states, so that each
     vector operation runs on contiguous arrays: blank j is trellis state 2j, token k is state 2k + 1.
@@ -222,121 +294,109 @@ class _Trellis:
         return move
 
 
-def forced_align(log_probs: torch.Tensor, targets: list[int], blank: int = 0) -> tuple[list[int], float]:
-    """Best CTC path that spells `targets`: (T, V) log-probabilities, U ids -> (T ids per frame, log prob).
+class _BoundedViterbi:
+    """The best path through a `_Trellis` in bounded memory, read back exactly as from the full table.
 
-    Viterbi over the ``S = 2U + 1`` trellis states: the best score of a path over frames 0..t ending in
-    state s is the best of stay / step / skip into s plus log p(s's token | frame t); the path is read back
-    from the end through the chosen moves. Ties go to stay, then step, then skip.
-
-    Memory is bounded by design, whatever T and U: instead of a T x S table (a 30-minute clip and a
-    25,000-character transcript would need 4.5 GB of moves even as uint8, and 36 GB of float64 emissions),
-    the forward pass keeps only the current row of scores, saving a copy every few hundred frames
-    (`ALIGN_CHECKPOINT_BYTES` per level); the path is then read back segment by segment, each segment's
-    rows recomputed from its saved row (`ALIGN_ROWS_BYTES`) and each move decided from the row before.
-    Recomputing repeats the same float64 operations, and only the band of states a complete path can be
-    in is computed (`_Trellis`), so the path and score are exactly those of the full table, at about twice
-    the forward time. Peak memory: the two budgets (one more checkpoint level, and one more forward pass,
-    per ~100-fold of length beyond them) plus O(T x V + S).
-
-    Raises ValueError when T frames cannot hold the transcript (U tokens plus a blank between repeats), for
-    an id outside the vocabulary, the blank in `targets`, or non-finite-from-above scores (NaN, +inf).
+    Forward: keep only the current row of scores, saving a copy at the start of every segment of frames.
+    Read-back, last segment first: recompute the segment's rows from its saved row, then walk back through
+    them, each frame's move decided from the row before it. A segment too long for `ALIGN_ROWS_BYTES` is
+    itself cut into segments (one more level of saved rows, one more forward pass over it).
     """
-    if not isinstance(log_probs, torch.Tensor):
-        raise TypeError(f"log_probs must be a (T, V) torch.Tensor, got {type(log_probs).__name__}")
-    if log_probs.dim() != 2 or log_probs.shape[0] == 0:
-        raise ValueError(f"log_probs must be (T, V) with T >= 1, got shape {tuple(log_probs.shape)}")
-    if not log_probs.is_floating_point():
-        raise TypeError(f"log_probs must be floating point (log-softmax output), got {log_probs.dtype}")
-    frames, vocab = log_probs.shape
-    if isinstance(targets, (str, bytes)) or not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool)
-                                                    for i in targets):
-        raise TypeError("targets must be a list of int token ids (use the tokenizer's encode)")
-    ids = [int(i) for i in targets]
-    if not ids:
-        raise ValueError("the transcript is empty; give at least one character to align")
-    outside = sorted({i for i in ids if not 0 <= i < vocab})
-    if outside:
-        raise ValueError(f"target ids {outside} are outside the vocabulary of {vocab} tokens (ids 0..{vocab - 1}); "
-                         "encode the transcript with the checkpoint's own tokenizer")
-    if blank in ids:
-        raise ValueError(f"targets must not contain the blank id {blank}")
-    needed = len(ids) + sum(a == b for a, b in itertools.pairwise(ids))
-    if frames < needed:
-        raise ValueError(f"the clip is too short for the transcript: it needs at least {needed} frames "
-                         f"({len(ids)} tokens plus a blank between repeated letters) but the audio has {frames}; "
-                         "use a longer clip or a shorter transcript")
-    lp = log_probs.detach().double().cpu().numpy()
-    if np.isnan(lp).any() or (lp == np.inf).any():
-        raise ValueError("log_probs contain NaN or +inf; pass log_softmax of finite logits")
-    trellis = _Trellis(lp, np.asarray(ids, dtype=np.int64), blank)
-    path = np.empty(frames, dtype=np.int64)  # the path as trellis states (blank j = 2j, token k = 2k + 1)
-    width = 2 * len(ids) + 1
-    leaf = max(1, ALIGN_ROWS_BYTES // (8 * width))  # frames whose rows fit the budget at once
-    per_level = max(2, ALIGN_CHECKPOINT_BYTES // (8 * width))  # rows saved per level
 
-    def run(start: int, stop: int, row: Row | None, save: range) -> tuple[Row | None, dict[int, Row | None]]:
+    def __init__(self, trellis: _Trellis) -> None:
+        self.trellis = trellis
+        frames, units = len(trellis.log_probs), len(trellis.targets)
+        self.width = 2 * units + 1  # S trellis states
+        self.leaf = max(1, ALIGN_ROWS_BYTES // (8 * self.width))  # frames whose rows fit the budget at once
+        self.per_level = max(2, ALIGN_CHECKPOINT_BYTES // (8 * self.width))  # rows saved per level
+        self.path = np.empty(frames, dtype=np.int64)  # (T,) trellis states: blank j = 2j, token k = 2k + 1
+        # every row of one leaf segment, (leaf, U + 1) blanks and (leaf, U) tokens, reused by each segment
+        rows = min(self.leaf, frames)
+        self.leaf_rows = np.empty((rows, units + 1)), np.empty((rows, units))
+
+    def best_path(self) -> tuple[np.ndarray, float]:
+        """The best complete path as (T,) trellis states, and its log probability; ValueError if none."""
+        frames = len(self.path)
+        begins = self._segment_starts(0, frames)
+        last, saved = self._forward(0, frames, None, begins)
+        assert last is not None  # frames >= 1
+        state, score = self._end(last)
+        self._read_back_segments(begins, frames, saved, state)
+        return self.path, score
+
+    def _end(self, last: Row) -> tuple[int, float]:
+        """Where the best path ends, from the row after the last frame: (its state, its score)."""
+        blanks, tokens = last
+        # a path ends on the last token or on the blank after it; a tie goes to the blank (the higher state)
+        state = self.width - 1 if blanks[-1] >= tokens[-1] else self.width - 2
+        score = float(blanks[-1] if state == self.width - 1 else tokens[-1])
+        if score == float("-inf"):
+            raise ValueError("no CTC path spells the transcript in these frames")
+        return state, score
+
+    def _segment_starts(self, start: int, stop: int) -> range:
+        """The first frames of the segments [start, stop) is cut into: at most `per_level` of them, each at
+        least `leaf` frames long (the last may be shorter)."""
+        return range(start, stop, max(self.leaf, -(-(stop - start) // self.per_level)))
+
+    def _forward(self, start: int, stop: int, row: Row | None, save: range) -> tuple[Row | None, dict[int, Row | None]]:
         """The row after frame stop - 1 from the row after start - 1 (None at frame 0), and copies of the
         rows before each frame in `save`."""
         saved: dict[int, Row | None] = {}
-        buffers = [(np.empty(len(ids) + 1), np.empty(len(ids))) for _ in range(2)]  # rows t - 1 and t, in turn
+        units = len(self.trellis.targets)
+        buffers = [(np.empty(units + 1), np.empty(units)) for _ in range(2)]  # rows t - 1 and t, in turn
         for t in range(start, stop):
             if t in save:
                 saved[t] = row if row is None else (row[0].copy(), row[1].copy())
             if t == 0:
-                row = trellis.first()
+                row = self.trellis.first()
             else:
                 out = buffers[t % 2]
-                trellis.step(row, t, out)  # type: ignore[arg-type]
+                self.trellis.step(row, t, out)  # type: ignore[arg-type]
                 row = out
         if stop in save:
             saved[stop] = row if row is None else (row[0].copy(), row[1].copy())
         return row, saved
 
-    def read_back(start: int, stop: int, row: Row | None, state: int) -> int:
-        """Fill `path[start:stop]` from the row before `start` and the state at stop - 1; returns the
-        state at start - 1."""
-        if stop - start > leaf:  # too long to keep every row: save some, then read back piece by piece
-            piece = max(leaf, -(-(stop - start) // per_level))
-            begins = range(start, stop, piece)
-            _, saved = run(start, begins[-1], row, begins)
-            for begin in reversed(begins):
-                state = read_back(begin, min(begin + piece, stop), saved.pop(begin), state)
-            return state
-        blanks, tokens = leaf_rows  # every row of the segment (the first stop - start of them)
-
-        def before(t: int) -> Row:  # the row of frame t - 1 (t > 0)
-            if t > start:
-                return blanks[t - start - 1], tokens[t - start - 1]
-            assert row is not None  # only frame 0 has no row before it
-            return row
-
-        for t in range(start, stop):
-            if t == 0:
-                blanks[0], tokens[0] = trellis.first()
-            else:
-                trellis.step(before(t), t, (blanks[t - start], tokens[t - start]))
-        for t in range(stop - 1, start - 1, -1):
-            path[t] = state
-            if t > 0:
-                state -= trellis.move(before(t), state)
+    def _read_back_segments(self, begins: range, stop: int, saved: dict[int, Row | None], state: int) -> int:
+        """Fill `path` over the segments starting at `begins` (the last one ends at `stop`), last segment
+        first, from their saved rows and the state at stop - 1; returns the state before the first."""
+        for begin in reversed(begins):
+            state = self._read_back(begin, min(begin + begins.step, stop), saved.pop(begin), state)
         return state
 
-    leaf_rows = np.empty((min(leaf, frames), len(ids) + 1)), np.empty((min(leaf, frames), len(ids)))
-    piece = max(leaf, -(-frames // per_level))
-    last, saved = run(0, frames, None, range(0, frames, piece))
-    assert last is not None  # frames >= 1
-    blanks, tokens = last
-    # a path ends on the last token or on the blank after it; a tie goes to the blank (the higher state)
-    state = width - 1 if blanks[-1] >= tokens[-1] else width - 2
-    score = float(blanks[-1] if state == width - 1 else tokens[-1])
-    if score == float("-inf"):
-        raise ValueError("no CTC path spells the transcript in these frames")
-    for begin in reversed(range(0, frames, piece)):
-        state = read_back(begin, min(begin + piece, frames), saved.pop(begin), state)
-    token_of_state = np.full(width, blank, dtype=np.int64)
-    token_of_state[1::2] = ids
-    return token_of_state[path].tolist(), score
+    def _read_back(self, start: int, stop: int, row: Row | None, state: int) -> int:
+        """Fill `path[start:stop]` from the row before `start` and the state at stop - 1; returns the
+        state at start - 1."""
+        if stop - start <= self.leaf:
+            return self._read_back_leaf(start, stop, row, state)
+        # too long to keep every row: save some, then read back piece by piece
+        begins = self._segment_starts(start, stop)
+        _, saved = self._forward(start, begins[-1], row, begins)
+        return self._read_back_segments(begins, stop, saved, state)
+
+    def _read_back_leaf(self, start: int, stop: int, row: Row | None, state: int) -> int:
+        """`_read_back` for a segment whose rows fit in `leaf_rows`: recompute them all, then walk back."""
+        blanks, tokens = self.leaf_rows  # row t - start is the one after frame t
+        for t in range(start, stop):
+            if t == 0:
+                blanks[0], tokens[0] = self.trellis.first()
+            else:
+                self.trellis.step(self._row_before(t, start, row), t, (blanks[t - start], tokens[t - start]))
+        for t in range(stop - 1, start - 1, -1):
+            self.path[t] = state
+            if t > 0:
+                state -= self.trellis.move(self._row_before(t, start, row), state)
+        return state
+
+    def _row_before(self, t: int, start: int, row: Row | None) -> Row:
+        """The row after frame t - 1 (t > 0) while reading back the leaf segment that begins at `start`:
+        one of `leaf_rows`, or `row` (the saved row before the segment) when t is its first frame."""
+        if t > start:
+            blanks, tokens = self.leaf_rows
+            return blanks[t - start - 1], tokens[t - start - 1]
+        assert row is not None  # only frame 0 has no row before it
+        return row
 
 
 def check_transcript(transcript: str, tokenizer: CharTokenizer) -> list[int]:

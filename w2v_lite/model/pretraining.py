@@ -132,28 +132,48 @@ class Wav2Vec2ForPreTraining(nn.Module):
         config.num_negatives distractors per masked frame. In eval mode nothing is drawn and the losses
         are computed only when both are given (as in transformers).
         """
+        self._check_masking_arguments(mask_time_indices, sampled_negative_indices)
+        out: Wav2Vec2Output = self.wav2vec2(
+            input_values, attention_mask=attention_mask, sample_lengths=sample_lengths,
+            mask_time_indices=mask_time_indices, output_hidden_states=output_hidden_states,
+        )
+        result = self._predictions_and_targets(out)
+        if result.mask_time_indices is None:  # nothing masked (eval mode, no mask given): nothing to predict
+            return result
+        negatives = self._negative_indices(sampled_negative_indices, result.mask_time_indices,
+                                           result.projected_quantized_states.device)
+        if negatives is not None:  # None in eval mode without given negatives: no losses, as in transformers
+            self._add_losses(result, result.mask_time_indices, negatives)
+        return result
+
+    def _check_masking_arguments(
+        self,
+        mask_time_indices: torch.Tensor | np.ndarray | None,
+        sampled_negative_indices: torch.Tensor | np.ndarray | None,
+    ) -> None:
+        """ValueError for what cannot work before the model runs: negatives without the mask they were drawn
+        for, or a training step that would mask nothing (no given mask and config.mask_time_prob <= 0)."""
         if sampled_negative_indices is not None and mask_time_indices is None:
             raise ValueError("sampled_negative_indices needs the mask_time_indices they were drawn for")
         if self.training and mask_time_indices is None and self.config.mask_time_prob <= 0:
             raise ValueError(
                 "pretraining needs masked frames: set config.mask_time_prob > 0 or pass mask_time_indices"
             )
-        out: Wav2Vec2Output = self.wav2vec2(
-            input_values, attention_mask=attention_mask, sample_lengths=sample_lengths,
-            mask_time_indices=mask_time_indices, output_hidden_states=output_hidden_states,
-        )
+
+    def _predictions_and_targets(self, out: Wav2Vec2Output) -> PreTrainingOutput:
+        """The encoder's output -> a `PreTrainingOutput` without losses: predictions (B, T, P) from the
+        context network, targets (B, T, P) from the quantized conv features, the (B, T) masked frames."""
         mask_time_indices = out.mask_time_indices  # (B, T) bool, drawn by the model if not given
         if mask_time_indices is not None and (mask_time_indices & ~out.frame_mask).any():
             raise ValueError("mask_time_indices marks padded frames; build it with the frame mask "
                              "(compute_mask_indices(..., frame_mask=frame_mask))")
-
         # 1. predictions: every transformer output, masked frames included, projected to P
         projected_states = self.project_hid(out.last_hidden_state)
         # 2. targets: the *unmasked* conv features, quantized and projected to P
         features = self.dropout_features(out.extract_features)
         quantized, perplexity, code_indices = self.quantizer(features, mask_time_indices, return_indices=True)
         projected_quantized = self.project_q(quantized.to(self.project_q.weight.dtype))
-        result = PreTrainingOutput(
+        return PreTrainingOutput(
             projected_states=projected_states,
             projected_quantized_states=projected_quantized,
             codevector_perplexity=perplexity,
@@ -162,35 +182,42 @@ class Wav2Vec2ForPreTraining(nn.Module):
             mask_time_indices=mask_time_indices,
             hidden_states=out.hidden_states,
         )
-        if mask_time_indices is None:
-            return result
 
+    def _negative_indices(
+        self, given: torch.Tensor | np.ndarray | None, mask_time_indices: torch.Tensor, device: torch.device
+    ) -> torch.Tensor | None:
+        """The distractors as (B, T, K) long flat indices into B*T on `device`: `given` after checking its
+        shape and range, else drawn for the masked frames (B, T) in training mode, else (eval) None."""
         batch, num_frames = mask_time_indices.shape
-        if sampled_negative_indices is None:
+        if given is None:
             if not self.training:
-                return result
-            sampled_negative_indices = sample_negative_indices(
+                return None
+            given = sample_negative_indices(
                 (batch, num_frames), self.config.num_negatives, mask_time_indices.cpu().numpy()
             )
-        negatives = torch.as_tensor(sampled_negative_indices, device=projected_quantized.device).long()
+        negatives = torch.as_tensor(given, device=device).long()
         if negatives.dim() != 3 or negatives.shape[:2] != (batch, num_frames):
             raise ValueError(f"sampled_negative_indices must have shape ({batch}, {num_frames}, K), "
                              f"got {tuple(negatives.shape)}")
         if negatives.numel() and (negatives.min() < 0 or negatives.max() >= batch * num_frames):
             raise ValueError(f"sampled_negative_indices must be flat indices in [0, {batch * num_frames})")
+        return negatives
 
-        # 3.-5. logits over [target, K distractors], cross-entropy at masked num_frames, diversity
+    def _add_losses(self, result: PreTrainingOutput, mask_time_indices: torch.Tensor, negatives: torch.Tensor) -> None:
+        """Fill in `result`'s logits (B, T, 1+K) and losses () from its predictions and targets, the (B, T)
+        masked frames and the (B, T, K) distractor indices."""
+        # 3.-5. logits over [target, K distractors], cross-entropy at masked frames, diversity
         logits = contrastive_logits(
-            projected_states, projected_quantized, negatives, self.config.contrastive_logits_temperature
+            result.projected_states, result.projected_quantized_states, negatives,
+            self.config.contrastive_logits_temperature,
         )
         num_masked = mask_time_indices.sum()
         num_codevectors = self.config.num_codevectors_per_group * self.config.num_codevector_groups
         result.sampled_negative_indices = negatives
         result.logits = logits
         result.contrastive_loss = contrastive_loss(logits, mask_time_indices)
-        result.diversity_loss = diversity_loss(perplexity, num_codevectors, num_masked)
+        result.diversity_loss = diversity_loss(result.codevector_perplexity, num_codevectors, num_masked)
         result.loss = result.contrastive_loss + self.config.diversity_loss_weight * result.diversity_loss
-        return result
 
     # ---- loading ---------------------------------------------------------------------------------
     @classmethod
