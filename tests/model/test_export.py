@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from conftest import make_read_only, undo_read_only
+from helpers import make_read_only, undo_read_only
 
 from w2v_lite import Wav2Vec2Config, Wav2Vec2ForCTC, Wav2Vec2Model, export_onnx
 from w2v_lite.cli import main
