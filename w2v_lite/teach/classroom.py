@@ -25,6 +25,7 @@ import io
 import socket
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -203,8 +204,15 @@ def _recognise(clip: torch.Tensor) -> tuple[torch.Tensor, list[int], str, list[W
 
 
 @torch.no_grad()
-def analyse(waveform: torch.Tensor, name: str) -> Analysis:
-    """Run one clip (L,) through the committed CTC model and draw every figure of the page."""
+def analyse(waveform: torch.Tensor, name: str,
+            on_progress: Callable[[Analysis, str], None] | None = None) -> Analysis:
+    """Run one clip (L,) through the committed CTC model and draw every figure of the page.
+
+    Cheapest first, so a page can show something while the rest is drawn: the shape table and the frames
+    figure, then the transcript, then the padded batch, the attention maps and the CTC path. After each step
+    `on_progress(result_so_far, step)` is called, step in "frames", "transcript", "batch", "attention",
+    "ctc" (the figure keys, plus "transcript"; the frames step also brings the table and the formula).
+    """
     clip = check_waveform(waveform, name)
     rec = recognizer()
     model = ctc_model()
@@ -214,27 +222,37 @@ def analyse(waveform: torch.Tensor, name: str) -> Analysis:
     frames = output_lengths(n, cfg)
     table = explain_rows(model.wav2vec2, audio.normalize(clip[None])[0])
     formula = f"T = floor((L - {window}) / {hop}) + 1 = floor(({n} - {window}) / {hop}) + 1 = {frames}"
-    log_probs, path, text, words = _recognise(clip)
-    if len(path) != frames:
-        raise AssertionError(f"model gave {len(path)} frames, the formula {frames}")
-    result = Analysis(name, n, frames, formula, table, text, words, path)
+    result = Analysis(name, n, frames, formula, table, "", [], [])
 
-    partner, partner_text = second_clip()
-    batch = audio.pad_batch([clip, partner])
-    x = audio.normalize(batch.input_values, batch.sample_lengths)
-    weights = attention_weights(model, x, batch.sample_lengths)  # (layers, B, heads, T, T)
-    frame_lengths = output_lengths(batch.sample_lengths, cfg).tolist()
-    labels = [name[:28], f'"{partner_text}"']
-    tokens = [rec.tokenizer.id_to_token[i] for i in range(rec.tokenizer.vocab_size)]
-    em = Emissions(clip, log_probs, path, text, tokens, window, hop, cfg.sampling_rate)
+    def step(key: str) -> None:
+        if on_progress is not None:
+            on_progress(result, key)
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # layout warnings of tiny clips are not the class's business
         result.figures["frames"] = figure_png(frames_over_waveform_figure(clip, cfg, count=min(4, frames)))
+        step("frames")
+        log_probs, path, text, words = _recognise(clip)
+        if len(path) != frames:
+            raise AssertionError(f"model gave {len(path)} frames, the formula {frames}")
+        result.text, result.words, result.path = text, words, path
+        step("transcript")
+        partner, partner_text = second_clip()
+        batch = audio.pad_batch([clip, partner])
         result.figures["batch"] = figure_png(masks_figure(mask_stages(batch.sample_lengths.tolist(), cfg)))
+        step("batch")
+        x = audio.normalize(batch.input_values, batch.sample_lengths)
+        weights = attention_weights(model, x, batch.sample_lengths)  # (layers, B, heads, T, T)
+        frame_lengths = output_lengths(batch.sample_lengths, cfg).tolist()
+        labels = [name[:28], f'"{partner_text}"']
         last = weights.shape[0] - 1
         result.figures["attention"] = figure_png(attention_maps_figure(weights[last], frame_lengths, labels,
                                                                        layer=last))
+        step("attention")
+        tokens = [rec.tokenizer.id_to_token[i] for i in range(rec.tokenizer.vocab_size)]
+        em = Emissions(clip, log_probs, path, text, tokens, window, hop, cfg.sampling_rate)
         result.figures["ctc"] = figure_png(emission_figure(em))
+        step("ctc")
     return result
 
 
@@ -397,7 +415,7 @@ class ClassroomPage:
         """Analyse one input and redraw the page; a problem becomes one sentence, never a traceback."""
         self.say(f"analysing {name} ...")
         try:
-            result = analyse(waveform, name)
+            result = analyse(waveform, name, on_progress=self._progress)
         except InputProblem as problem:
             self.say(str(problem), problem=True)
             return None
@@ -405,16 +423,21 @@ class ClassroomPage:
             self.say(f"{name} could not be analysed ({type(err).__name__}: {str(err)[:160]}); try another clip.",
                      problem=True)
             return None
-        self.summary.value = (f'<div style="font-size:18px">{html.escape(name)}: {result.num_samples} samples '
-                              f"({result.num_samples / audio.SAMPLING_RATE:.2f} s) &rarr; <b>T = {result.num_frames} "
-                              f"frames</b></div><div style='font-size:15px'><code>{html.escape(result.formula)}"
-                              "</code></div>")
-        self.transcript.value = transcript_html(result)
-        self.table.value = table_html(result.table)
-        for key, png in result.figures.items():
-            self.images[key].value = png
         self.say(f"done: {name} gave {result.num_frames} frames.")
         return result
+
+    def _progress(self, result: Analysis, step: str) -> None:
+        """Put each part on the page as soon as `analyse` has it (the frames figure and table come first)."""
+        if step == "frames":
+            self.summary.value = (f'<div style="font-size:18px">{html.escape(result.name)}: {result.num_samples} '
+                                  f"samples ({result.num_samples / audio.SAMPLING_RATE:.2f} s) &rarr; <b>T = "
+                                  f"{result.num_frames} frames</b></div><div style='font-size:15px'><code>"
+                                  f"{html.escape(result.formula)}</code></div>")
+            self.table.value = table_html(result.table)
+        if step == "transcript":
+            self.transcript.value = transcript_html(result)
+        if step in self.images:
+            self.images[step].value = result.figures[step]
 
     def show_example(self) -> Analysis | None:
         waveform, name = example(self.examples.value)
@@ -486,6 +509,8 @@ def serve(port: int = DEFAULT_PORT, open_browser: bool = True) -> int:
     url = f"http://127.0.0.1:{port}/"
     print(f"classroom page: {url}  (Ctrl+C stops it)", flush=True)
     argv = [str(notebook_path()), f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0",
-            "--show_tracebacks=False", "--strip_sources=True", f"--Voila.open_browser={open_browser}"]
+            "--show_tracebacks=False", "--strip_sources=True",
+            # send the page at once and run the notebook behind it: figures appear as they are drawn
+            "--progressive_rendering=True", f"--Voila.open_browser={open_browser}"]
     Voila.launch_instance(argv=argv)
     return 0
