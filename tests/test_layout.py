@@ -7,9 +7,9 @@ here the moment someone writes the import, even in a branch no test runs.
     data                       <- asr, train, teach           (data imports config, lengths; never model)
     asr                        <- train, teach, cli           (asr imports config, lengths, model, data)
     train                      <- teach, cli                  (train imports ... asr, never teach)
-    teach                      <- nobody but cli.py: teach.explain at the top, teach.figures inside the
-                                  `figures` command and teach.classroom inside `classroom` only (so
-                                  matplotlib, voila and anywidget load only when drawing or serving)
+    teach                      <- nobody but cli.py, inside the command that uses it: teach.explain in
+                                  `explain`, teach.figures in `figures`, teach.classroom_server in
+                                  `classroom` (so torch, matplotlib and voila load only when needed)
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ MAY_IMPORT = {
 ENTRY_POINTS = {"w2v_lite.__main__"}
 # the only imports of teaching code from outside it: (importer, imported, where)
 TEACH_IMPORTS_ALLOWED = {
-    ("w2v_lite.cli", "w2v_lite.teach.explain", "top"),
+    ("w2v_lite.cli", "w2v_lite.teach.explain", "function"),  # `explain` only: no torch before another command
     ("w2v_lite.cli", "w2v_lite.teach.figures", "function"),
-    ("w2v_lite.cli", "w2v_lite.teach.classroom", "function"),  # `classroom` only: voila, anywidget load there
+    ("w2v_lite.cli", "w2v_lite.teach.classroom_server", "function"),  # `classroom` only: voila loads there
 }
 
 

@@ -132,9 +132,10 @@ def figures(args: argparse.Namespace) -> None:
 
 
 def classroom(args: argparse.Namespace) -> int:
-    """Serve the classroom page (voila, anywidget and matplotlib are imported only here)."""
+    """Serve the classroom page (voila is imported only here; torch, matplotlib and anywidget only in the page's
+    kernel, so the URL prints without them)."""
     try:
-        from w2v_lite.teach.classroom import serve
+        from w2v_lite.teach.classroom_server import serve
     except ImportError as err:  # the notebooks extra is not installed
         raise UsageError(f"the classroom page needs the notebooks extra ({err.name} is missing): "
                          "pip install 'w2v_lite[notebooks]'") from None

@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import html
 import io
-import socket
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -44,6 +43,7 @@ from w2v_lite.errors import UsageError
 from w2v_lite.lengths import output_lengths, receptive_field
 from w2v_lite.model.ctc import Wav2Vec2ForCTC
 from w2v_lite.teach.attention import attention_weights
+from w2v_lite.teach.classroom_server import notebook_path, serve
 from w2v_lite.teach.ctc_viz import Emissions, emission_figure
 from w2v_lite.teach.explain import explain_rows
 from w2v_lite.teach.figures import attention_maps_figure, frames_over_waveform_figure, masks_figure
@@ -52,8 +52,6 @@ from w2v_lite.teach.padding import mask_stages
 __all__ = ["LIMITS", "MAX_SECONDS", "Analysis", "InputProblem", "Microphone", "analyse", "check_waveform",
            "notebook_path", "page", "read_upload", "serve"]
 
-NOTEBOOK = "classroom.ipynb"
-DEFAULT_PORT = 8866
 MAX_SECONDS = 20.0
 """Longest input the page analyses: the attention maps are T x T per head, and a class watches seconds,
 not minutes (`w2v-lite transcribe` handles long recordings in windows)."""
@@ -474,43 +472,3 @@ def page(start_with_example: bool = True) -> widgets.VBox:
     if start_with_example:
         classroom.show_example()
     return classroom.widget
-
-
-# ---------------------------------------------------------------------------------------------- server
-
-
-def notebook_path() -> Path:
-    """The packaged dashboard notebook Voilà renders."""
-    return Path(__file__).resolve().parent / NOTEBOOK
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def serve(port: int = DEFAULT_PORT, open_browser: bool = True) -> int:
-    """Serve the page with Voilà on 127.0.0.1:`port` (code hidden) until Ctrl+C; prints the URL first.
-
-    `UsageError` (one `error:` line on the CLI) if voila is missing or the port is taken.
-    """
-    if not 1 <= port <= 65535:
-        raise UsageError(f"--port must be in 1..65535, got {port}")
-    try:
-        from voila.app import Voila  # type: ignore[import-untyped]
-    except ImportError:
-        raise UsageError("the classroom page needs voila and anywidget: pip install 'w2v_lite[notebooks]'") from None
-    if not _port_free(port):
-        raise UsageError(f"port {port} on 127.0.0.1 is in use; pick another with --port")
-    url = f"http://127.0.0.1:{port}/"
-    print(f"classroom page: {url}  (Ctrl+C stops it)", flush=True)
-    argv = [str(notebook_path()), f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0",
-            "--show_tracebacks=False", "--strip_sources=True",
-            # send the page at once and run the notebook behind it: figures appear as they are drawn
-            "--progressive_rendering=True", f"--Voila.open_browser={open_browser}"]
-    Voila.launch_instance(argv=argv)
-    return 0
