@@ -1,11 +1,17 @@
 """The classroom page: `w2v-lite classroom` serves one Voilà page (no code shown) where a class hears a voice
 and watches it become T frames, masks, attention and text, using the committed CTC model (ctc-tiny).
 
-    analyse(waveform (L,), name)  -> Analysis: shape table, T by the formula, transcript with word times,
+    analyse(waveform (L,), name, on_progress=None)
+                                  -> Analysis: shape table, T by the formula, transcript with word times,
                                      and four PNG figures (frames over the waveform, the padded batch and
                                      its masks, attention maps, the CTC path)
     page()                        -> the ipywidgets VBox the dashboard notebook displays
-    serve(port, open_browser)     -> runs Voilà on 127.0.0.1 over the packaged classroom.ipynb
+    serve(port, open_browser)     -> runs Voilà on 127.0.0.1 over the packaged classroom.ipynb (defined in
+                                     classroom_server.py, which loads no torch: the command is quick)
+
+Cold start (issue 17): Voilà sends the page at once (progressive rendering) and the dashboard's second cell
+analyses the embedded clip, which fills the page part by part: the shape table and the frames figure first,
+then the transcript, the batch masks, the attention maps and the CTC path.
 
 Inputs: the embedded clip (or a corpus clip), an uploaded file (anything `data.audio.load` reads) and a
 microphone recording (`Microphone`, an anywidget: MediaRecorder in the browser, decoded there to 16 kHz
