@@ -3,6 +3,7 @@
     python scripts/make_corpus.py                  # writes w2v_lite/assets/corpus/{train,test}/
     python scripts/make_corpus.py --n-train 2000   # a bigger (uncommitted) corpus for longer runs
     python scripts/make_corpus.py --splits extra   # only w2v_lite/assets/corpus/extra/ (wider voices/speeds)
+    python scripts/make_corpus.py --splits engines # only corpus/engines{,_test}/ (flite and festival voices)
 
 Each clip is 1-4 digits spoken as words ("three one four") or one or two short command words ("stop go"),
 said by espeak-ng with a random accent + voice variant, speed (130-200 wpm) and pitch (30-70).
@@ -14,6 +15,14 @@ speeds 100-250 wpm and pitches 15-85, with 1-5 digits, 1-3 command words or a mi
 variants in `HELD_OUT_VARIANTS` never speak in any training split: scripts/make_eval_set.py uses them for
 the out-of-corpus evaluation set. The `extra` split draws from its own RNG, so adding it leaves `train` and
 `test` as they were.
+
+The `engines` (training) and `engines_test` (held out) splits are spoken by the two other Debian synthesisers
+(scripts/engines.py has the apt-get line): flite's voices kal (8 kHz, resampled), kal16, awb, rms and slt,
+and festival's kal_diphone, ked_diphone and cmu_us_slt_arctic_hts. flite rms and festival ked speak only in
+`engines_test`. Texts are the same kinds (digits, command words, mixes); each clip gets a random duration
+stretch (0.8-1.3) and mean pitch (80-140 Hz male, 150-230 Hz female; festival's HTS voice keeps its own pitch
+and rate). Names are `{index:04d}_{engine}_{voice}.flac`, e.g. `0003_flite_slt.flac`. They draw from their
+own RNG, so the espeak-ng splits are unchanged.
 
 The split is BY VOICE: a voice (accent + variant) used in test never speaks in train, so a test score
 measures generalisation to unseen speakers. The voice is encoded in the filename:
@@ -30,6 +39,7 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engines import FESTIVAL_VOICES, FLITE_VOICES, draw_style, festival_batch, flite_say
 from make_default_clip import ROOT, espeak_say, trim_silence, write_flac
 
 OUT_DIR = ROOT / "w2v_lite" / "assets" / "corpus"
@@ -117,18 +127,54 @@ def make_split(name: str, n_clips: int, voices: list[tuple[str, str]], rng: np.r
     (folder / "transcripts.tsv").write_text("".join(rows), encoding="utf-8")
 
 
+# (engine, voice) pairs per split: one flite and one festival speaker are held out
+ENGINE_TEST_VOICES = [("festival", "ked"), ("flite", "rms")]
+ENGINE_TRAIN_VOICES = sorted(
+    ({("flite", v) for v in FLITE_VOICES} | {("festival", v) for v in FESTIVAL_VOICES}) - set(ENGINE_TEST_VOICES)
+)
+
+
+def make_engine_split(name: str, n_clips: int, voices: list[tuple[str, str]], rng: np.random.Generator) -> None:
+    """Write `n_clips` flite/festival clips spoken by `voices` (round-robin, shuffled) plus transcripts.tsv.
+
+    Texts: half `random_text` (as `train`), half `wide_text` (as `extra`)."""
+    folder = OUT_DIR / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.flac"):
+        stale.unlink()
+    order = [voices[i % len(voices)] for i in range(n_clips)]
+    order = [order[i] for i in rng.permutation(n_clips)]
+    jobs = []  # every random draw first, in order, so the threads below cannot change them
+    for index, (engine, voice) in enumerate(order):
+        text = random_text(rng) if rng.random() < 0.5 else wide_text(rng)
+        jobs.append((f"{index:04d}_{engine}_{voice}.flac", engine, voice, text, *draw_style(voice, rng)))
+
+    for filename, engine, voice, text, stretch, f0 in tqdm(jobs, desc=f"{name} (flite)", unit="clip"):
+        if engine == "flite":
+            write_flac(folder / filename, trim_silence(flite_say(text, voice, stretch, f0)))
+    for voice in FESTIVAL_VOICES:  # one festival process per voice: loading the voice is the slow part
+        mine = [job for job in jobs if job[1:3] == ("festival", voice)]
+        waves = festival_batch(voice, [(text, stretch, f0) for _, _, _, text, stretch, f0 in mine])
+        for job, wave in zip(mine, waves, strict=True):
+            write_flac(folder / job[0], trim_silence(wave))
+    rows = [f"{job[0]}\t{job[3]}\n" for job in jobs]
+    (folder / "transcripts.tsv").write_text("".join(rows), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-train", type=int, default=350)
     parser.add_argument("--n-test", type=int, default=60)
     parser.add_argument("--n-extra", type=int, default=300)
-    parser.add_argument("--splits", default="train,test,extra",
+    parser.add_argument("--n-engines", type=int, default=600)
+    parser.add_argument("--n-engines-test", type=int, default=80)
+    parser.add_argument("--splits", default="train,test,extra,engines",
                         help="comma-separated splits to (re)write; the others are left as they are")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     splits = set(args.splits.split(","))
-    if not splits <= {"train", "test", "extra"}:
-        parser.error(f"--splits takes train, test and extra, got {args.splits!r}")
+    if not splits <= {"train", "test", "extra", "engines"}:
+        parser.error(f"--splits takes train, test, extra and engines, got {args.splits!r}")
     rng = np.random.default_rng(args.seed)
     train_voices, test_voices = split_voices(rng, n_test_male=5, n_test_female=3)
     if splits & {"train", "test"}:  # test is drawn after train from the same RNG: write both together
@@ -141,6 +187,10 @@ def main(argv: list[str] | None = None) -> None:
         extra_rng = np.random.default_rng([args.seed, 1])
         voices = [named[i] for i in extra_rng.permutation(len(named))[: len(train_voices)]] + train_voices
         make_split("extra", args.n_extra, sorted(voices), extra_rng, wide=True)
+    if "engines" in splits:  # engines and engines_test together, from their own RNG
+        engine_rng = np.random.default_rng([args.seed, 2])
+        make_engine_split("engines", args.n_engines, ENGINE_TRAIN_VOICES, engine_rng)
+        make_engine_split("engines_test", args.n_engines_test, ENGINE_TEST_VOICES, engine_rng)
     size = sum(f.stat().st_size for f in OUT_DIR.rglob("*") if f.is_file())
     print(f"wrote splits {sorted(splits)} to {OUT_DIR} (corpus now {size / 2**20:.1f} MB)")
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Re-create the committed CTC checkpoint w2v_lite/assets/checkpoints/ctc-tiny/ (CPU, one core: about 9 min of CPU time).
-# Starts from pretrained-tiny; trains on corpus/train + corpus/extra (both committed, made by
-# scripts/make_corpus.py) with --augment (random speed, telephone band, noise). The run writes runs/ctc-tiny/;
+# Starts from pretrained-tiny; trains on corpus/train + extra (espeak-ng) + engines (flite, festival), all committed, made by
+# scripts/make_corpus.py, with --augment (delay/trim, speed, reverb, white/pink/babble noise, clipping, telephone
+# band; w2v_lite/data/augment.py). The run writes runs/ctc-tiny/;
 # only config.json, model.safetensors and vocab.json are committed. Then:
 #     python benchmarks/eval_recognizer.py --model runs/ctc-tiny     # CER/WER per condition
 set -euo pipefail
@@ -14,7 +15,7 @@ CORPUS=w2v_lite/assets/corpus
 
 # one training folder: train/ and extra/ side by side, one transcripts.tsv with their relative names
 rm -rf "$DATA" && mkdir -p "$DATA"
-for split in train extra; do
+for split in train extra engines; do
     cp -r "$CORPUS/$split" "$DATA/$split" && rm "$DATA/$split/transcripts.tsv"
     sed "s|^|$split/|" "$CORPUS/$split/transcripts.tsv" >> "$DATA/transcripts.tsv"
 done

@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,8 +26,11 @@ import torch
 from conftest import make_read_only, undo_read_only
 
 from w2v_lite import Wav2Vec2Config, Wav2Vec2Model, audio
+from w2v_lite.asr.alignment import forced_align
+from w2v_lite.asr.recognizer import Recognizer
 from w2v_lite.asr.transcribe import DEFAULT_MODEL_DIR
 from w2v_lite.cli import main
+from w2v_lite.lengths import frame_mask, output_lengths
 from w2v_lite.model.pretraining import Wav2Vec2ForPreTraining
 from w2v_lite.model.quantizer import gumbel_temperature
 from w2v_lite.train.checkpointing import LOG_FILE, staging_folder
@@ -133,7 +137,7 @@ CLI_CASES = [
      "--seconds must be in (0, 60], got 1000000000.0"),
     ("FILE and --batch together", "w2v-lite explain a.wav --batch a.wav b.wav", "error, exit 2",
      "give either --batch FILE... or FILE a.wav, not both"),
-    ("a 1 Hz file", "w2v-lite explain one_hz.wav", "error, exit 2", "sample rate of 1 Hz, below the 4000 Hz minimum"),
+    ("a 1 Hz file", "w2v-lite explain one_hz.wav", "error, exit 2", "sample rate of 1 Hz, below the 1000 Hz minimum"),
     ("a WAV whose data chunk is cut short", "w2v-lite explain cut_short.wav --config tiny", "warning, exit 0",
      "the file was cut short, so only its first 0.50 s are used"),
     ("one missing file among several", "w2v-lite transcribe a.wav missing.wav", "error, exit 2 (a.wav is still "
@@ -194,6 +198,125 @@ CLI_CASES = [
      "error, exit 2", "--lr must be a finite number, got nan"),
     ("an unknown training device", "w2v-lite train pretrain --config tiny --data data --out run --steps 2 "
      "--device tpu", "error, exit 2", "--device must be cpu, cuda or cuda:N, got 'tpu'"),
+]
+
+
+# ---- issue 18, inputs (branch h18-inputs): files as users pass them, broken JSON, numbers, alignment -----------
+
+
+def _header_only_wav(name: str, rate: int, frames: int, bits: int = 8) -> None:
+    """A PCM WAV whose header declares `frames` mono frames at `rate`, the data left as a sparse hole (no disk
+    used): what a huge recording looks like to a reader that checks the header first."""
+    width = bits // 8
+    data = frames * width
+    header = (b"RIFF" + (36 + data).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little")
+              + (1).to_bytes(2, "little") + (1).to_bytes(2, "little") + rate.to_bytes(4, "little")
+              + (rate * width).to_bytes(4, "little") + width.to_bytes(2, "little") + bits.to_bytes(2, "little")
+              + b"data" + data.to_bytes(4, "little"))
+    with open(name, "wb") as f:
+        f.write(header)
+        f.truncate(len(header) + data)
+
+
+def _json_model(name: str, file: str, text: str | bytes) -> None:
+    shutil.copytree(DEFAULT_MODEL_DIR, name)
+    path = Path(name) / file
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+
+
+def _vocab_with(name: str, **changes) -> None:
+    vocab = json.loads((DEFAULT_MODEL_DIR / "vocab.json").read_text())
+    _json_model(name, "vocab.json", json.dumps({**vocab, **changes}))
+
+
+def _pickle_model() -> None:
+    shutil.copytree(DEFAULT_MODEL_DIR, "pickle_model")
+    Path("pickle_model/model.safetensors").unlink()
+    torch.save({"weights": _RunsCode()}, "pickle_model/pytorch_model.bin")
+
+
+class _RunsCode:
+    """Unpickling this would call os.system (never done: weights_only=True refuses it)."""
+
+    def __reduce__(self):
+        return (os.system, ("echo this must never run",))
+
+
+def _silence() -> None:
+    sf.write("silence.wav", np.zeros(32000), 16000, subtype="PCM_16")  # 2 s of digital zeros
+
+
+def _corpus_clip(name: str) -> None:
+    path, _ = audio.corpus_items("test")[2]  # says "three two"
+    shutil.copy(path, name)
+
+
+def _no_writer_fifo() -> None:
+    os.mkfifo("no_writer.wav")
+
+
+SETUPS.update({
+    "one_mhz.wav": lambda: sf.write("one_mhz.wav", np.zeros(1000), 1_000_000, subtype="PCM_16"),
+    "four_hours.wav": lambda: _header_only_wav("four_hours.wav", 1000, 4 * 3600 * 1000 + 60_000),
+    "-x.wav": lambda: _wav("-x.wav"), "short.wav": lambda: _wav("short.wav", 0.3), "silence.wav": _silence,
+    "three_two.flac": lambda: _corpus_clip("three_two.flac"), "no_writer.wav": _no_writer_fifo,
+    "bad_json_vocab_model": lambda: _json_model("bad_json_vocab_model", "vocab.json", '{"<pad>": 0,'),
+    "latin1_vocab_model": lambda: _json_model("latin1_vocab_model", "vocab.json", b'{"\xe9": 0}'),
+    "list_vocab_model": lambda: _json_model("list_vocab_model", "vocab.json", '["<pad>", "a"]'),
+    "string_id_vocab_model": lambda: _vocab_with("string_id_vocab_model", e="3"),
+    "number_pad_model": lambda: _json_model("number_pad_model", "tokenizer_config.json", '{"pad_token": 5}'),
+    "list_preprocessor_model": lambda: _json_model("list_preprocessor_model", "preprocessor_config.json", "[1]"),
+    "string_rate_model": lambda: _json_model("string_rate_model", "preprocessor_config.json",
+                                             '{"sampling_rate": "16k"}'),
+    "list_processor_model": lambda: _json_model("list_processor_model", "processor_config.json",
+                                                '{"feature_extractor": [16000]}'),
+    "wide_vocab_model": lambda: _model("wide_vocab_model", vocab_size=40),
+    "pickle_model": _pickle_model,
+})
+
+CLI_CASES += [
+    ("a header claiming 1 MHz", "w2v-lite explain one_mhz.wav", "error, exit 2",
+     "sample rate of 1000000 Hz, above the 768000 Hz maximum"),
+    ("a header claiming 4 hours (nothing allocated)", "w2v-lite explain four_hours.wav", "error, exit 2",
+     "more than load() reads at once (at most 4 hours"),
+    ("a FIFO no program writes to", "w2v-lite transcribe no_writer.wav a.wav", "error, exit 2 (after 10 s; a.wav is "
+     "still transcribed)", "no_writer.wav: nothing to read after 10 s"),
+    ("a file named -x.wav", "w2v-lite transcribe -x.wav", "error, exit 2",
+     "-x.wav looks like a file whose name starts with '-': put `--` before the file names"),
+    ("--model given a file", "w2v-lite transcribe a.wav --model a.wav", "error, exit 2",
+     "--model a.wav is a file, not a folder"),
+    ("an infinite window", "w2v-lite transcribe a.wav --chunk-seconds inf", "error, exit 2",
+     "must be a finite number of seconds"),
+    ("a negative infinite length", "w2v-lite explain --seconds -inf", "error, exit 2",
+     "--seconds must be in (0, 60], got -inf"),
+    ("an unknown device", "w2v-lite train ctc --init scratch --data data --out run --steps 1 --device tpu",
+     "error, exit 2", "argument --device: expected cpu, cuda or cuda:N, got 'tpu'"),
+    ("vocab.json cut off (bad JSON)", "w2v-lite transcribe a.wav --model bad_json_vocab_model", "error, exit 2",
+     "bad_json_vocab_model/vocab.json is not valid JSON"),
+    ("vocab.json in Latin-1 (bad UTF-8)", "w2v-lite transcribe a.wav --model latin1_vocab_model", "error, exit 2",
+     "latin1_vocab_model/vocab.json is not UTF-8 text (byte 0xe9 at offset 2)"),
+    ("vocab.json holding a list", "w2v-lite transcribe a.wav --model list_vocab_model", "error, exit 2",
+     "list_vocab_model/vocab.json holds a JSON array, but it must be a JSON object"),
+    ('`"e": "3"` in vocab.json', "w2v-lite transcribe a.wav --model string_id_vocab_model", "error, exit 2",
+     "string_id_vocab_model/vocab.json: token 'e' has id '3' (a JSON string)"),
+    ('`"pad_token": 5` in tokenizer_config.json', "w2v-lite transcribe a.wav --model number_pad_model",
+     "error, exit 2", "number_pad_model/tokenizer_config.json: field 'pad_token' must be a token string"),
+    ("preprocessor_config.json holding a list", "w2v-lite transcribe a.wav --model list_preprocessor_model",
+     "error, exit 2", "list_preprocessor_model/preprocessor_config.json holds a JSON array"),
+    ('`"sampling_rate": "16k"` in preprocessor_config.json', "w2v-lite transcribe a.wav --model string_rate_model",
+     "error, exit 2", "preprocessor_config.json: field 'sampling_rate' must be a positive int"),
+    ('`"feature_extractor": [16000]` in processor_config.json', "w2v-lite transcribe a.wav --model "
+     "list_processor_model", "error, exit 2", "processor_config.json: field 'feature_extractor' must be a JSON object"),
+    ("vocab_size 40 for 22 tokens", "w2v-lite transcribe a.wav --model wide_vocab_model", "error, exit 2",
+     "config.json says vocab_size 40 but vocab.json holds 22 tokens"),
+    ("a pickle that runs code as pytorch_model.bin", "w2v-lite transcribe a.wav --model pickle_model", "error, exit 2",
+     "it is a pickle that would run code when loaded (it calls posix.system)"),
+    ("2 s of digital silence", 'w2v-lite align silence.wav "three two"', "warning, exit 0",
+     "the audio is digital silence (every sample is 0)"),
+    ("a 0.3 s clip for a long transcript", 'w2v-lite align short.wav "three two one four"', "error, exit 2",
+     "the clip is too short for the transcript: it needs at least 19 frames"),
+    ("another clip's transcript", 'w2v-lite align three_two.flac "eight nine four"', "warning, exit 0",
+     "the transcript and the audio do not seem to match"),
 ]
 
 
@@ -308,7 +431,7 @@ def _negative_heads():
 def _one_hz_load(tmp_path):
     os.chdir(tmp_path)
     _one_hz()
-    with pytest.raises(audio.AudioError, match="below the 4000 Hz minimum"):
+    with pytest.raises(audio.AudioError, match="below the 1000 Hz minimum"):
         audio.load("one_hz.wav")
 
 
@@ -348,7 +471,7 @@ API_CASES = [
     ("float16 audio", "`model(x.half())`", "cast to the model's float32", "", _float16_input),
     ("a negative head count", "`Wav2Vec2Config(num_attention_heads=-4)`", "ValueError",
      "num_attention_heads must be a positive int, got -4", _negative_heads),
-    ("a 1 Hz file", '`audio.load("one_hz.wav")`', "AudioError (a ValueError)", "below the 4000 Hz minimum",
+    ("a 1 Hz file", '`audio.load("one_hz.wav")`', "AudioError (a ValueError)", "below the 1000 Hz minimum",
      _one_hz_load),
     ("a WAV cut short", '`audio.load("cut_short.wav")`', "UserWarning, the part that is there", "cut short",
      _truncated_load),
@@ -371,10 +494,181 @@ API_CASES = [
 ]
 
 
+# ---- issue 18, inputs (branch h18-inputs) ----------------------------------------------------------------------
+
+
+def _fifo_with_writer(name: str, data: bytes) -> threading.Thread:
+    """A FIFO `name` and a thread that writes `data` into it once a reader opens it (as `<(cat a.wav)` does)."""
+    os.mkfifo(name)
+
+    def write() -> None:
+        with open(name, "wb") as f:
+            f.write(data)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    return writer
+
+
+def _fifo_load(tmp_path):
+    os.chdir(tmp_path)
+    _wav("a.wav")
+    writer = _fifo_with_writer("piped.wav", Path("a.wav").read_bytes())
+    assert torch.equal(audio.load("piped.wav"), audio.load("a.wav"))  # one read of the stream is enough
+    writer.join(5)
+
+
+def _pipe_load(tmp_path):
+    os.chdir(tmp_path)
+    _wav("a.wav")
+    read_end, write_end = os.pipe()  # an anonymous pipe, what bash's <(cat a.wav) passes as /dev/fd/N
+    writer = threading.Thread(target=lambda: (os.write(write_end, Path("a.wav").read_bytes()), os.close(write_end)))
+    writer.start()
+    try:
+        assert torch.equal(audio.load(f"/dev/fd/{read_end}"), audio.load("a.wav"))
+    finally:
+        writer.join(5)
+        os.close(read_end)
+
+
+def _no_writer_load(tmp_path, monkeypatch):
+    os.chdir(tmp_path)
+    os.mkfifo("no_writer.wav")
+    monkeypatch.setattr(audio, "STREAM_WAIT_SECONDS", 0.2)
+    with pytest.raises(audio.AudioError, match=r"no_writer.wav: nothing to read after 0.2 s"):
+        audio.load("no_writer.wav")
+
+
+def _one_mhz_load(tmp_path):
+    os.chdir(tmp_path)
+    SETUPS["one_mhz.wav"]()
+    with pytest.raises(audio.AudioError, match="above the 768000 Hz maximum"):
+        audio.load("one_mhz.wav")
+
+
+def _four_hours_load(tmp_path):
+    os.chdir(tmp_path)
+    SETUPS["four_hours.wav"]()
+    with pytest.raises(audio.AudioError, match=r"more than load\(\) reads at once"):
+        audio.load("four_hours.wav")
+
+
+def _latin1_name(tmp_path, capsys):
+    os.chdir(tmp_path)
+    _wav("a.wav")
+    name = os.fsdecode(b"caf\xe9.wav")  # a Latin-1 file name: not UTF-8
+    shutil.copy("a.wav", name)
+    capsys.readouterr()
+    assert main(["transcribe", name, "a.wav"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1
+    assert "caf\\xe9.wav: the file name is not valid UTF-8 (bytes b'caf\\xe9.wav')" in captured.err
+    assert captured.out.startswith("a.wav\t")  # the other file goes on
+
+
+def _cuda_on_cpu(tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this torch build has CUDA: --device cuda is valid here")
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "ctc", "--init", "scratch", "--data", "data", "--out", "run", "--steps", "1",
+              "--device", "cuda"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cuda is not available (this torch build has no CUDA); use --device cpu" in err
+
+
+def _json_frames(tmp_path, capsys):
+    os.chdir(tmp_path)
+    _wav("a.wav")
+    capsys.readouterr()
+    assert main(["transcribe", "a.wav", "--json", "--frames"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert len(row["frames"]) == 49 and row["frames"][1] == {"frame": 1, "start_ms": 20.0, "end_ms": 45.0,
+                                                             "token": row["frames"][1]["token"]}
+
+
+def _explain_batch_long(tmp_path, capsys):
+    os.chdir(tmp_path)
+    _wav("long.wav", seconds=31.0)
+    _wav("a.wav")
+    capsys.readouterr()
+    assert main(["explain", "--config", "tiny", "--batch", "long.wav", "a.wav"]) == 0
+    out = capsys.readouterr().out
+    assert "the model ran on the first 1 s of each clip only" in out
+    assert f"{output_lengths(496000)} of {output_lengths(496000)} frames valid" in out
+    assert f"# x {output_lengths(16000)}, then . x {output_lengths(496000) - output_lengths(16000)} a.wav" in out
+
+
+def _target_outside_vocab():
+    with pytest.raises(ValueError, match=r"target ids \[7\] are outside the vocabulary of 5 tokens"):
+        forced_align(torch.zeros(10, 5).log_softmax(-1), [1, 7])
+
+
+def _frame_mask_list():
+    with pytest.raises(TypeError, match=r"frame_lengths must be an integer torch\.Tensor of shape"):
+        frame_mask([3, 2], 4)
+
+
+def _frame_mask_too_long():
+    with pytest.raises(ValueError, match=r"frame_lengths must lie in \[0, T = 4\], got \[5, 2\]"):
+        frame_mask(torch.tensor([5, 2]), 4)
+
+
+def _frame_mask_negative():
+    with pytest.raises(ValueError, match=r"frame_lengths must lie in \[0, T = 4\], got \[-1, 2\]"):
+        frame_mask(torch.tensor([-1, 2]), 4)
+
+
+def _int16_audio():
+    model = Wav2Vec2Model(Wav2Vec2Config.tiny())
+    with pytest.raises(TypeError, match=r"raw PCM; scale it to \[-1, 1\] first \(x / 32768 for int16\)"):
+        model(np.zeros(4000, dtype=np.int16))
+
+
+def _infinite_window():
+    with pytest.raises(ValueError, match=r"chunk_seconds must be at least 2 s .* and finite, got inf"):
+        Recognizer.load().emissions(torch.zeros(16000), chunk_seconds=float("inf"))
+
+
+API_CASES += [
+    ("a WAV through a FIFO", '`audio.load("piped.wav")` (a writer in another thread)', "read once, as a stream", "",
+     _fifo_load),
+    ("a WAV through a pipe", '`audio.load("/dev/fd/N")` (like `<(cat a.wav)`)', "read once, as a stream", "",
+     _pipe_load),
+    ("a FIFO no program writes to", '`audio.load("no_writer.wav")`', "AudioError after `STREAM_WAIT_SECONDS`",
+     "nothing to read after", _no_writer_load),
+    ("a header claiming 1 MHz", '`audio.load("one_mhz.wav")`', "AudioError (a ValueError)",
+     "above the 768000 Hz maximum", _one_mhz_load),
+    ("a header claiming 4 hours", '`audio.load("four_hours.wav")`', "AudioError, before reading a sample",
+     "more than load() reads at once", _four_hours_load),
+    ("a file name that is not UTF-8", "`w2v-lite transcribe $'caf\\xe9.wav' a.wav`", "error, exit 2 (a.wav is still "
+     "transcribed)", "the file name is not valid UTF-8", _latin1_name),
+    ("--device cuda on a CPU build", "`w2v-lite train ctc ... --device cuda`", "error, exit 2",
+     "cuda is not available (this torch build has no CUDA)", _cuda_on_cpu),
+    ("--json with --frames", "`w2v-lite transcribe a.wav --json --frames`", 'the frames are in the JSON ("frames")', "",
+     _json_frames),
+    ("explain --batch with a 31 s file", "`w2v-lite explain --batch long.wav a.wav`", "the long-clip rule of explain "
+     "FILE", "the model ran on the first 1 s of each clip only", _explain_batch_long),
+    ("a target id outside the vocabulary", "`forced_align(log_probs, [1, 7])` with V = 5", "ValueError",
+     "target ids [7] are outside the vocabulary of 5 tokens", _target_outside_vocab),
+    ("frame_mask given a list", "`frame_mask([3, 2], 4)`", "TypeError",
+     "frame_lengths must be an integer torch.Tensor", _frame_mask_list),
+    ("frame_mask lengths above T", "`frame_mask(torch.tensor([5, 2]), 4)`", "ValueError",
+     "frame_lengths must lie in [0, T = 4], got [5, 2]", _frame_mask_too_long),
+    ("frame_mask negative lengths", "`frame_mask(torch.tensor([-1, 2]), 4)`", "ValueError",
+     "frame_lengths must lie in [0, T = 4], got [-1, 2]", _frame_mask_negative),
+    ("int16 PCM", "`model(np.zeros(4000, dtype=np.int16))`", "TypeError",
+     "scale it to [-1, 1] first (x / 32768 for int16)", _int16_audio),
+    ("an infinite window", '`recognizer.emissions(wave, chunk_seconds=float("inf"))`', "UsageError (a ValueError)",
+     "and finite, got inf", _infinite_window),
+]
+
+
 @pytest.mark.parametrize(("what", "command", "result", "message", "check"), API_CASES, ids=[c[0] for c in API_CASES])
-def test_api_row(tmp_path, monkeypatch, what, command, result, message, check):
+def test_api_row(tmp_path, monkeypatch, capsys, what, command, result, message, check):
     monkeypatch.chdir(tmp_path)  # restored afterwards, whatever the check does
-    check(tmp_path) if check.__code__.co_argcount else check()
+    fixtures = {"tmp_path": tmp_path, "monkeypatch": monkeypatch, "capsys": capsys}
+    check(*(fixtures[name] for name in check.__code__.co_varnames[: check.__code__.co_argcount]))
 
 
 def _readme_rows() -> list[tuple[str, ...]]:

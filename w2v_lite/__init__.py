@@ -2,7 +2,8 @@
 
     config.py, lengths.py   the model's numbers; samples -> frames -> masks (the heart of the lesson)
     model/                  conv stack, projection, masking, transformer, quantizer, pretraining and CTC heads;
-                            the cost model and the int8 inference path
+                            the cost model, the int8 inference path, ONNX export
+                            and the ONNX Runtime backend
     data/                   audio I/O, datasets, bucketing, tokenizer, augmentation
     train/                  the shared training loop, atomic checkpoints, one module per objective, the CLI
     asr/                    decoding, published checkpoints, chunking, alignment, error rates, transcription
@@ -21,6 +22,7 @@ if TYPE_CHECKING:  # the names, for type checkers and readers; at run time they 
     from w2v_lite.lengths import frame_mask, layer_lengths, output_lengths, receptive_field, samples_for_frames
     from w2v_lite.model.cost import cost
     from w2v_lite.model.ctc import Wav2Vec2ForCTC
+    from w2v_lite.model.export import export_onnx
     from w2v_lite.model.masking import compute_mask_indices, sample_negative_indices
     from w2v_lite.model.pretraining import Wav2Vec2ForPreTraining
     from w2v_lite.model.quantizer import GumbelVectorQuantizer, gumbel_temperature, perplexity
@@ -37,6 +39,7 @@ __all__ = [
     "audio",
     "compute_mask_indices",
     "cost",
+    "export_onnx",
     "frame_mask",
     "gumbel_temperature",
     "layer_lengths",
@@ -69,6 +72,9 @@ def __getattr__(name: str) -> Any:
     if name == "Wav2Vec2ForCTC":
         from w2v_lite.model.ctc import Wav2Vec2ForCTC
         return Wav2Vec2ForCTC
+    if name == "export_onnx":
+        from w2v_lite.model.export import export_onnx
+        return export_onnx
     if name in ("compute_mask_indices", "sample_negative_indices"):
         from w2v_lite.model import masking
         return getattr(masking, name)

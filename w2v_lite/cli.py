@@ -5,6 +5,7 @@
     w2v-lite align FILE "TRANSCRIPT" [--model DIR] [--json]                  word times (forced alignment)
     w2v-lite train pretrain|ctc --data DIR --out DIR --steps N ...           training (see train/cli.py)
     w2v-lite figures [--out DIR]                                             regenerate figures/
+    w2v-lite export --model DIR --out FILE.onnx [--no-attention-mask]        ONNX graph (needs the fast extra)
     w2v-lite classroom [--port P] [--no-browser]                             the classroom page (Voila)
 
 Every subcommand registers itself the same way (`COMMANDS`); `main` turns bad input into one `error:` line.
@@ -17,6 +18,7 @@ so no checkpoint is needed.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -79,30 +81,15 @@ def _clip(args: argparse.Namespace) -> tuple[torch.Tensor, str]:
 def explain(args: argparse.Namespace) -> None:
     """Print the stage table for one clip, or the padding summary for `--batch`."""
     _check_explain_args(args)
-    import torch
 
-    from w2v_lite.data import audio
     from w2v_lite.lengths import output_lengths, receptive_field
-    from w2v_lite.teach.explain import LONG_CLIP_SECONDS, batch_rows, explain_rows, format_table, long_clip_rows
+    from w2v_lite.teach.explain import LONG_CLIP_SECONDS, batch_report, explain_rows, format_table, long_clip_rows
 
     model = _model(args.config)
     cfg = model.config
     field, hop = receptive_field(cfg)
     if args.batch:
-        clips = [audio.load(p) for p in args.batch]
-        batch = audio.pad_batch(clips)
-        rows, mask = batch_rows(cfg, batch.sample_lengths.tolist())
-        with torch.no_grad():
-            out = model(batch.input_values, attention_mask=batch.attention_mask)
-        if not torch.equal(out.frame_mask, mask):
-            raise AssertionError("model frame mask disagrees with output_lengths")
-        rows = [(p, *r[1:]) for p, r in zip(args.batch, rows)]
-        print(f"config: {args.config}; batch of {len(clips)} padded to {batch.input_values.shape[1]} samples")
-        print(format_table(rows, ("clip", "samples", "frames")))
-        print("\nframe mask (# = real frame, . = padding):")
-        for p, row in zip(args.batch, mask):
-            print("".join("#" if v else "." for v in row.tolist()), p)
-        print(f"\nlast_hidden_state: {tuple(out.last_hidden_state.shape)}")
+        print(f"config: {args.config}; " + batch_report(model, args.batch))
         return
     clip, name = _clip(args)
     n = clip.shape[-1]
@@ -131,6 +118,30 @@ def figures(args: argparse.Namespace) -> None:
         print(path)
 
 
+def export(args: argparse.Namespace) -> None:
+    """Write the checkpoint in `args.model` as an ONNX graph (w2v_lite.export_onnx)."""
+    from w2v_lite.asr.pretrained import resolve_model
+    from w2v_lite.model.ctc import Wav2Vec2ForCTC
+    from w2v_lite.model.export import export_onnx
+    from w2v_lite.model.runtime import require_onnxruntime
+    from w2v_lite.model.wav2vec2 import Wav2Vec2Model
+
+    require_onnxruntime()  # the graph is of little use without it; say so before the export's seconds of work
+    folder = resolve_model(args.model)
+    ctc = _has_ctc_head(folder)  # a CTC checkpoint exports logits; any other, hidden states
+    model = Wav2Vec2ForCTC.from_pretrained(folder) if ctc else Wav2Vec2Model.from_pretrained(folder)
+    path = export_onnx(model, args.out, attention_mask=not args.no_attention_mask)
+    print(f"{path}\t{type(model).__name__}, inputs: input_values (B, L)"
+          f"{'' if args.no_attention_mask else ' + attention_mask (B, L)'}")
+
+
+def _has_ctc_head(folder: Path) -> bool:
+    """True when the checkpoint's weights include a CTC head (`lm_head.*`)."""
+    from w2v_lite.model import checkpoints
+
+    return any(k.startswith("lm_head.") for k in checkpoints.load_state_dict(folder))
+
+
 def classroom(args: argparse.Namespace) -> int:
     """Serve the classroom page (voila is imported only here; torch, matplotlib and anywidget only in the page's
     kernel, so the URL prints without them)."""
@@ -143,10 +154,27 @@ def classroom(args: argparse.Namespace) -> int:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error: `error: ...` plus where to look, exit code 2 (no usage dump)."""
+    """argparse with a one-line error: `error: ...` plus where to look, exit code 2 (no usage dump).
+
+    Values such as `-inf`, `-1e3` or `-nan` are read as (negative) numbers, not as unknown options, so
+    `--seconds -inf` reaches the flag's own check; a file whose name starts with "-" gets a hint at `--`.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def error(self, message: str) -> NoReturn:
+        dashed = [a for a in (self._argv or []) if a.startswith("-") and Path(a).is_file()]
+        if dashed:  # e.g. `transcribe -x.wav`: argparse took the file for an option
+            message += (f"; {dashed[0]} looks like a file whose name starts with '-': put `--` before the "
+                        f"file names (`-- {dashed[0]}`) or write ./{dashed[0]}")
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+    _argv: Sequence[str] | None = None  # the command line being parsed (set by `main`), for hints
+
+
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE)
 
 
 def _example(text: str) -> dict:
@@ -198,6 +226,21 @@ def add_figures_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     return p
 
 
+def add_export_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register `export --model DIR --out FILE.onnx [--no-attention-mask]` (sets `func`)."""
+    p = subparsers.add_parser("export", help="write a checkpoint as an ONNX graph (needs the fast extra)",
+                              description="Export a checkpoint folder (a CTC model, or a bare / pretraining "
+                                          "encoder) as one ONNX graph with a dynamic batch and length.",
+                              **_example("w2v-lite export --model w2v_lite/assets/checkpoints/ctc-tiny "
+                                         "--out ctc.onnx"))
+    p.add_argument("--model", required=True, help="checkpoint folder (ours or transformers' save_pretrained)")
+    p.add_argument("--out", required=True, help="the .onnx file to write (its folder must exist)")
+    p.add_argument("--no-attention-mask", action="store_true",
+                   help="export without the attention_mask input (unpadded clips only)")
+    p.set_defaults(func=export)
+    return p
+
+
 def add_classroom_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `classroom [--port P] [--no-browser]` (sets `func`)."""
     p = subparsers.add_parser("classroom", help="serve the classroom page (Voila, code hidden) on 127.0.0.1",
@@ -212,7 +255,7 @@ def add_classroom_parser(subparsers: argparse._SubParsersAction) -> argparse.Arg
 
 COMMANDS: tuple[Callable[[argparse._SubParsersAction], argparse.ArgumentParser], ...] = (
     add_explain_parser, add_transcribe_parser, add_align_parser, add_train_parser, add_figures_parser,
-    add_classroom_parser)
+    add_classroom_parser, add_export_parser)
 """Every subcommand, in --help order. Each registers itself the same way: ``add_X_parser(subparsers)`` adds
 its parser and sets ``func(args) -> exit code | None``, which `main` calls. A new command adds one here."""
 
@@ -240,7 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     way (`Parser.error`). Ctrl-C is one `interrupted` line and exit code 130 (128 + SIGINT), as a shell
     reports it. Anything else, a TypeError included, is a bug and keeps its traceback.
     """
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    Parser._argv = argv
     args = build_parser(argv[0] if argv else None).parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning

@@ -14,8 +14,15 @@ For the wav2vec 2.0 stack (kernels 10,3,3,3,3,2,2; strides 5,2,2,2,2,2,2) the se
     T = floor((L - 400) / 320) + 1      for L >= 400, and T = 0 below 400 samples,
 
 because one frame sees a receptive field of 400 samples (25 ms at 16 kHz) and consecutive frames start
-320 samples (20 ms) apart. Below one receptive field the layer-by-layer formula can go negative
-(transformers returns -1 for L < ~240); here it is clamped to 0 frames, as torchaudio does.
+320 samples (20 ms) apart. Below one receptive field the layer-by-layer formula with floor division can go
+negative: transformers' `_get_feat_extract_output_lengths` gives 0 frames for 80 to 399 samples and -1
+below 80. Here every layer is clamped at 0, so anything below 400 samples is 0 frames, as torchaudio does.
+
+**When a frame "is".** One convention for every time printed or drawn from frames in this package: frame t
+is at the **start** of its window, ``t * hop / sampling_rate`` seconds (320 t samples, 20 t ms at 16 kHz),
+as transformers' ``output_word_offsets``. A span of frames ``[a, b)`` is ``[start(a), start(b))``. The
+window itself runs 400 samples from there, so its centre is 12.5 ms later; nothing here uses the centre.
+Use `frame_start_seconds` rather than writing ``* 320 / 16000``.
 """
 
 from __future__ import annotations
@@ -97,6 +104,27 @@ def receptive_field(config: Wav2Vec2Config | None = None) -> tuple[int, int]:
     return layer_receptive_fields(config)[-1]
 
 
+@overload
+def frame_start_seconds(t: int, config: Wav2Vec2Config | None = None) -> float: ...
+@overload
+def frame_start_seconds(t: torch.Tensor, config: Wav2Vec2Config | None = None) -> torch.Tensor: ...
+@overload
+def frame_start_seconds(t: np.ndarray, config: Wav2Vec2Config | None = None) -> np.ndarray: ...
+
+
+def frame_start_seconds(t, config=None):
+    """The package's one frame-time convention: frame `t` starts ``t * hop / sampling_rate`` seconds into
+    the clip (base: ``320 t / 16000``, so frame 1 is at 0.02 s). int -> float, (N,) tensor or array -> the
+    same shape in float. The end of a span of frames ``[a, b)`` is ``frame_start_seconds(b)``."""
+    config = config if config is not None else Wav2Vec2Config.base()
+    hop = receptive_field(config)[1]
+    if isinstance(t, torch.Tensor):
+        return t.double() * hop / config.sampling_rate
+    if isinstance(t, np.ndarray):
+        return t.astype(np.float64) * hop / config.sampling_rate
+    return t * hop / config.sampling_rate
+
+
 def samples_for_frames(num_frames: int, config: Wav2Vec2Config | None = None) -> tuple[int, int]:
     """The inverse of `output_lengths`: the range ``[lo, hi]`` of sample counts that give exactly
     `num_frames` frames (int -> (int, int)). Base: T frames need ``400 + 320 (T-1)`` to ``400 + 320 T - 1``
@@ -146,10 +174,24 @@ def frame_mask(frame_lengths: torch.Tensor, num_frames: int) -> torch.Tensor:
     """Valid-frame mask from per-clip frame counts: (B,) long -> (B, T) bool, True on real frames.
 
     Assumes right padding (the valid frames of a clip come first), like every wav2vec 2.0 code base.
+    Raises TypeError for anything but an integer tensor and ValueError for a count outside [0, T]: a mask
+    cannot show frames the clip does not have, so such a count is a bug upstream, not something to clip.
     """
+    if not isinstance(frame_lengths, torch.Tensor):
+        raise TypeError(f"frame_lengths must be an integer torch.Tensor of shape (B,), got "
+                        f"{type(frame_lengths).__name__}; wrap it as torch.tensor([...])")
+    if frame_lengths.is_floating_point() or frame_lengths.is_complex() or frame_lengths.dtype == torch.bool:
+        raise TypeError(f"frame_lengths must hold integer frame counts, got {frame_lengths.dtype}")
+    if isinstance(num_frames, torch.Tensor) and num_frames.dim() == 0 and not num_frames.is_floating_point():
+        num_frames = int(num_frames)
+    if isinstance(num_frames, bool) or not isinstance(num_frames, (int, np.integer)):
+        raise TypeError(f"num_frames must be an int (T), got {type(num_frames).__name__}")
     if frame_lengths.dim() != 1:
         raise ValueError(f"frame_lengths must have shape (B,), got {tuple(frame_lengths.shape)}")
-    return lengths_to_mask(frame_lengths, num_frames)
+    if num_frames < 0 or (frame_lengths < 0).any() or (frame_lengths > num_frames).any():
+        raise ValueError(f"frame_lengths must lie in [0, T = {num_frames}], got {frame_lengths.tolist()}; a count "
+                         "above T means the lengths and the frames come from different batches")
+    return lengths_to_mask(frame_lengths, int(num_frames))
 
 
 def lengths_from_attention_mask(attention_mask: torch.Tensor, num_samples: int | None = None) -> torch.Tensor:

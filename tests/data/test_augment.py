@@ -1,5 +1,6 @@
 """w2v_lite.data.augment: speed changes move duration and pitch, the telephone band cuts the top, noise has
-the asked SNR, `Augment` is reproducible from its generator, and `--augment` training resumes exactly."""
+the asked SNR and colour, synthetic rooms decay at their RT60, clipping bounds the signal, edges shift by the
+asked samples, `Augment` is reproducible from its generator, and `--augment` training resumes exactly."""
 
 import numpy as np
 import pytest
@@ -8,13 +9,26 @@ from safetensors.torch import load_file
 
 from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.data import audio
-from w2v_lite.data.augment import Augment, add_noise, change_speed, telephone
+from w2v_lite.data.augment import (
+    Augment,
+    add_noise,
+    babble,
+    change_speed,
+    clip_gain,
+    pink_noise,
+    reverberate,
+    shift_edges,
+    synthetic_rir,
+    telephone,
+    white_noise,
+)
 from w2v_lite.data.dataset import AudioFolder
 from w2v_lite.data.tokenizer import CharTokenizer
 from w2v_lite.train.ctc import CTC_DEFAULTS, CTCTask
 from w2v_lite.train.loop import TrainArgs, train
 
 SR = 16000
+OFF = {"p_shift": 0.0, "p_speed": 0.0, "p_reverb": 0.0, "p_noise": 0.0, "p_clip": 0.0, "p_telephone": 0.0}
 
 
 def _sine(freq: float, n: int = SR) -> torch.Tensor:
@@ -74,13 +88,14 @@ def test_augment_is_reproducible_and_off_when_probabilities_are_zero():
     assert all(torch.equal(a, b) for a, b in zip(*runs, strict=True))
     assert len({w.numel() for w in runs[0]}) > 1  # speed changes happened
     assert any(not torch.equal(w, wave) for w in runs[0])
-    off = Augment(p_speed=0.0, p_telephone=0.0, p_noise=0.0)
+    off = Augment(**OFF)
     assert torch.equal(off(wave, np.random.default_rng(0)), wave)
-    always = Augment(p_speed=1.0, speed=(1.25, 1.25), p_telephone=0.0, p_noise=0.0)
+    always = Augment(**{**OFF, "p_speed": 1.0, "speed": (1.25, 1.25)})
     assert always(wave, np.random.default_rng(0)).numel() == int(np.ceil(wave.numel() / 1.25))
 
 
-@pytest.mark.parametrize(("field", "value"), [("p_noise", 1.5), ("p_speed", -0.1), ("speed", (1.2, 0.9))])
+@pytest.mark.parametrize(("field", "value"), [("p_noise", 1.5), ("p_speed", -0.1), ("speed", (1.2, 0.9)),
+                                            ("p_reverb", 2.0), ("rt60", (0.9, 0.1)), ("snr_db", (30.0, 5.0))])
 def test_augment_rejects_bad_settings(field, value):
     with pytest.raises(ValueError, match=field):
         Augment(**{field: value})
@@ -127,3 +142,132 @@ def test_augmented_ctc_training_resumes_exactly(tmp_path):
     a, b = load_file(tmp_path / "full" / "model.safetensors"), load_file(tmp_path / "split" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [r["frames"] for r in full] == [r["frames"] for r in resumed]  # same speed changes, same lengths
+
+
+def _slope_db_per_octave(noise: np.ndarray) -> float:
+    """Least-squares slope of the power spectrum (dB) against log2(frequency), 50 Hz - 7 kHz."""
+    power = np.abs(np.fft.rfft(noise)) ** 2
+    freqs = np.fft.rfftfreq(noise.size, 1 / SR)
+    band = (freqs > 50) & (freqs < 7000)
+    return float(np.polyfit(np.log2(freqs[band]), 10 * np.log10(power[band]), 1)[0])
+
+
+def test_white_noise_is_flat_and_pink_noise_falls_3_db_per_octave():
+    rng = np.random.default_rng(0)
+    assert _slope_db_per_octave(white_noise(8 * SR, rng)) == pytest.approx(0.0, abs=0.2)
+    assert _slope_db_per_octave(pink_noise(8 * SR, rng)) == pytest.approx(-10 * np.log10(2), abs=0.2)
+
+
+@pytest.mark.parametrize("kind", ["white", "pink", "babble"])
+@pytest.mark.parametrize("snr_db", [0.0, 10.0, 25.0])
+def test_every_noise_is_added_at_the_requested_snr(kind, snr_db):
+    wave = _sine(300.0, 2 * SR)
+    rng = np.random.default_rng(3)
+    others = [audio.load(p) for p, _ in audio.corpus_items("train")[:5]]
+    if kind == "babble":
+        noise = babble(others, wave.numel(), rng)
+    else:
+        noise = {"white": white_noise, "pink": pink_noise}[kind](wave.numel(), rng)
+    noisy = add_noise(wave, snr_db, rng, noise)
+    added = (noisy - wave).double()
+    snr = 10 * np.log10(float(wave.double().pow(2).mean()) / float(added.pow(2).mean()))
+    assert snr == pytest.approx(snr_db, abs=0.05)
+    with pytest.raises(ValueError, match="noise must have shape"):
+        add_noise(wave, snr_db, rng, noise[:-1])
+
+
+def test_babble_is_other_speech_not_noise():
+    """Babble from speech clips keeps speech's uneven loudness (syllables and gaps), unlike stationary noise."""
+    others = [audio.load(p) for p, _ in audio.corpus_items("train")[:6]]
+    rng = np.random.default_rng(0)
+
+    def spread(x: np.ndarray) -> float:  # loudest / quietest 25 ms frame
+        level = np.sqrt((x.reshape(-1, 400) ** 2).mean(axis=1))
+        return float(level.max() / level.min())
+
+    assert spread(babble(others, 2 * SR, rng, voices=(2, 2))) > 10
+    assert spread(pink_noise(2 * SR, rng)) < 3
+    assert babble([], 100, rng).shape == (100,)  # no other clips: pink noise instead
+
+
+@pytest.mark.parametrize("rt60", [0.2, 0.5, 1.0])
+def test_synthetic_rir_energy_falls_60_db_in_rt60(rt60):
+    """Schroeder backward integration of the RIR's energy, fitted between -5 and -25 dB (T20) and extrapolated
+    to -60 dB, gives back the RT60 asked for."""
+    rir = synthetic_rir(rt60, np.random.default_rng(0), direct_to_reverb_db=-20.0)  # tail dominates
+    assert rir.size == int(rt60 * SR) and rir[0] == 1.0
+    edc = np.cumsum(rir[::-1] ** 2)[::-1]
+    edc_db = 10 * np.log10(edc / edc[0])
+    fit = (edc_db < -5) & (edc_db > -25)
+    slope = np.polyfit(np.arange(rir.size)[fit] / SR, edc_db[fit], 1)[0]  # dB per second
+    assert -60 / slope == pytest.approx(rt60, rel=0.1)
+
+
+def test_synthetic_rir_direct_to_reverb_ratio():
+    rir = synthetic_rir(0.4, np.random.default_rng(1), direct_to_reverb_db=6.0)
+    assert 10 * np.log10(rir[0] ** 2 / np.sum(rir[1:] ** 2)) == pytest.approx(6.0, abs=1e-6)
+    with pytest.raises(ValueError, match="rt60"):
+        synthetic_rir(0.0, np.random.default_rng(1))
+
+
+def test_reverberate_smears_a_click_into_a_decaying_tail():
+    click = torch.zeros(SR)
+    click[1000] = 1.0
+    out = reverberate(click, 0.3, np.random.default_rng(2), direct_to_reverb_db=0.0)
+    assert out.shape == click.shape and out.dtype == torch.float32
+    wet = out.double()
+    assert float(wet[:1000].abs().max()) < 1e-9  # causal: nothing before the click (FFT rounding only)
+    tail = wet[1001:].pow(2)
+    early, late = float(tail[: SR // 10].sum()), float(tail[SR // 10 : SR // 5].sum())
+    # the second 100 ms of a 0.3 s RT60 tail is 20 dB (60 * 0.1 / 0.3) below the first
+    assert 10 * np.log10(early / late) == pytest.approx(20.0, abs=3.0)
+    assert float(wet.pow(2).mean()) == pytest.approx(float(click.double().pow(2).mean()), rel=1e-6)  # same power
+
+
+def test_clip_gain_bounds_the_signal_and_flattens_only_the_peaks():
+    wave = _sine(200.0)  # peak 0.5
+    loud = clip_gain(wave, 12.0)  # x3.98: peak ~2 -> clipped
+    assert float(loud.abs().max()) <= 1.0
+    share_clipped = float((loud.abs() == 1.0).float().mean())
+    # |3.98 * 0.5 sin| >= 1 where |sin| >= 0.502: 2/3 of the period, by arcsin
+    # (80 samples a period: the share is counted in steps of 1/40)
+    assert share_clipped == pytest.approx(1 - 2 * np.arcsin(1 / (0.5 * 10 ** 0.6)) / np.pi, abs=0.025)
+    quiet = clip_gain(wave, -6.0)
+    assert torch.allclose(quiet, wave * 10 ** (-6 / 20))  # no clipping below full scale
+
+
+def test_shift_edges_adds_silence_or_trims():
+    wave = torch.arange(1, 11, dtype=torch.float32)
+    assert torch.equal(shift_edges(wave, 3, 2), torch.cat([torch.zeros(3), wave, torch.zeros(2)]))
+    assert torch.equal(shift_edges(wave, -2, -3), wave[2:7])
+    assert torch.equal(shift_edges(wave, -1, 4), torch.cat([wave[1:], torch.zeros(4)]))
+    with pytest.raises(ValueError, match="leaves nothing"):
+        shift_edges(wave, -5, -5)
+
+
+def test_each_augment_switch_does_its_own_transform():
+    """With one probability at 1 and the rest 0, Augment applies exactly that transform (same generator draws)."""
+    wave = audio.load(audio.corpus_items("train")[1][0])
+    others = [audio.load(p) for p, _ in audio.corpus_items("train")[2:5]]
+    shifted = Augment(**{**OFF, "p_shift": 1.0, "shift": (1600, 1600)})(wave, np.random.default_rng(0))
+    assert shifted.numel() == wave.numel() + 3200 and torch.equal(shifted[1600:-1600], wave)
+    clipped = Augment(**{**OFF, "p_clip": 1.0, "clip_db": (6.0, 6.0)})(wave, np.random.default_rng(0))
+    assert float(clipped.abs().max()) == 1.0 and float((clipped.abs() == 1.0).float().mean()) > 0.001
+    roomy = Augment(**{**OFF, "p_reverb": 1.0})(wave, np.random.default_rng(0))
+    assert roomy.shape == wave.shape and not torch.equal(roomy, wave)
+    noisy = Augment(**{**OFF, "p_noise": 1.0, "snr_db": (10.0, 10.0)})(wave, np.random.default_rng(0), others)
+    added = (noisy - wave).double()
+    assert 10 * np.log10(float(wave.double().pow(2).mean()) / float(added.pow(2).mean())) == pytest.approx(
+        10.0, abs=0.05)
+
+
+def test_augment_uses_all_its_transforms_over_many_clips_and_is_seeded():
+    wave = audio.load(audio.corpus_items("train")[0][0])
+    others = [audio.load(p) for p, _ in audio.corpus_items("train")[1:4]]
+    aug = Augment()
+    a = [aug(wave, np.random.default_rng(s), others) for s in range(30)]
+    b = [aug(wave, np.random.default_rng(s), others) for s in range(30)]
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+    assert all(x.dtype == torch.float32 and bool(torch.isfinite(x).all()) for x in a)
+    assert any(float(x.abs().max()) == 1.0 for x in a)  # some clipped
+    assert len({x.numel() for x in a}) > 10  # shifts and speed changes

@@ -48,9 +48,10 @@ def test_emission_figure(loaded):
     wave_ax, image_ax, _colorbar = fig.axes
     assert em.text in wave_ax.get_title() and clips[1].text in wave_ax.get_title()
     assert image_ax.get_images()[0].get_array().shape == (tok.vocab_size, em.num_frames)
-    # the image spans the frames' hops on the waveform's time axis
+    # the image spans the frames' hops from their window starts (the frame-start convention): column t is
+    # samples [320 t, 320 (t + 1))
     left, right, _, _ = image_ax.get_images()[0].get_extent()
-    assert left == pytest.approx((200 - 160) / 16000) and right == pytest.approx((em.num_frames * 320 + 40) / 16000)
+    assert left == 0 and right == pytest.approx(em.num_frames * 320 / 16000)
     dots = sum(len(c.get_offsets()) for c in image_ax.collections)
     assert dots == em.num_frames  # one greedy-path dot per frame
 

@@ -1,6 +1,7 @@
 """w2v_lite.teach.figures: every figure draws the measured data, and regenerating gives identical PNG bytes."""
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,3 +149,25 @@ def test_cli_passes_the_output_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(F, "make_all", fake_make_all)
     assert cli_main(["figures", "--out", str(tmp_path)]) == 0
     assert seen["out"] == str(tmp_path) and "x.png" in capsys.readouterr().out
+
+
+COMMITTED = Path(__file__).resolve().parents[2] / "figures"
+
+
+@pytest.mark.slow
+def test_every_committed_figure_is_what_the_current_code_draws(tmp_path, one_thread):
+    # redraw every figure from the current code and checkpoints (as `w2v-lite figures` does: one thread,
+    # matplotlib's default rcParams) and compare the decoded pixels with the committed PNGs, so a change in
+    # the code, a checkpoint or a measurement that moves a figure fails here until `make figures` is rerun
+    from matplotlib.image import imread
+
+    drawn = {p.name: p for p in F.make_all(tmp_path)}
+    committed = {p.name: p for p in COMMITTED.glob("*.png")}
+    assert sorted(drawn) == sorted(committed), "figures/ and make_all() disagree on which figures exist"
+    stale = []
+    for name, path in sorted(drawn.items()):
+        new, old = imread(path), imread(committed[name])
+        if new.shape != old.shape or not np.array_equal(new, old):
+            changed = "size" if new.shape != old.shape else f"{(np.abs(new - old).max(-1) > 0).mean():.1%} of pixels"
+            stale.append(f"{name} ({changed})")
+    assert not stale, f"stale figures, rerun `make figures`: {', '.join(stale)}"

@@ -106,8 +106,8 @@ def test_codes_figure_draws_codes_as_categories_under_the_waveform():
     assert [t.get_text() for t in g1.get_yticklabels()] == ["code 1", "code 2"]
     bars = g0.patches
     assert [b.get_y() + b.get_height() / 2 for b in bars] == [0, 0, 1, 0]  # row = category
-    # frame t's bar covers its 20 ms hop, centred in its 25 ms window: starts at (t*320 + 40) / 16000 s
-    np.testing.assert_allclose([b.get_x() for b in bars], (np.arange(4) * 320 + 40) / 16000)
+    # frame t's bar covers its 20 ms hop from its window's start (the frame-start convention): t*320 / 16000 s
+    np.testing.assert_allclose([b.get_x() for b in bars], np.arange(4) * 320 / 16000)
     assert bars[0].get_width() == pytest.approx(0.02)
     assert bars[0].get_facecolor() == bars[1].get_facecolor() != bars[2].get_facecolor()  # one colour per code
     assert "2 different codes" in g0.get_title() and fig.axes[-1].get_xlabel() == "time (s)"

@@ -17,14 +17,14 @@ our trainer does, and gets a mask when the model can use one (layer norm, or the
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from w2v_lite.config import Wav2Vec2Config
-from w2v_lite.data.tokenizer import CharTokenizer
+from w2v_lite.data.tokenizer import CharTokenizer, read_json_object
 from w2v_lite.errors import UsageError
+from w2v_lite.model.checkpoints import load_config
 from w2v_lite.model.ctc import Wav2Vec2ForCTC, check_vocabulary
 
 __all__ = ["DEFAULT_MODEL_DIR", "Preprocessing", "load_checkpoint", "read_preprocessing", "resolve_model"]
@@ -48,37 +48,40 @@ class Preprocessing:
         return cls(do_normalize=True, return_attention_mask=own_mask, sampling_rate=config.sampling_rate)
 
 
-def _processor_settings(folder: Path) -> dict:
+def _processor_settings(folder: Path) -> tuple[dict, Path | None]:
     """The feature extractor's settings from preprocessor_config.json (or transformers 5's
-    processor_config.json), {} when there is neither; UsageError naming a file that is not a JSON object."""
+    processor_config.json) and the file they came from, ({}, None) when there is neither; ValueError naming
+    the file (and field) for bad UTF-8, bad JSON or another JSON type."""
     for name, key in (("preprocessor_config.json", None), ("processor_config.json", "feature_extractor")):
         path = folder / name
         if not path.is_file():
             continue
-        try:
-            settings = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
-            raise UsageError(f"{path} is not valid JSON ({err}); restore the checkpoint's {name}") from err
-        if isinstance(settings, dict) and key is not None:
-            settings = settings.get(key, settings)
-        if not isinstance(settings, dict):
-            raise UsageError(f"{path} holds a JSON {type(settings).__name__}, but it must be a JSON object")
-        return settings
-    return {}
+        settings = read_json_object(path, "feature-extractor settings")
+        if key is not None and key in settings:
+            settings = settings[key]
+            if not isinstance(settings, dict):
+                raise UsageError(f"{path}: field {key!r} must be a JSON object of feature-extractor settings, got "
+                                 f"{settings!r}")
+        return settings, path
+    return {}, None
 
 
 def read_preprocessing(folder: str | Path, model: Wav2Vec2ForCTC) -> Preprocessing:
     """The folder's feature-extractor settings, or ours when it has none (see the module docstring)."""
     folder = Path(folder)
-    settings = _processor_settings(folder)
+    settings, source = _processor_settings(folder)
     ours = Preprocessing.ours(model.config)
+    for key in ("do_normalize", "return_attention_mask"):
+        if key in settings and not isinstance(settings[key], bool):
+            raise UsageError(f"{source}: field {key!r} must be true or false, got {settings[key]!r}")
     rate = settings.get("sampling_rate", ours.sampling_rate)
-    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate != ours.sampling_rate:
+    if isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0:
+        raise UsageError(f"{source}: field 'sampling_rate' must be a positive int (samples per second), got {rate!r}")
+    if rate != ours.sampling_rate:
         raise UsageError(f"{folder}: preprocessor sampling_rate {rate!r} disagrees with config.json's "
                          f"{ours.sampling_rate}; fix one of the two files")
-    return Preprocessing(do_normalize=bool(settings.get("do_normalize", ours.do_normalize)),
-                         return_attention_mask=bool(settings.get("return_attention_mask",
-                                                                 ours.return_attention_mask)),
+    return Preprocessing(do_normalize=settings.get("do_normalize", ours.do_normalize),
+                         return_attention_mask=settings.get("return_attention_mask", ours.return_attention_mask),
                          sampling_rate=ours.sampling_rate)
 
 
@@ -89,7 +92,10 @@ def resolve_model(source: str | os.PathLike[str]) -> Path:
     if path.is_dir():
         return path
     text = str(source)
-    if path.exists() or text.count("/") != 1 or text.startswith((".", "/")) or os.sep in text.replace("/", ""):
+    if path.exists():
+        raise ValueError(f"--model {text} is a file, not a folder; pass the folder that holds config.json, the "
+                         f"weights and vocab.json (here perhaps {path.parent})")
+    if text.count("/") != 1 or text.startswith((".", "/")) or os.sep in text.replace("/", ""):
         raise ValueError(f"model folder {text} does not exist; pass a folder written by save_pretrained "
                          "(or a Hub id such as facebook/wav2vec2-base-960h)")
     try:
@@ -110,6 +116,11 @@ def load_checkpoint(source: str | os.PathLike[str]) -> tuple[Wav2Vec2ForCTC, Cha
     folder without vocab.json raises ValueError (ids could not be turned into text)."""
     folder = resolve_model(source)
     tokenizer = CharTokenizer.load(folder)  # first: no point loading weights that can't be decoded
+    config = load_config(folder)
+    if config.vocab_size != tokenizer.vocab_size:  # before the weights, whose lm_head would only show shapes
+        raise ValueError(f"{folder}: config.json says vocab_size {config.vocab_size} but vocab.json holds "
+                         f"{tokenizer.vocab_size} tokens; they must agree: use the vocab.json the model was trained "
+                         "with, or correct vocab_size")
     model = Wav2Vec2ForCTC.from_pretrained(folder).eval()
     check_vocabulary(model.config, tokenizer, str(folder))
     return model, tokenizer, read_preprocessing(folder, model)

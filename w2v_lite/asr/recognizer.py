@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, overload
 
-import soundfile as sf
 import torch
 from torch.nn import functional as F
 from tqdm import tqdm
@@ -50,10 +49,10 @@ from w2v_lite.asr.chunking import (
 from w2v_lite.asr.decoding import Decoder, greedy
 from w2v_lite.asr.pretrained import DEFAULT_MODEL_DIR, Preprocessing, load_checkpoint
 from w2v_lite.config import Wav2Vec2Config
-from w2v_lite.data.audio import load, normalize, pad_batch
+from w2v_lite.data.audio import duration, load, normalize, pad_batch
 from w2v_lite.data.tokenizer import CharTokenizer
 from w2v_lite.errors import UsageError, naming
-from w2v_lite.lengths import output_lengths, receptive_field
+from w2v_lite.lengths import frame_start_seconds, output_lengths, receptive_field
 
 __all__ = ["BATCH_SECONDS", "CTCModel", "FrameStep", "Recognizer", "Transcript"]
 
@@ -94,11 +93,16 @@ class Transcript:
     words: list[WordSpan] = field(default_factory=list, repr=False)
     error: str | None = None
 
-    def as_dict(self) -> dict:
-        """The --json form: {"file", "text", "words": [{"word", "start", "end"}]} (times in seconds)."""
+    def as_dict(self, frames: bool = False) -> dict:
+        """The --json form: {"file", "text", "words": [{"word", "start", "end"}]} (times in seconds), plus
+        with `frames` (--frames) "frames": [{"frame", "start_ms", "end_ms", "token"}], the frame path."""
         if self.error is not None:
             return {"file": self.path, "error": self.error}
-        return {"file": self.path, "text": self.text, "words": [w.as_dict() for w in self.words]}
+        out = {"file": self.path, "text": self.text, "words": [w.as_dict() for w in self.words]}
+        if frames:  # asked for (--frames): the frame path, one entry per frame
+            out["frames"] = [{"frame": f.frame, "start_ms": round(f.start_ms, 3), "end_ms": round(f.end_ms, 3),
+                              "token": f.token} for f in self.frames]
+        return out
 
 
 @dataclass
@@ -118,15 +122,24 @@ class Recognizer:
 
     @classmethod
     def load(
-        cls, source: str | os.PathLike[str] = DEFAULT_MODEL_DIR, decoder: Decoder = greedy, fast: bool = False
+        cls, source: str | os.PathLike[str] = DEFAULT_MODEL_DIR, decoder: Decoder = greedy, fast: bool = False,
+        backend: str = "torch",
     ) -> Recognizer:
         """The one loader: a checkpoint folder (ours or transformers' `save_pretrained`, see
         `asr.pretrained`) or a Hub id -> `Recognizer` (model in eval mode). `fast=True` runs int8 Linear
-        layers (`optimize_for_inference`): faster, outputs move slightly. ValueError when it can't."""
+        layers (`optimize_for_inference`): faster, outputs move slightly. ``backend="onnxruntime"`` runs the
+        exported graph in ONNX Runtime (exact in fp32; int8 MatMuls with `fast`; needs the `fast` extra).
+        ValueError when it can't."""
         model, tokenizer, preprocessing = load_checkpoint(source)
-        if fast:
-            model = model.optimize_for_inference(quantize="int8")
-        return cls(model, tokenizer, preprocessing, decoder, str(source))
+        quantize = "int8" if fast else None
+        run: CTCModel = model
+        if backend == "onnxruntime":
+            run = model.optimize_for_inference(quantize=quantize, backend="onnxruntime")
+        elif backend != "torch":
+            raise UsageError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
+        elif fast:
+            run = model.optimize_for_inference(quantize="int8")
+        return cls(run, tokenizer, preprocessing, decoder, str(source))
 
     # ---- what the model and its config say --------------------------------------------------------------
 
@@ -142,8 +155,9 @@ class Recognizer:
 
     @property
     def hop_seconds(self) -> float:
-        """Seconds between frame starts (0.02 for the wav2vec 2.0 conv stack at 16 kHz)."""
-        return receptive_field(self.config)[1] / self.sampling_rate
+        """Seconds between frame starts (0.02 for the wav2vec 2.0 conv stack at 16 kHz). Word times are
+        frame starts, the package's one convention (`lengths.frame_start_seconds`)."""
+        return frame_start_seconds(1, self.config)
 
     @property
     def ignores_padding(self) -> bool:
@@ -223,9 +237,9 @@ class Recognizer:
             if num_samples <= CHUNK_ABOVE_SECONDS * self.sampling_rate:
                 return None
             chunk_seconds = CHUNK_SECONDS
-        if not chunk_seconds >= MIN_CHUNK_SECONDS:
+        if not MIN_CHUNK_SECONDS <= chunk_seconds < float("inf"):
             raise UsageError(f"chunk_seconds must be at least {MIN_CHUNK_SECONDS:g} s (each window needs context; "
-                             f"the default is {CHUNK_SECONDS:g} s), got {chunk_seconds}")
+                             f"the default is {CHUNK_SECONDS:g} s) and finite, got {chunk_seconds}")
         return chunk_seconds, min(STRIDE_SECONDS, chunk_seconds / 10)
 
     def _device(self) -> torch.device:
@@ -362,19 +376,23 @@ class Recognizer:
         done = {k: self.decode(lg, int(clips[k].numel()), paths[k]) for k, lg in zip(clips, logits, strict=True)}
         return [done[k] if k in done else failed[k] for k in range(len(items))]
 
-    def align(self, audio: Audio, transcript: str, chunk_seconds: float | None = None) -> Alignment:
+    def align(self, audio: Audio, transcript: str, chunk_seconds: float | None = None,
+              warn: bool = True) -> Alignment:
         """A waveform (L,) at the model's rate or an audio file + what it says -> `Alignment` (words with
         times, tokens, frame path): the best CTC path that spells the transcript (Viterbi).
 
         Characters the vocabulary lacks raise ValueError naming them (an <unk> has nothing to align to), as
         does audio too short for the transcript; errors about a file name it. The words keep the
-        transcript's spelling and case.
+        transcript's spelling and case. Each word and the clip get scores against the greedy path; when the
+        result should not be trusted (silence, a clip too short for the transcript, a mismatch) a UserWarning
+        says why, unless `warn=False` (`Alignment.warning` says it either way).
         """
         name = str(audio) if isinstance(audio, (str, os.PathLike)) else None
         try:
             clip = self.read(audio)
             check_transcript(transcript, self.tokenizer)  # before running the model
-            return align_logits(self.emissions(clip, chunk_seconds), transcript, self.tokenizer, self.hop_seconds)
+            return align_logits(self.emissions(clip, chunk_seconds), transcript, self.tokenizer, self.hop_seconds,
+                                clip, self.model.config.sampling_rate, warn)
         except ValueError as err:
             if name is None:
                 raise
@@ -402,12 +420,9 @@ def _names(items: list[Audio], single: bool) -> list[str | None]:
 
 
 def _file_seconds(path: Path) -> float:
-    """Seconds of audio in a file, from its header (0 when unreadable: `load` then reports why)."""
-    try:
-        info = sf.info(path)
-        return info.frames / info.samplerate
-    except (sf.SoundFileError, RuntimeError, OSError):
-        return 0.0
+    """Seconds of audio in a file, from its header (0 when unreadable, or a FIFO / pipe that can be read only
+    once: `load` then reads it or says why)."""
+    return duration(path)
 
 
 def _groups(seconds: list[float]) -> Iterator[list[int]]:

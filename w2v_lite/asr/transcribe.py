@@ -12,15 +12,59 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from w2v_lite.asr.alignment import WordSpan
 from w2v_lite.asr.chunking import CHUNK_ABOVE_SECONDS, CHUNK_SECONDS, MIN_CHUNK_SECONDS
+from w2v_lite.asr.decoding import Lexicon, beam_decoder
 from w2v_lite.asr.pretrained import DEFAULT_MODEL_DIR
 from w2v_lite.asr.recognizer import FrameStep, Recognizer, Transcript
 
-__all__ = ["DEFAULT_MODEL_DIR", "add_align_parser", "add_transcribe_parser", "format_frames", "format_words"]
+__all__ = ["BUNDLED_NOTE", "DEFAULT_MODEL_DIR", "add_align_parser", "add_transcribe_parser", "format_frames",
+           "format_words", "is_bundled", "model_words", "read_words", "with_beam"]
+
+WORDS_FILE = "words.txt"  # a checkpoint's own word list (one word a line): beam search keeps to it by default
+BUNDLED_NOTE = (
+    "note: the bundled ctc-tiny model knows 20 words (zero to nine; yes no up down left right on off stop go) "
+    "said by synthetic voices (speech synthesisers), not people. For real speech pass --model with a fine-tuned "
+    "CTC checkpoint: a save_pretrained folder or a Hub id such as facebook/wav2vec2-base-960h. "
+    "(--quiet hides this note)")
+
+
+def is_bundled(model_dir: str | os.PathLike[str]) -> bool:
+    """True for the committed ctc-tiny checkpoint (the default --model)."""
+    path = Path(model_dir)
+    return path.is_dir() and path.resolve() == DEFAULT_MODEL_DIR.resolve()
+
+
+def model_words(model_dir: str | os.PathLike[str]) -> list[str] | None:
+    """The word list a checkpoint folder ships (`words.txt`), or None (Hub ids and transformers' folders)."""
+    table = Path(model_dir) / WORDS_FILE
+    return table.read_text(encoding="utf-8").split() if table.is_file() else None
+
+
+def read_words(spec: str) -> list[str]:
+    """--words FILE|LIST -> words: a file's whitespace-separated words, else a comma- or space-separated list."""
+    path = Path(spec)
+    text = path.read_text(encoding="utf-8") if path.is_file() else spec.replace(",", " ")
+    words = text.split()
+    if not words:
+        raise ValueError(f"--words {spec!r} gives no words; pass a file with one word a line or \"two,three\"")
+    return words
+
+
+def with_beam(recognizer: Recognizer, beam: int = 1, words: Sequence[str] | None = None) -> Recognizer:
+    """The recognizer decoding by prefix beam search with `beam` prefixes, kept to `words` if given (a word
+    list also searches with beam 1); beam 1 without words leaves it greedy. Text, word times and frames then
+    follow the best hypothesis' frame path."""
+    if beam == 1 and words is None:
+        return recognizer
+    lexicon = Lexicon(words, recognizer.tokenizer) if words is not None else None
+    return recognizer.with_decoder(beam_decoder(recognizer.tokenizer, beam, lexicon))
 
 
 def format_frames(steps: Sequence[FrameStep], blank: str = "_") -> str:
@@ -40,8 +84,12 @@ def format_words(words: Sequence[WordSpan]) -> str:
 
 
 def _naming(path: str | None, error: str) -> str:
-    """The error, prefixed with the file it is about unless it already names it."""
-    return error if path is None or path in error else f"{path}: {error}"
+    """The error, prefixed with the file it is about unless it already names it (a name that is not UTF-8
+    shown with escapes, as it could not be printed otherwise)."""
+    if path is None:
+        return error
+    shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return error if path in error or shown in error else f"{shown}: {error}"
 
 
 def _print(result: Transcript, args: argparse.Namespace) -> None:
@@ -49,7 +97,7 @@ def _print(result: Transcript, args: argparse.Namespace) -> None:
     if result.error is not None:
         print(f"error: {_naming(result.path, result.error)}", file=sys.stderr)
     elif args.json:
-        print(json.dumps(result.as_dict(), ensure_ascii=False))
+        print(json.dumps(result.as_dict(frames=args.frames), ensure_ascii=False))
     else:
         print(f"{result.path}\t{result.text}")
         if args.timestamps:
@@ -58,8 +106,27 @@ def _print(result: Transcript, args: argparse.Namespace) -> None:
             print(format_frames(result.frames))
 
 
+def _note(args: argparse.Namespace) -> None:
+    """The bundled model's limits, once on stderr after a successful run, unless --quiet. (After the output,
+    and not when something failed: a bad input still gets exactly one `error:` line.)"""
+    if not args.quiet and is_bundled(args.model):
+        print(BUNDLED_NOTE, file=sys.stderr)
+
+
+def _decoder_words(args: argparse.Namespace) -> list[str] | None:
+    """--words, else (with --beam 2 or more) the model's own word list, unless --no-words."""
+    if args.no_words and args.words is not None:
+        raise ValueError("--words and --no-words contradict each other; give one")
+    if args.words is not None:
+        return read_words(args.words)
+    if args.beam > 1 and not args.no_words:
+        return model_words(args.model)
+    return None
+
+
 def _run(args: argparse.Namespace) -> int:
-    recognizer = Recognizer.load(args.model, fast=args.fast)
+    words = _decoder_words(args)
+    recognizer = with_beam(Recognizer.load(args.model, fast=args.fast, backend=args.backend), args.beam, words)
     results = recognizer.transcribe(args.files, chunk_seconds=args.chunk_seconds, on_error="keep", progress=None)
     for result in results:
         _print(result, args)
@@ -67,6 +134,8 @@ def _run(args: argparse.Namespace) -> int:
     if failed > 1:  # each bad file already has its own error line; say how many when there were several
         print(f"error: {failed} of {len(results)} files could not be transcribed (see the lines above)",
               file=sys.stderr)
+    if not failed:
+        _note(args)
     return 2 if failed else 0
 
 
@@ -89,12 +158,24 @@ def add_transcribe_parser(subparsers: argparse._SubParsersAction) -> argparse.Ar
     p.add_argument("--frames", action="store_true", help="also print the per-frame argmax path with times in ms")
     p.add_argument("--timestamps", action="store_true", help="also print each word's start and end in seconds")
     p.add_argument("--json", action="store_true",
-                   help='one JSON object per file: {"file", "text", "words": [{"word", "start", "end"}]}')
+                   help='one JSON object per file: {"file", "text", "words": [{"word", "start", "end"}]}, '
+                        'with --frames also "frames": [{"frame", "start_ms", "end_ms", "token"}]')
     p.add_argument("--chunk-seconds", type=_chunk_seconds, default=None, metavar="S",
                    help=f"encode in overlapping windows of S seconds (default: only clips over "
                         f"{CHUNK_ABOVE_SECONDS:g} s, in {CHUNK_SECONDS:g} s windows)")
     p.add_argument("--fast", action="store_true",
                    help="int8 Linear layers (model.optimize_for_inference): faster, text may rarely differ")
+    p.add_argument("--beam", type=_beam_width, default=1, metavar="N",
+                   help="CTC prefix beam search keeping N prefixes (default 1: greedy, the per-frame argmax)")
+    p.add_argument("--words", default=None, metavar="FILE|LIST",
+                   help="keep the text to these words: a file (whitespace-separated) or a list \"yes,no,stop\"; "
+                        f"with --beam 2+ the model's own {WORDS_FILE} is used by default (the bundled model's "
+                        "20 words)")
+    p.add_argument("--no-words", action="store_true", help="no word list, even the model's own")
+    p.add_argument("--quiet", action="store_true", help="no note about the bundled model's limits on stderr")
+    p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                   help="run the model in torch (default) or as an exported graph in ONNX Runtime (needs the "
+                        "fast extra: pip install 'w2v_lite[fast]'); with --fast, int8 MatMuls")
     p.set_defaults(func=_run)
     return p
 
@@ -109,8 +190,20 @@ def _positive(text: str) -> float:
     return value
 
 
+def _beam_width(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of prefixes, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (1 = greedy), got {text}")
+    return value
+
+
 def _chunk_seconds(text: str) -> float:
     value = _positive(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds (the default is 20 s), got {text}")
     if value < MIN_CHUNK_SECONDS:
         raise argparse.ArgumentTypeError(f"must be at least {MIN_CHUNK_SECONDS:g} s (each window needs context; "
                                          f"the default is {CHUNK_SECONDS:g} s), got {text}")
@@ -118,14 +211,17 @@ def _chunk_seconds(text: str) -> float:
 
 
 def _run_align(args: argparse.Namespace) -> None:
-    result = Recognizer.load(args.model).align(args.file, args.transcript)
+    result = Recognizer.load(args.model).align(args.file, args.transcript, warn=False)
+    if result.warning is not None:  # silence, a clip too short for the transcript, or a mismatch
+        print(f"warning: {args.file}: {result.warning}", file=sys.stderr)
     text = " ".join(args.transcript.split())
     if args.json:
-        print(json.dumps({"file": str(args.file), "text": text, "words": [w.as_dict() for w in result.words]},
-                         ensure_ascii=False))
-        return
-    print(f"{args.file}\t{text}")
-    print(format_words(result.words))
+        print(json.dumps({"file": str(args.file), "text": text, "words": [w.as_dict() for w in result.words],
+                          **result.as_dict()}, ensure_ascii=False))
+    else:
+        print(f"{args.file}\t{text}")
+        print(format_words(result.words))
+    _note(args)
 
 
 def add_align_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -138,6 +234,9 @@ def add_align_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument("file", metavar="FILE", help="one audio file: WAV/FLAC/OGG, any rate, mono or stereo")
     p.add_argument("transcript", help="what the audio says, in quotes")
     _model_arg(p)
-    p.add_argument("--json", action="store_true", help='one JSON object: {"file", "text", "words": [...]}')
+    p.add_argument("--json", action="store_true",
+                   help='one JSON object: {"file", "text", "words": [{"word", "start", "end", "score", "vs_greedy"}], '
+                        '"score", "greedy_score", "vs_greedy", "warning"} (scores: mean log p per frame)')
+    p.add_argument("--quiet", action="store_true", help="no note about the bundled model's limits on stderr")
     p.set_defaults(func=_run_align)
     return p

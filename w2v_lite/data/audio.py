@@ -13,9 +13,13 @@ Reading uses `soundfile` and resampling `scipy.signal.resample_poly` (torchaudio
 
 from __future__ import annotations
 
+import functools
+import io
 import math
 import os
 import re
+import select
+import stat
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,10 +35,14 @@ from w2v_lite.lengths import lengths_to_mask, masked_mean_var
 __all__ = [
     "SAMPLING_RATE",
     "MIN_SAMPLING_RATE",
+    "MAX_SAMPLING_RATE",
+    "MAX_SECONDS",
+    "MAX_SAMPLES",
     "DEFAULT_CLIP_TRANSCRIPT",
     "AudioError",
     "PaddedBatch",
     "load",
+    "duration",
     "resample",
     "default_clip_path",
     "load_default",
@@ -44,14 +52,28 @@ __all__ = [
     "normalize",
 ]
 
-"""The rate every wav2vec 2.0 checkpoint was trained at (samples per second)."""
-
 DEFAULT_CLIP_TRANSCRIPT = "The quick brown fox jumps over the lazy dog."
 """What the embedded default clip says (synthesised by scripts/make_default_clip.py)."""
 
-MIN_SAMPLING_RATE = 4000
+MIN_SAMPLING_RATE = 1000
 """Lowest accepted rate (Hz): below it a file is almost surely mislabelled (a 1 Hz header turns 10 samples
 into 160 000), and it could not carry speech anyway."""
+
+MAX_SAMPLING_RATE = 768_000
+"""Highest accepted rate (Hz), the highest any audio interface records at; a header claiming more is
+corrupt (a 10 GHz header would ask the resampler for hundreds of GiB)."""
+
+MAX_SECONDS = 4 * 3600.0
+"""Longest file `load` reads: 4 hours (230 million samples, 0.9 GB as float32 at 16 kHz). Checked on the
+header, before any sample is read; cut longer recordings into parts (e.g. `ffmpeg -f segment`)."""
+
+MAX_SAMPLES = 2**30
+"""Most samples (frames x channels) `load` reads from one file, also checked on the header: 1.4 hours of
+48 kHz stereo, or 4 hours of 16 kHz in up to 4 channels."""
+
+STREAM_WAIT_SECONDS = 10.0
+"""How long `load` waits for the first byte from a FIFO, pipe or device before giving up (a FIFO that no
+program writes to would otherwise block forever)."""
 
 _ASSETS = Path(__file__).resolve().parent.parent / "assets"
 _VAR_EPS = 1e-7  # same epsilon as transformers' zero_mean_unit_var_norm
@@ -82,19 +104,97 @@ def _check_rate(rate: object, name: str) -> int:
     if rate < MIN_SAMPLING_RATE:
         raise ValueError(f"{name} is {rate} Hz, below the {MIN_SAMPLING_RATE} Hz minimum (telephone speech is "
                          f"8000 Hz); wav2vec 2.0 expects {SAMPLING_RATE} Hz audio")
+    if rate > MAX_SAMPLING_RATE:
+        raise ValueError(f"{name} is {rate} Hz, above the {MAX_SAMPLING_RATE} Hz maximum; wav2vec 2.0 expects "
+                         f"{SAMPLING_RATE} Hz audio")
     return int(rate)
 
 
 _SHORT_DATA = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 
 
-def _warn_if_cut_short(path: Path, info: sf._SoundFileInfo) -> None:
+def _warn_if_cut_short(path: Path, info: sf.SoundFile) -> None:
     """Warn when a WAV's data chunk declares more bytes than the file holds (a truncated download or copy)."""
     found = _SHORT_DATA.search(info.extra_info or "")
     if found and int(found.group(2)) < int(found.group(1)):
         warnings.warn(f"{path}: the WAV data chunk declares {found.group(1)} bytes but the file holds only "
                       f"{found.group(2)}; the file was cut short, so only its first "
                       f"{info.frames / info.samplerate:.2f} s are used", stacklevel=3)
+
+
+def _check_header(path: Path, info: sf.SoundFile) -> None:
+    """Refuse, from the header alone, a rate outside [MIN_SAMPLING_RATE, MAX_SAMPLING_RATE] or more audio
+    than `load` can hold (MAX_SECONDS, MAX_SAMPLES): before a single sample is allocated."""
+    rate = info.samplerate
+    if rate < MIN_SAMPLING_RATE:
+        raise AudioError(f"audio file {path} has a sample rate of {rate} Hz, below the {MIN_SAMPLING_RATE} Hz "
+                         f"minimum for speech; check the file's header or re-export it at {SAMPLING_RATE} Hz")
+    if rate > MAX_SAMPLING_RATE:
+        raise AudioError(f"audio file {path} has a sample rate of {rate} Hz, above the {MAX_SAMPLING_RATE} Hz "
+                         f"maximum; the header is corrupt or the file is not audio: re-export it at "
+                         f"{SAMPLING_RATE} Hz")
+    seconds = info.frames / rate
+    if seconds > MAX_SECONDS or info.frames * info.channels > MAX_SAMPLES:
+        raise AudioError(f"audio file {path} holds {seconds / 3600:.2f} hours ({info.frames} frames x "
+                         f"{info.channels} channels), more than load() reads at once (at most "
+                         f"{MAX_SECONDS / 3600:g} hours and {MAX_SAMPLES} samples); cut it into parts, e.g. "
+                         "`ffmpeg -i in.wav -f segment -segment_time 1800 part%03d.wav`")
+
+
+def _printable(path: Path) -> None:
+    """Refuse a file name that is not valid UTF-8 (bytes the file system allows, but that could be neither
+    printed nor stored in JSON), naming its bytes."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")  # printable, unlike the name itself
+        raise AudioError(f"{shown}: the file name is not valid UTF-8 (bytes {os.fsencode(path)!r}); rename the "
+                         "file (e.g. `convmv -f latin1 -t utf8 --notest FILE`)") from None
+
+
+def _read_stream(path: Path) -> bytes:
+    """All bytes of a FIFO, pipe or character device, read once (it cannot be read twice). Waits at most
+    STREAM_WAIT_SECONDS for the first byte, so a FIFO that no program writes to does not block forever."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opened without O_NONBLOCK waits for a writer
+    except OSError as err:
+        raise AudioError(f"cannot read {path}: {err.strerror or err}") from None
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP)
+        if not poller.poll(int(STREAM_WAIT_SECONDS * 1000)):
+            raise AudioError(f"{path}: nothing to read after {STREAM_WAIT_SECONDS:g} s (a FIFO with no program "
+                             "writing to it?); start the writer first, or pass a regular file")
+        os.set_blocking(fd, True)
+        chunks, size = [], 0
+        limit = int(MAX_SAMPLES * 4 + 2**20)  # the largest stream a 16-bit header could describe, and a margin
+        while chunk := os.read(fd, 2**20):
+            size += len(chunk)
+            if size > limit:
+                raise AudioError(f"{path}: the stream holds more than {limit} bytes, more than load() reads at "
+                                 "once; cut it into parts")
+            chunks.append(chunk)
+    except OSError as err:
+        raise AudioError(f"cannot read {path}: {err.strerror or err}") from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def _open(path: Path) -> io.IOBase:
+    """A binary file object to decode: a regular file opened once, or the bytes of a stream read once."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:
+        raise AudioError(f"cannot read {path}: {err.strerror or err}") from None
+    if stat.S_ISDIR(mode):
+        raise AudioError(f"{path} is a directory; pass the path of one audio file (WAV, FLAC, OGG)")
+    if stat.S_ISREG(mode):
+        try:
+            return open(path, "rb")  # closed by load
+        except OSError as err:
+            raise AudioError(f"cannot read {path}: {err.strerror or err}") from None
+    return io.BytesIO(_read_stream(path))  # FIFO, pipe (`<(cat a.wav)`), /dev/stdin, character device
 
 
 def resample(waveform: np.ndarray, orig_sr: int, target_sr: int = SAMPLING_RATE) -> np.ndarray:
@@ -121,37 +221,63 @@ def load(path: str | os.PathLike[str], sampling_rate: int = SAMPLING_RATE) -> to
 
     Integer PCM is scaled to [-1, 1) by soundfile (int16 / 32768). Multichannel audio is mixed to mono by
     averaging the channels. Other rates are resampled with `resample` (length ceil(N * sr / file_sr)).
+    The file is opened once: a FIFO, a pipe (`<(cat a.wav)`) or /dev/stdin is read once as a stream
+    (waiting at most STREAM_WAIT_SECONDS for a writer). The header is checked before any sample is read:
+    rates outside [MIN_SAMPLING_RATE, MAX_SAMPLING_RATE] Hz and files over MAX_SECONDS / MAX_SAMPLES are
+    refused.
 
-    Raises FileNotFoundError for a missing file, AudioError (a ValueError) for an unreadable, empty or
-    non-finite file, TypeError/ValueError for a bad `sampling_rate`.
+    Raises FileNotFoundError for a missing file, AudioError (a ValueError) for an unreadable, empty,
+    non-finite, too long or wrongly labelled file or a file name that is not UTF-8, TypeError/ValueError
+    for a bad `sampling_rate`.
     """
     sampling_rate = _check_rate(sampling_rate, "sampling_rate")
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     path = Path(path)
+    _printable(path)
     if not path.exists():
         raise FileNotFoundError(f"audio file not found: {path} (check the path, or use load_default())")
-    if path.is_dir():
-        raise AudioError(f"{path} is a directory; pass the path of one audio file (WAV, FLAC, OGG)")
+    source = _open(path)
     try:
-        info = sf.info(path)
-        if info.samplerate < MIN_SAMPLING_RATE:
-            raise AudioError(f"audio file {path} has a sample rate of {info.samplerate} Hz, below the "
-                             f"{MIN_SAMPLING_RATE} Hz minimum for speech; check the file's header or re-export it "
-                             f"at {SAMPLING_RATE} Hz")
-        _warn_if_cut_short(path, info)
-        data, file_sr = sf.read(path, dtype="float32", always_2d=True)  # (N, C)
+        with source, sf.SoundFile(source) as f:  # one open: header, then samples
+            _check_header(path, f)
+            _warn_if_cut_short(path, f)
+            file_sr = f.samplerate
+            mono = np.empty(f.frames, dtype=np.float32)  # (N,): mixed block by block, never (N, C) at once
+            n = 0
+            for block in f.blocks(blocksize=2**18, dtype="float32", always_2d=True):  # (n, C)
+                mono[n : n + len(block)] = block.mean(axis=1)
+                n += len(block)
+            mono = mono[:n]
     except (sf.SoundFileError, RuntimeError) as err:
         raise AudioError(
             f"cannot decode audio file {path}: {str(err).rstrip('.')}. Convert it to 16-bit WAV or FLAC "
             "(e.g. `ffmpeg -i in.mp3 -ac 1 -ar 16000 out.wav`)"
         ) from err
-    if data.shape[0] == 0:
+    if mono.shape[0] == 0:
         raise AudioError(f"audio file {path} contains no samples; record or choose a non-empty clip")
-    mono = data.mean(axis=1)  # (N,) average of channels
     if not np.isfinite(mono).all():
         raise AudioError(f"audio file {path} contains NaN or Inf samples; re-export it as PCM WAV/FLAC")
     return torch.from_numpy(np.ascontiguousarray(resample(mono, file_sr, sampling_rate)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _header_seconds(path: str, mtime_ns: int, size: int) -> float:
+    with sf.SoundFile(path) as f:
+        return f.frames / f.samplerate
+
+
+def duration(path: str | os.PathLike[str]) -> float:
+    """Seconds of audio in a regular file, from its header (read once per file version: cached by path,
+    modification time and size), for planning batches; 0.0 when it can't be told without reading the file
+    (a FIFO or pipe, which can be read only once), or the file is unreadable (`load` then says why)."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return 0.0
+        return _header_seconds(os.fsdecode(path), st.st_mtime_ns, st.st_size)
+    except (sf.SoundFileError, RuntimeError, OSError, ValueError, ZeroDivisionError):
+        return 0.0
 
 
 def default_clip_path() -> Path:
@@ -164,11 +290,15 @@ def load_default() -> torch.Tensor:
     return load(default_clip_path())
 
 
+CORPUS_SPLITS = ("train", "test", "extra", "engines", "engines_test")
+
+
 def corpus_dir(split: str) -> Path:
-    """Folder of the embedded spoken-digits corpus split: 'train', 'test' (held-out voices) or 'extra'
-    (more training clips: other voices, speeds and texts; see scripts/make_corpus.py)."""
-    if split not in ("train", "test", "extra"):
-        raise ValueError(f"split must be 'train', 'test' or 'extra', got {split!r}")
+    """Folder of the embedded spoken-digits corpus split: 'train', 'test' (held-out voices), 'extra'
+    (more training clips: other voices, speeds and texts), 'engines' (training clips by flite and festival)
+    or 'engines_test' (held-out flite and festival voices); see scripts/make_corpus.py."""
+    if split not in CORPUS_SPLITS:
+        raise ValueError(f"split must be one of {', '.join(map(repr, CORPUS_SPLITS))}, got {split!r}")
     return _ASSETS / "corpus" / split
 
 

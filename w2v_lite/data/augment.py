@@ -1,20 +1,29 @@
-"""Waveform augmentation for CTC training: speed, telephone band and noise, drawn per clip.
+"""Waveform augmentation for CTC training: a room, a microphone and a phone line, drawn per clip.
 
-A recogniser trained on one corpus learns its speaking rates and its 16 kHz bandwidth. Each transform below
+A recogniser trained on synthetic speech learns clean, dry, close-miked 16 kHz audio. Each transform below
 makes a training clip look like audio the corpus lacks, while the transcript stays true:
 
-    change_speed(w, f)      (L,) -> (~L/f,)  faster (f > 1) or slower speech; pitch moves with it (Kaldi-style)
-    telephone(w, rate)      (L,) -> (L,)     down to `rate` and back up: nothing above rate/2 (8 kHz phone audio)
-    add_noise(w, snr_db, g) (L,) -> (L,)     white noise at a given signal-to-noise ratio
-    Augment()(w, g)         (L,) -> (L',)    the three at random, with probabilities and ranges
+    shift_edges(w, a, b)        (L,) -> (L+a+b,)  a, b > 0: silence before/after (a delay); < 0: trim that much
+    change_speed(w, f)          (L,) -> (~L/f,)   faster (f > 1) or slower speech; pitch moves with it
+    synthetic_rir(rt60, g)      -> (K,)           a room impulse response: a direct path, then exponentially
+                                                  decaying noise whose energy falls 60 dB in rt60 seconds
+    reverberate(w, rt60, g)     (L,) -> (L,)      the clip played in that room (tail cut at L: same length)
+    white_noise / pink_noise    (n, g) -> (n,)    flat spectrum / power falling 3 dB per octave (1/f)
+    babble(others, n, g)        -> (n,)           2-4 other training clips summed: "people talking behind"
+    add_noise(w, snr_db, g, n)  (L,) -> (L,)      noise `n` (default white) scaled to exactly `snr_db` below w
+    clip_gain(w, gain_db)       (L,) -> (L,)      amplify, then hard-clip to [-1, 1] like an overdriven input
+    telephone(w, rate)          (L,) -> (L,)      down to `rate` and back up: nothing above rate/2
+    Augment()(w, g, others)     (L,) -> (L',)     all of them at random, with probabilities and ranges
 
-Gain is not among them on purpose: every batch is normalised to zero mean and unit variance per clip
-(`data.audio.normalize`), so a louder or quieter copy of a clip reaches the model unchanged.
+Plain gain without clipping is not among them: every batch is normalised to zero mean and unit variance per
+clip (`data.audio.normalize`), so a louder or quieter copy of a clip reaches the model unchanged; only the
+clipping that a too-high gain causes changes what the model sees.
 All randomness comes from the `numpy.random.Generator` passed in, so a seeded generator repeats a run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +31,8 @@ import torch
 
 from w2v_lite.data.audio import SAMPLING_RATE, resample
 
-__all__ = ["Augment", "add_noise", "change_speed", "telephone"]
+__all__ = ["Augment", "add_noise", "babble", "change_speed", "clip_gain", "pink_noise", "reverberate",
+           "shift_edges", "synthetic_rir", "telephone", "white_noise"]
 
 _RATE_STEP = 400  # speed factors are rounded to multiples of 400/16000 = 2.5%: short polyphase filters
 
@@ -48,42 +58,165 @@ def telephone(waveform: torch.Tensor, rate: int = 8000) -> torch.Tensor:
     return torch.from_numpy(np.pad(up, (0, waveform.numel() - up.size)))
 
 
-def add_noise(waveform: torch.Tensor, snr_db: float, rng: np.random.Generator) -> torch.Tensor:
-    """Add white Gaussian noise `snr_db` dB below the clip's mean power: (L,) -> (L,)."""
+def white_noise(n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n,) float64 Gaussian noise: the same power at every frequency."""
+    return rng.standard_normal(n)
+
+
+def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n,) float64 pink noise: white noise shaped in the frequency domain so power goes as 1/f.
+
+    Amplitude is scaled by 1/sqrt(f), i.e. power -3 dB per octave, which is how fans, air conditioning and
+    traffic sound; the DC bin is zeroed (no offset)."""
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n)
+    scale = np.zeros_like(freqs)
+    scale[1:] = 1.0 / np.sqrt(freqs[1:])
+    return np.fft.irfft(spectrum * scale, n)
+
+
+def babble(others: Sequence[torch.Tensor], n: int, rng: np.random.Generator, voices: tuple[int, int] = (2, 4)
+           ) -> np.ndarray:
+    """(n,) float64 babble: `voices` (low, high) of `others` (other clips, each (L_i,)), each normalised to unit
+    power, tiled or cut to n samples from a random start, and summed. Falls back to pink noise without others."""
+    if not others:
+        return pink_noise(n, rng)
+    out = np.zeros(n)
+    for i in rng.choice(len(others), size=int(rng.integers(voices[0], voices[1] + 1))):
+        voice = others[int(i)].double().numpy()
+        voice = voice / max(float(np.sqrt(np.mean(voice**2))), 1e-8)
+        reps = int(np.ceil((n + voice.size) / voice.size))
+        start = int(rng.integers(0, voice.size))
+        out += np.tile(voice, reps)[start : start + n]
+    return out
+
+
+def add_noise(waveform: torch.Tensor, snr_db: float, rng: np.random.Generator,
+              noise: np.ndarray | None = None) -> torch.Tensor:
+    """Add `noise` (L,) scaled to `snr_db` dB below the clip's mean power (white Gaussian if None): (L,) -> (L,).
+
+    SNR = 10 log10(P_signal / P_noise) with P the mean square over the whole clip, so it holds exactly."""
+    if noise is None:
+        noise = white_noise(waveform.numel(), rng)
+    if noise.shape != (waveform.numel(),):
+        raise ValueError(f"noise must have shape ({waveform.numel()},) like the waveform, got {noise.shape}")
     power = float(waveform.double().pow(2).mean())
-    noise = rng.standard_normal(waveform.numel()) * np.sqrt(power / 10 ** (snr_db / 10))
-    return waveform + torch.from_numpy(noise.astype(np.float32))
+    noise_power = max(float(np.mean(np.square(noise, dtype=np.float64))), 1e-20)
+    scaled = noise * np.sqrt(power / 10 ** (snr_db / 10) / noise_power)
+    return waveform + torch.from_numpy(scaled.astype(np.float32))
+
+
+def synthetic_rir(rt60: float, rng: np.random.Generator, direct_to_reverb_db: float = 0.0) -> np.ndarray:
+    """A synthetic room impulse response: (K,) float64, K = rt60 seconds of samples (at least 1 sample).
+
+    Sample 0 is the direct path (1.0). The tail is Gaussian noise under an amplitude envelope
+    exp(-3 ln(10) t / rt60), so its energy falls by 60 dB in rt60 seconds (the definition of RT60). The tail
+    is scaled so its energy is `direct_to_reverb_db` below the direct path's (0 dB: as loud as the direct sound).
+    Real rooms add early reflections and frequency-dependent decay; for a recogniser the long smear matters."""
+    if not 0.0 < rt60 <= 3.0:
+        raise ValueError(f"rt60 must be in (0, 3] seconds, got {rt60}")
+    k = max(int(rt60 * SAMPLING_RATE), 1)
+    t = np.arange(k) / SAMPLING_RATE
+    tail = rng.standard_normal(k) * np.exp(-3.0 * np.log(10.0) * t / rt60)
+    tail[0] = 0.0
+    tail *= np.sqrt(10 ** (-direct_to_reverb_db / 10) / max(float(np.sum(tail**2)), 1e-20))
+    tail[0] = 1.0
+    return tail
+
+
+def reverberate(waveform: torch.Tensor, rt60: float, rng: np.random.Generator,
+                direct_to_reverb_db: float = 0.0) -> torch.Tensor:
+    """Convolve with `synthetic_rir(rt60, ...)` (FFT convolution), keep the first L samples: (L,) -> (L,).
+
+    The result is rescaled to the input's mean power, so reverberation does not change loudness."""
+    rir = synthetic_rir(rt60, rng, direct_to_reverb_db)
+    x = waveform.double().numpy()
+    n = x.size + rir.size - 1
+    wet = np.fft.irfft(np.fft.rfft(x, n) * np.fft.rfft(rir, n), n)[: x.size]
+    wet *= np.sqrt(max(float(np.mean(x**2)), 1e-20) / max(float(np.mean(wet**2)), 1e-20))
+    return torch.from_numpy(wet.astype(np.float32))
+
+
+def clip_gain(waveform: torch.Tensor, gain_db: float) -> torch.Tensor:
+    """Multiply by 10^(gain_db/20), then hard-clip to [-1, 1]: (L,) -> (L,). The loud peaks flatten, as when
+    a microphone's input gain is set too high; the output never exceeds 1 in magnitude."""
+    return (waveform * 10 ** (gain_db / 20)).clamp(-1.0, 1.0)
+
+
+def shift_edges(waveform: torch.Tensor, start: int, end: int) -> torch.Tensor:
+    """(L,) -> (L + start + end,): a positive `start`/`end` adds that many zeros before/after (a recording that
+    starts early or stops late), a negative one trims that many samples off. At least one sample stays."""
+    if -start - end >= waveform.numel():
+        raise ValueError(f"trimming {-start} + {-end} samples leaves nothing of a {waveform.numel()}-sample clip")
+    w = waveform[max(-start, 0) : waveform.numel() - max(-end, 0)]
+    return torch.nn.functional.pad(w, (max(start, 0), max(end, 0)))
 
 
 @dataclass(frozen=True)
 class Augment:
-    """Random speed, telephone band and noise for one clip at a time: `Augment()(wave, rng)`.
+    """A random room, microphone and line for one clip at a time: `Augment()(wave, rng, others)`.
 
+    Applied in the order sound travels: edges (the recording window), speed (the talker), reverb (the room),
+    noise (the room's other sounds), gain with clipping (the microphone's input), telephone band (the line).
+
+    p_shift:      chance of moving each end by a number of samples uniform in `shift` (negative trims: the
+                  corpus keeps 50 ms of silence around speech, so the default trims at most 30 ms)
     p_speed:      chance of a speed change, with a factor uniform in `speed`
+    p_reverb:     chance of a synthetic room with RT60 uniform in `rt60` s and direct-to-reverb ratio in `drr_db`
+    p_noise:      chance of noise at an SNR uniform in `snr_db`: white, pink or babble (one third each; babble
+                  needs `others`, the other clips of the batch, and becomes pink noise without them)
+    p_clip:       chance of a gain of `clip_db` dB above the clip's peak (uniform), then clipping at +-1
     p_telephone:  chance of a round trip through one of `telephone_rates` (Hz)
-    p_noise:      chance of white noise at an SNR uniform in `snr_db`
     """
 
+    p_shift: float = 0.5
+    shift: tuple[int, int] = (-480, 3200)
     p_speed: float = 0.8
     speed: tuple[float, float] = (0.8, 1.3)
-    p_telephone: float = 0.3
+    p_reverb: float = 0.3
+    rt60: tuple[float, float] = (0.15, 0.7)
+    drr_db: tuple[float, float] = (-3.0, 10.0)
+    p_noise: float = 0.35
+    snr_db: tuple[float, float] = (8.0, 35.0)
+    p_clip: float = 0.15
+    clip_db: tuple[float, float] = (0.0, 12.0)
+    p_telephone: float = 0.25
     telephone_rates: tuple[int, ...] = (8000, 11025)
-    p_noise: float = 0.2
-    snr_db: tuple[float, float] = (15.0, 40.0)
 
     def __post_init__(self) -> None:
-        for name in ("p_speed", "p_telephone", "p_noise"):
+        for name in ("p_shift", "p_speed", "p_reverb", "p_noise", "p_clip", "p_telephone"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {getattr(self, name)}")
-        if not self.speed[0] <= self.speed[1]:
-            raise ValueError(f"speed must be a (low, high) range, got {self.speed}")
+        for name in ("shift", "speed", "rt60", "drr_db", "snr_db", "clip_db"):
+            low, high = getattr(self, name)
+            if not low <= high:
+                raise ValueError(f"{name} must be a (low, high) range, got {(low, high)}")
 
-    def __call__(self, waveform: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-        """(L,) float32 at 16 kHz -> (L',) float32; L' differs from L only after a speed change."""
+    def __call__(self, waveform: torch.Tensor, rng: np.random.Generator,
+                 others: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+        """(L,) float32 at 16 kHz -> (L',) float32; L' differs from L only after a shift or a speed change.
+
+        `others`: other clips (each (L_i,)) to make babble from; the clip itself should not be among them."""
+        if rng.random() < self.p_shift:
+            start, end = (int(v) for v in rng.integers(self.shift[0], self.shift[1] + 1, size=2))
+            if -start - end < waveform.numel() // 2:  # never trim half a (very short) clip
+                waveform = shift_edges(waveform, start, end)
         if rng.random() < self.p_speed:
             waveform = change_speed(waveform, float(rng.uniform(*self.speed)))
+        if rng.random() < self.p_reverb:
+            waveform = reverberate(waveform, float(rng.uniform(*self.rt60)), rng, float(rng.uniform(*self.drr_db)))
+        if rng.random() < self.p_noise:
+            kind, n = int(rng.integers(0, 3)), waveform.numel()
+            if kind == 0:
+                noise = white_noise(n, rng)
+            elif kind == 1:
+                noise = pink_noise(n, rng)
+            else:
+                noise = babble(others, n, rng)
+            waveform = add_noise(waveform, float(rng.uniform(*self.snr_db)), rng, noise)
+        if rng.random() < self.p_clip:
+            peak = max(float(waveform.abs().max()), 1e-8)
+            waveform = clip_gain(waveform / peak, float(rng.uniform(*self.clip_db)))
         if rng.random() < self.p_telephone:
             waveform = telephone(waveform, int(rng.choice(self.telephone_rates)))
-        if rng.random() < self.p_noise:
-            waveform = add_noise(waveform, float(rng.uniform(*self.snr_db)), rng)
         return waveform

@@ -33,11 +33,37 @@ import torch
 from w2v_lite.config import IGNORE_INDEX
 
 __all__ = ["PAD", "UNK", "WORD_DELIMITER", "VOCAB_FILE", "TOKENIZER_CONFIG_FILE", "CharTokenizer",
-           "collapse_repeats"]
+           "collapse_repeats", "read_json_object"]
 
 PAD, UNK, WORD_DELIMITER = "<pad>", "<unk>", "|"
 VOCAB_FILE = "vocab.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"  # transformers' special-token names, optional
+
+
+def read_json_object(path: Path, what: str) -> dict[str, Any]:
+    """A JSON file that must hold an object -> dict; ValueError naming the file for bad UTF-8, bad JSON or
+    another JSON type. `what` says what the file should hold (for the message)."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start}); "
+                         f"it must be a JSON object of {what}: restore the checkpoint's copy") from None
+    except OSError as err:
+        raise ValueError(f"cannot read {path}: {err.strerror or err}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err.msg} at line {err.lineno} column {err.colno}); it must "
+                         f"be a JSON object of {what}: restore the checkpoint's copy") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds a JSON {_json_type(data)}, but it must be a JSON object of {what}")
+    return data
+
+
+def _json_type(value: object) -> str:
+    """The JSON name of a parsed value's type: object, array, string, number, true/false, null."""
+    names = {dict: "object", list: "array", str: "string", bool: "true/false", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 def collapse_repeats(ids: Sequence[int]) -> list[int]:
@@ -213,21 +239,29 @@ class CharTokenizer:
         if not path.is_file():
             raise ValueError(f"no {VOCAB_FILE} at {path}: a CTC checkpoint needs its vocabulary next to "
                              "config.json; write it with CharTokenizer.save(folder) (the ctc trainer does)")
-        vocab = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(vocab, dict) or not all(isinstance(v, int) for v in vocab.values()):
-            raise ValueError(f"{path} must hold a JSON object {{token: id}}")
+        vocab = read_json_object(path, "{token: id}")
+        for token, i in vocab.items():
+            if isinstance(i, bool) or not isinstance(i, int):
+                raise ValueError(f"{path}: token {token!r} has id {i!r} (a JSON {_json_type(i)}); every id must be an "
+                                 f"int, 0 to {len(vocab) - 1}")
         names: dict[str, Any] = {"pad_token": PAD, "unk_token": UNK, "word_delimiter_token": WORD_DELIMITER,
                  "bos_token": None, "eos_token": None}
         config_path = path.parent / TOKENIZER_CONFIG_FILE
         if config_path.is_file():
-            config = json.loads(config_path.read_text(encoding="utf-8"))
+            config = read_json_object(config_path, "tokenizer settings")
             for key, default in names.items():
                 value = config.get(key) or default
                 if isinstance(value, dict):  # older transformers save {"content": "<s>", ...}
                     value = value.get("content") or default
+                if value is not None and not isinstance(value, str):
+                    raise ValueError(f"{config_path}: field {key!r} must be a token string (or "
+                                     f'{{"content": "..."}}), got {config[key]!r}')
                 optional = key in ("bos_token", "eos_token")
                 names[key] = None if optional and value not in vocab else value  # unknown required: error
         else:  # a bare vocab.json: take <s> / </s> as bos / eos when they are there
             names["bos_token"] = "<s>" if "<s>" in vocab else None
             names["eos_token"] = "</s>" if "</s>" in vocab else None
-        return cls(vocab, **names)
+        try:
+            return cls(vocab, **names)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path}: {err}") from None

@@ -10,6 +10,8 @@ Both are accepted.
 from __future__ import annotations
 
 import os
+import pickle
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -48,6 +50,15 @@ def load_state_dict(folder: str | Path) -> dict[str, torch.Tensor]:
             state = load_file(path)
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "Weights only load failed" not in str(err):  # a damaged file, not a refused one
+            raise ValueError(f"cannot read weights file {path} ({str(err).splitlines()[0][:120]}); it is truncated or "
+                             "not a weights file: re-download or re-save the checkpoint") from err
+        # torch's text is a paragraph ending in a link; say what was refused in one line
+        found = re.search(r"GLOBAL (\S+)", str(err))
+        what = f" (it calls {found.group(1)})" if found else ""
+        raise ValueError(f"refused to load {path}: it is a pickle that would run code when loaded{what}, and only "
+                         "plain tensors are read; get the model as model.safetensors from a trusted source") from None
     except Exception as err:
         raise ValueError(f"cannot read weights file {path} ({type(err).__name__}: {str(err)[:120]}); it is "
                          "truncated or not a weights file: re-download or re-save the checkpoint") from err
@@ -87,6 +98,11 @@ def load_into(model: nn.Module, state: dict[str, torch.Tensor], source: str = "c
         )
     wrong = [f"{k}: {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
              if state[k].shape != v.shape]
+    head = expected.get("lm_head.weight")
+    if head is not None and state["lm_head.weight"].shape[0] != head.shape[0]:  # say it in words first
+        raise ValueError(f"{source}: the weights' CTC head has {state['lm_head.weight'].shape[0]} outputs (tokens) but "
+                         f"config.json's vocab_size is {head.shape[0]}; they must agree: correct vocab_size to "
+                         f"{state['lm_head.weight'].shape[0]}, or use the config.json saved with these weights")
     if wrong:
         raise ValueError(f"{source} has tensors of the wrong shape for this config: {wrong}")
     model.load_state_dict(state, strict=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, overload
 
 import torch
 from torch import nn
@@ -24,6 +24,9 @@ from w2v_lite.config import BLANK_ID, IGNORE_INDEX, Wav2Vec2Config
 from w2v_lite.model import checkpoints
 from w2v_lite.model.fast import optimize_for_inference
 from w2v_lite.model.wav2vec2 import Wav2Vec2Model
+
+if TYPE_CHECKING:  # runtime.py imports this module
+    from w2v_lite.model.runtime import OnnxModel
 
 __all__ = ["CTCOutput", "Vocabulary", "Wav2Vec2ForCTC", "check_vocabulary", "ctc_loss", "label_lengths",
            "required_frames"]
@@ -154,10 +157,18 @@ class Wav2Vec2ForCTC(nn.Module):
         for p in self.wav2vec2.feature_extractor.parameters():
             p.requires_grad_(True)
 
-    def optimize_for_inference(self, quantize: str | None = None, compile: bool = False) -> Wav2Vec2ForCTC:
-        """An inference-only copy: int8 Linear layers (``quantize="int8"``, the head included) and/or
-        `torch.compile`. See `w2v_lite.model.fast`; this model is left unchanged."""
-        return optimize_for_inference(self, quantize=quantize, compile=compile)
+    @overload
+    def optimize_for_inference(self, quantize: str | None = None, compile: bool = False,
+                               backend: Literal["torch"] = "torch") -> Wav2Vec2ForCTC: ...
+    @overload
+    def optimize_for_inference(self, quantize: str | None = None, compile: bool = False, *,
+                               backend: Literal["onnxruntime"]) -> OnnxModel: ...
+
+    def optimize_for_inference(self, quantize=None, compile=False, backend="torch"):
+        """An inference-only copy: int8 Linear layers (``quantize="int8"``, the head included) and/or `torch.compile`;
+        or, with ``backend="onnxruntime"``, the exported graph run by ONNX Runtime (`OnnxModel`, called like
+        this model; needs the `fast` extra). See `w2v_lite.model.fast`; this model is left unchanged."""
+        return optimize_for_inference(self, quantize=quantize, compile=compile, backend=backend)
 
     # ---- building and loading --------------------------------------------------------------------
     def load_encoder(self, folder: str | Path) -> None:

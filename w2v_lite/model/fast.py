@@ -1,6 +1,13 @@
-"""An opt-in inference path: int8 Linear layers and/or `torch.compile`, on a copy of the model.
+"""An opt-in inference path: int8 Linear layers and/or `torch.compile` on a copy of the model, or the model
+exported to ONNX and run by ONNX Runtime.
 
-    fast = model.optimize_for_inference(quantize="int8")   # Wav2Vec2Model or Wav2Vec2ForCTC
+    fast = model.optimize_for_inference(quantize="int8")                   # Wav2Vec2Model or Wav2Vec2ForCTC
+    fast = model.optimize_for_inference(backend="onnxruntime")             # exact (max diff ~1e-5), faster
+    fast = model.optimize_for_inference("int8", backend="onnxruntime")     # the fastest path measured
+
+- ``backend="onnxruntime"`` (needs the `fast` extra): `export.onnx_bytes` + `runtime.OnnxModel`, an object
+  called like the model that returns the same output type. With ``quantize="int8"`` only the graph's MatMul
+  weights become int8 (the conv stack stays fp32). See `runtime.py` and benchmarks/README.md.
 
 - ``quantize="int8"``: dynamic quantisation of every `nn.Linear` (q/k/v/out, feed-forward, projection, CTC
   head): weights stored as int8, activations quantised per call. About 85% of the base model's matmul
@@ -22,29 +29,47 @@ from typing import TypeVar, cast
 import torch
 from torch import nn
 
-__all__ = ["QUANTIZE_CHOICES", "optimize_for_inference"]
+__all__ = ["BACKENDS", "QUANTIZE_CHOICES", "optimize_for_inference"]
 
 QUANTIZE_CHOICES = (None, "int8")
+BACKENDS = ("torch", "onnxruntime")
 M = TypeVar("M", bound=nn.Module)
 
 
-def optimize_for_inference(model: M, quantize: str | None = None, compile: bool = False) -> M:
-    """A faster, inference-only copy of `model` (any nn.Module; used by the models' method of this name).
+def optimize_for_inference(model: M, quantize: str | None = None, compile: bool = False, backend: str = "torch"):
+    """A faster, inference-only copy of `model` (used by the models' method of this name).
 
-    `quantize`: None (fp32) or "int8" (dynamic int8 Linear layers). `compile`: wrap in `torch.compile`.
-    Raises ValueError for anything else. With neither option the copy computes exactly what `model` does.
+    `quantize`: None (fp32) or "int8" (dynamic int8 Linear layers / MatMuls). `compile`: wrap in
+    `torch.compile` (torch backend only). `backend`: "torch" (a copy of the module) or "onnxruntime" (an
+    `OnnxModel`; needs the `fast` extra, else `MissingExtraError`). Raises ValueError for anything else. With
+    no option the copy computes exactly what `model` does.
     """
     if quantize not in QUANTIZE_CHOICES:
         raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
     if not isinstance(compile, bool):
         raise ValueError(f"compile must be True or False, got {compile!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
+    if backend == "onnxruntime":
+        if compile:
+            raise ValueError("compile=True is for the torch backend; the onnxruntime backend optimises the graph "
+                             "itself")
+        from w2v_lite.model import export, runtime  # here: export imports the model classes that import this
+
+        runtime.require_onnxruntime()  # before the export's seconds of tracing
+        graph = export.onnx_bytes(model)  # type: ignore[arg-type]  # TypeError for other modules
+        if quantize == "int8":
+            graph = runtime.quantize_int8(graph)
+        return runtime.OnnxModel(graph, model.config)  # type: ignore[arg-type]
     fast = copy.deepcopy(model).eval()
     for p in fast.parameters():
         p.requires_grad_(False)
     if quantize == "int8":
         with warnings.catch_warnings():
-            # torch.ao.quantization warns that it moves to torchao. It still works in torch 2.13, and torchao's
-            # CPU int8 path would add a dependency for the same kernels (fbgemm); revisit when it is removed.
+            # torch.ao.quantization warns that it moves to torchao. It still works in torch 2.13. torchao 0.18's
+            # Int8DynamicActivationInt8WeightConfig runs on this CPU in eager mode, but was slower than this
+            # fbgemm path on a base-size Linear (0.42 s vs 0.32 s for 499 x 768 -> 3072, one thread, one
+            # process; benchmarks/README.md) and adds a dependency; revisit when torch.ao is removed.
             warnings.filterwarnings("ignore", message="torch.ao.quantization is deprecated",
                                     category=DeprecationWarning)
             # ... and building the int8 weights warns that quantized tensor dtypes (qint8) will go the same way

@@ -56,7 +56,9 @@ class ConvLayer(nn.Module):
     def forward(self, x: torch.Tensor, layer_lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(B, C_in, L_in) -> (B, C_out, L_out). `layer_lengths` (B,), the real outputs of this layer per
         clip, only matter for a mask-aware GroupNorm."""
-        x = self._conv_one_channel(x) if self.conv.in_channels == 1 else self.conv(x)
+        # a traced graph (ONNX export) takes Conv1d: the strided view's strides would freeze as constants
+        fast = self.conv.in_channels == 1 and not torch.jit.is_tracing()
+        x = self._conv_one_channel(x) if fast else self.conv(x)
         if self.norm_kind == "group":
             x = self.layer_norm(x, layer_lengths)
         elif self.norm_kind == "layer":

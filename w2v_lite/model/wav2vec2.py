@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, overload
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -28,6 +30,9 @@ from w2v_lite.model.feature_encoder import FeatureEncoder
 from w2v_lite.model.initialization import transformers_init_
 from w2v_lite.model.masking import compute_mask_indices
 from w2v_lite.model.projection import FeatureProjection
+
+if TYPE_CHECKING:  # runtime.py imports this module
+    from w2v_lite.model.runtime import OnnxModel
 
 # head weights found in pretraining / CTC checkpoints that the bare encoder does not use
 HEAD_PREFIXES = ("quantizer.", "project_hid.", "project_q.", "lm_head.")
@@ -64,12 +69,20 @@ def validate_inputs(
     fix for: non-float or non-tensor input, wrong rank, empty batch, NaN/Inf, bad masks or sample_lengths, and
     clips too short to make a single frame.
     """
+    dtype = getattr(input_values, "dtype", None)
+    if isinstance(input_values, torch.Tensor):
+        integer = not input_values.is_floating_point()
+    else:
+        integer = isinstance(dtype, np.dtype) and dtype.kind in "iub"
+    if integer:  # raw PCM: a plain cast would feed samples in the thousands to a model trained on [-1, 1]
+        scale = {"int16": " (x / 32768 for int16)", "int32": " (x / 2**31 for int32)", "uint8": " ((x - 128) / 128 "
+                 "for 8-bit WAV)"}.get(str(dtype).removeprefix("torch."), "")
+        raise TypeError(f"input_values must be floating point in [-1, 1], but it holds integers "
+                        f"({type(input_values).__name__} of {dtype}), i.e. raw PCM; scale it to [-1, 1] first{scale}, "
+                        "as float32, or read files with w2v_lite.data.audio.load, which does this")
     if not isinstance(input_values, torch.Tensor):
         raise TypeError(f"input_values must be a torch.Tensor, got {type(input_values).__name__}; "
                         "use torch.as_tensor(x, dtype=torch.float32)")
-    if not input_values.is_floating_point():
-        raise TypeError(f"input_values must be floating point, got {input_values.dtype}; integer PCM should be "
-                        "scaled to [-1, 1] first (w2v_lite.audio.load does this)")
     if input_values.dim() == 1:
         input_values = input_values[None]
     if input_values.dim() != 2:
@@ -228,7 +241,15 @@ class Wav2Vec2Model(nn.Module):
         """Write `config.json` + `model.safetensors` into `folder`."""
         return checkpoints.save_pretrained(self, self.config, folder)
 
-    def optimize_for_inference(self, quantize: str | None = None, compile: bool = False) -> Wav2Vec2Model:
-        """An inference-only copy: int8 Linear layers (``quantize="int8"``) and/or `torch.compile`. See
-        `w2v_lite.model.fast`; this model is left unchanged."""
-        return optimize_for_inference(self, quantize=quantize, compile=compile)
+    @overload
+    def optimize_for_inference(self, quantize: str | None = None, compile: bool = False,
+                               backend: Literal["torch"] = "torch") -> Wav2Vec2Model: ...
+    @overload
+    def optimize_for_inference(self, quantize: str | None = None, compile: bool = False, *,
+                               backend: Literal["onnxruntime"]) -> OnnxModel: ...
+
+    def optimize_for_inference(self, quantize=None, compile=False, backend="torch"):
+        """An inference-only copy: int8 Linear layers (``quantize="int8"``) and/or `torch.compile`;
+        or, with ``backend="onnxruntime"``, the exported graph run by ONNX Runtime (`OnnxModel`, called like
+        this model; needs the `fast` extra). See `w2v_lite.model.fast`; this model is left unchanged."""
+        return optimize_for_inference(self, quantize=quantize, compile=compile, backend=backend)

@@ -1,7 +1,8 @@
 """Checks for the notebooks' "Try it" exercises: `exercise_NN_K(answer) -> bool`.
 
 Each check prints one line, `correct: ...` or `not yet: <hint>`, and returns True or False. An answer of
-the wrong type gets a `not yet:` hint too, never a traceback. The expected values are derived here from
+the wrong type gets a `not yet:` hint too, never a traceback. `None`, which every exercise cell starts from,
+prints `not answered yet: ...` with what to compute. The expected values are derived here from
 the formulas and the package (never typed in), so a check stays right if a default changes.
 """
 
@@ -221,14 +222,25 @@ def exercise_03_2(answer: Any) -> bool:
 
 
 def exercise_03_3(answer: Any) -> bool:
-    """Which batching strategy wastes more with batch_size=32: 'naive' or 'bucketed'."""
-    if not isinstance(answer, str) or answer.strip().lower() not in ("naive", "bucketed"):
-        return _verdict(False, "", f"answer 'naive' or 'bucketed'; got {answer!r}")
-    if answer.strip().lower() == "naive":
-        return _verdict(True, "naive: 32 random clips are padded to the longest of 32, so the waste grows; "
-                              "bucketed batches hold similar lengths at any size", "")
-    return _verdict(False, "", "compare padding_waste(lengths_mix, batch_size=8) with batch_size=32 for "
-                               "both strategies")
+    """The padded share of frames with length-bucketed batches at batch_size=32 (a fraction, e.g. 0.05)."""
+    from w2v_lite.teach.padding import padding_waste, realistic_lengths  # imports the model: only when asked
+
+    value = _number(answer)
+    if value is None:
+        return _verdict(False, "", f"answer with one number, a fraction between 0 and 1; got {answer!r}")
+    lengths = realistic_lengths(400, seed=0)
+    big, small = padding_waste(lengths, batch_size=32), padding_waste(lengths, batch_size=8)
+    expected = big["bucketed"]
+    if abs(value - expected) <= 0.002:
+        return _verdict(True, f"{100 * expected:.1f}% = {expected / small['bucketed']:.1f}x the "
+                              f"{100 * small['bucketed']:.1f}% of batches of 8 (naive: {100 * small['naive']:.1f}% -> "
+                              f"{100 * big['naive']:.1f}%): "
+                              "a bigger budget must pull more different lengths into one bucket", "")
+    if abs(value - 100 * expected) <= 0.2:
+        return _verdict(False, "", "that looks like a percentage: answer with the fraction (divide by 100)")
+    if abs(value - big["naive"]) <= 0.002:
+        return _verdict(False, "", "that is the naive share; the question asks for the bucketed one")
+    return _verdict(False, "", "call padding_waste(lengths_mix, batch_size=32) and read its 'bucketed' entry")
 
 
 # ---- notebooks 04 and 05: pretraining and CTC ----------------------------------------------------
@@ -320,3 +332,67 @@ def exercise_05_3(answer: Any) -> bool:
     return _verdict(value == truth, f"{truth} paths of 5 frames collapse to 'ab', and CTC sums all of them",
                     f"{int(value)} is off: enumerate itertools.product(range(3), repeat=5), collapse each path, "
                     "and count those equal to [1, 2]")
+
+
+# ---- notebooks 06 and 07: long recordings and cost ------------------------------------------------
+
+
+def exercise_06_1(function: Any) -> bool:
+    """`windows_needed(seconds, chunk_seconds, stride_seconds)`: how many windows `chunk_plan` makes."""
+    from w2v_lite.asr.chunking import chunk_plan
+
+    if not callable(function):
+        return _verdict(False, "", f"pass the function itself, e.g. check(windows_needed), not "
+                                   f"{type(function).__name__}")
+    config = Wav2Vec2Config.base()
+    for seconds, chunk, stride in ((600, 20, 2), (45, 20, 2), (61.3, 10, 1), (5, 2, 0.5)):
+        expected = len(chunk_plan(round(seconds * config.sampling_rate), config, chunk, stride))
+        try:
+            got = function(seconds, chunk, stride)
+        except Exception as error:  # the learner's code: report its failure as a hint, not a traceback
+            return _verdict(False, "", f"windows_needed({seconds}, {chunk}, {stride}) raised "
+                                       f"{type(error).__name__}: {error}")
+        if got is None:  # the exercise cell's stub body (`...`)
+            print("not answered yet: windows_needed returns None; write its body to return the number of windows")
+            return False
+        if _as_int(got) != expected:
+            return _verdict(False, "", f"{seconds} s in {chunk} s windows with {stride} s stride: expected "
+                                       f"{expected}, got {got!r}")
+    return _verdict(True, "frames / kept frames per window, rounded up: 38 windows for 10 minutes", "")
+
+
+def exercise_07_1(answer: Any) -> bool:
+    """FLOPs of one base layer's attention scores for a 20 s clip: 2 T^2 H with T = output_lengths(320000)."""
+    from w2v_lite.model.cost import cost
+
+    base = Wav2Vec2Config.base()
+    frames = output_lengths(20 * base.sampling_rate, base)
+    expected = cost(base, 20 * base.sampling_rate)["layer0.scores"]["flops"]
+    value = _as_int(answer)
+    if value is None:
+        return _verdict(False, "", f"answer with a whole number of FLOPs; got {answer!r}")
+    if value == expected:
+        return _verdict(True, f"{expected:,} FLOPs = 2 x {frames}^2 x {base.hidden_size}", "")
+    if value == 2 * 1000 * 1000 * base.hidden_size:
+        return _verdict(False, "", "20 s is 999 frames, not 1000: T = output_lengths(320000)")
+    return _verdict(False, "", "T = output_lengths(320000), then 2 T^2 H with H = 768")
+
+
+def _unanswered_first(check: Any) -> Any:
+    """Wrap an exercise check so that `None` (the exercise cell's starting value) prints one
+    `not answered yet:` line instead of a hint about a wrong answer."""
+    import functools
+
+    @functools.wraps(check)
+    def wrapped(answer: Any) -> bool:
+        if answer is None:
+            print(f"not answered yet: {check.__doc__.splitlines()[0].rstrip('.')}")
+            return False
+        return bool(check(answer))
+
+    return wrapped
+
+
+for _name in [n for n in list(globals()) if n.startswith("exercise_")]:
+    globals()[_name] = _unanswered_first(globals()[_name])
+del _name

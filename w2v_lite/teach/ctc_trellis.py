@@ -75,7 +75,9 @@ def trellis_figure(log_probs: torch.Tensor, targets: Sequence[int], tokens: Sequ
                    blank: int = BLANK_ID, min_log_prob: float = -10.0) -> Figure:
     """The CTC trellis of one clip: rows are the 2U + 1 states of the label (blanks between the characters),
     columns the T frames, colour log P(that state's class | frame); the best path (Viterbi) is drawn over
-    it, and every other path the loss sums over also runs from the top-left to the bottom-right corner."""
+    it. Squares mark where a path may start (state 0 or 1 in the first frame: the first blank or the first
+    character) and end (state 2U - 1 or 2U in the last frame: the last character or the last blank); every
+    path the loss sums over runs from one of the first two to one of the last two."""
     states = _check(log_probs, list(targets), blank)
     path, score = best_path(log_probs, targets, blank)
     image = log_probs.detach().float()[:, states].T.clamp(min=min_log_prob).numpy()  # (S, T)
@@ -85,9 +87,15 @@ def trellis_figure(log_probs: torch.Tensor, targets: Sequence[int], tokens: Sequ
     fig.colorbar(shown, ax=ax, label="log P(class | frame)", pad=0.01)
     ax.plot(np.arange(len(path)), path, color="#00ff66", lw=2, marker="o", ms=3,
             label=f"best path (log P = {score:.2f})")
+    last = len(path) - 1
+    ax.scatter([0, 0], [0, 1], marker="s", s=110, facecolors="none", edgecolors="#00e5ff", lw=2,
+               label="a path starts in state 0 or 1")
+    ax.scatter([last, last], [len(states) - 2, len(states) - 1], marker="s", s=110, facecolors="none",
+               edgecolors="#ff4dd2", lw=2, label="and ends in state 2U - 1 or 2U")
     names = ["blank" if s == blank else tokens[s].replace("|", "| (space)") for s in states]
     ax.set_yticks(range(len(states)), names, fontsize=10)
     ax.set(xlabel="frame t (20 ms each)", ylabel="label state (top to bottom)",
-           title="CTC trellis: every path from the top-left to the bottom-right spells the label")
+           title="CTC trellis: every path from state 0 or 1 (first frame) to state 2U - 1 or 2U (last frame) "
+                 "spells the label")
     ax.legend(loc="lower left", fontsize=9, framealpha=0.8)
     return fig

@@ -7,8 +7,9 @@
     emission_widget(model, tokenizer, clips) -> VBox(IntSlider, Label, HTML): pick a clip, see its
                                               transcript, error rate and per-frame path
 
-Frame t is drawn at the centre of its window, ``(t * hop + window / 2) / sampling_rate`` seconds, with
-(window, hop) from `lengths.receptive_field`, so frames line up with the samples they were computed from.
+Frame t is drawn as the column ``[start(t), start(t + 1))`` with ``start(t) = t * hop / sampling_rate``
+seconds (`lengths.frame_start_seconds`, the package's one frame-time convention: a frame is where its
+400-sample window starts), so the columns tile the time axis on the same 20 ms grid as word timestamps.
 """
 
 from __future__ import annotations
@@ -74,9 +75,9 @@ def frame_centres(num_frames: int, window: int, hop: int, sampling_rate: int) ->
 def emission_figure(em: Emissions, reference: str | None = None, min_log_prob: float = -10.0) -> Figure:
     """Waveform (top) and log P(class | frame) as a V x T image (bottom), sharing the time axis.
 
-    Each frame's column spans one hop centred on its window. Dots mark the greedy path (the argmax
-    class of each frame); non-blank ones are labelled with their character. The title gives the greedy
-    transcript (and `reference`, if given).
+    Frame t's column spans ``[t * hop, (t + 1) * hop)`` samples: it starts where its window starts. Dots
+    mark the greedy path (the argmax class of each frame); non-blank ones are labelled with their
+    character. The title gives the greedy transcript (and `reference`, if given).
     """
     sr = em.sampling_rate
     fig = Figure(figsize=(10, 7.0), dpi=100, layout="constrained")
@@ -84,11 +85,12 @@ def emission_figure(em: Emissions, reference: str | None = None, min_log_prob: f
     t = np.arange(em.waveform.numel()) / sr
     top.plot(t, em.waveform.numpy(), lw=0.6, color="#1f77b4")
     top.set(ylabel="amplitude", title=f'greedy: "{em.text}"' + (f'   reference: "{reference}"' if reference else ""))
-    centres = frame_centres(em.num_frames, em.window, em.hop, sr)
-    half = em.hop / sr / 2
+    starts = np.arange(em.num_frames) * em.hop / sr  # lengths.frame_start_seconds, for this emission's hop
+    step = em.hop / sr
+    centres = starts + step / 2  # dots in the middle of each frame's column
     image = em.log_probs.T.clamp(min=min_log_prob).numpy()  # (V, T)
     shown = bottom.imshow(image, aspect="auto", origin="lower", cmap="magma", interpolation="nearest",
-                          extent=(centres[0] - half, centres[-1] + half, -0.5, len(em.tokens) - 0.5))
+                          extent=(starts[0], starts[-1] + step, -0.5, len(em.tokens) - 0.5))
     fig.colorbar(shown, ax=bottom, label="log P(class | frame)", pad=0.01)
     path = np.asarray(em.path)
     blank = path == 0
@@ -101,7 +103,7 @@ def emission_figure(em: Emissions, reference: str | None = None, min_log_prob: f
     bottom.set(yticks=range(len(names)), xlabel="seconds", ylabel="class")
     bottom.set_yticklabels(names, fontsize=10)  # one readable label per class row
     bottom.legend(loc="upper right", fontsize=9, framealpha=0.6)
-    top.set_xlim(0, max(t[-1], centres[-1] + half))
+    top.set_xlim(0, max(t[-1], starts[-1] + step))
     return fig
 
 

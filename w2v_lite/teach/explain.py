@@ -213,3 +213,50 @@ def long_clip_rows(
             f"({layer0['channels'] * layer0['frames'] * 4 / 1e9:.1f} GB); to run the model over long audio use "
             "w2v_lite.asr.chunking.encode_chunked")
     return rows, note
+
+
+def batch_report(model: Wav2Vec2Model, paths: Sequence[str]) -> str:
+    """`explain --batch`: padding, frame counts and the frame mask of several files, as text.
+
+    The same long-clip rule as `explain FILE`: when a clip is longer than LONG_CLIP_SECONDS the model runs on
+    the first EXCERPT_SECONDS of every clip only (its frame mask checked against the same arithmetic), and
+    the full batch's numbers come from `output_lengths`. A 30-minute file is never padded into a batch nor
+    kept whole: files are loaded one at a time, and only the excerpt of a long one is kept.
+    """
+    from w2v_lite.data import audio  # here: the data package imports the model, not the other way round
+
+    cfg = model.config
+    limit = round(LONG_CLIP_SECONDS * cfg.sampling_rate)
+    excerpt = round(EXCERPT_SECONDS * cfg.sampling_rate)
+    lengths, clips = [], []
+    for path in paths:
+        clip = audio.load(path, sampling_rate=cfg.sampling_rate)
+        lengths.append(int(clip.numel()))
+        clips.append(clip if clip.numel() <= limit else clip[:excerpt].clone())
+        del clip  # a long clip's samples go now
+    long = max(lengths) > limit
+    if long:  # every clip cut to the excerpt, so the model's mask is checked on the same kind of batch
+        clips = [c[:excerpt] for c in clips]
+    short = [p for p, n in zip(paths, lengths) if output_lengths(n, cfg) == 0]
+    if short:
+        window = layer_receptive_fields(cfg)[-1][0]
+        raise ValueError(f"{short[0]} has fewer samples than one frame's window ({window}); use longer clips")
+    batch = audio.pad_batch(clips)
+    with torch.no_grad():
+        out = model(batch.input_values, attention_mask=batch.attention_mask)
+    if not torch.equal(out.frame_mask, batch_rows(cfg, batch.sample_lengths.tolist())[1]):
+        raise AssertionError("model frame mask disagrees with output_lengths")
+    rows, mask = batch_rows(cfg, lengths)
+    lines = [f"batch of {len(lengths)} padded to {max(lengths)} samples",
+             format_table([(p, *r[1:]) for p, r in zip(paths, rows)], ("clip", "samples", "frames")),
+             "", "frame mask (# = real frame, . = padding):"]
+    for path, row in zip(paths, mask):
+        real = int(row.sum())
+        shown = "".join("#" if v else "." for v in row.tolist()) if row.numel() <= 200 else (
+            f"# x {real}, then . x {row.numel() - real}")  # a 30-minute row would be 90,000 characters
+        lines.append(f"{shown} {path}")
+    lines += ["", f"last_hidden_state: {(len(lengths), int(output_lengths(max(lengths), cfg)), cfg.hidden_size)}"]
+    if long:
+        lines += ["", f"long clip: shapes from output_lengths (arithmetic); the model ran on the first "
+                      f"{EXCERPT_SECONDS:g} s of each clip only, and its frame mask matched the same arithmetic"]
+    return "\n".join(lines)

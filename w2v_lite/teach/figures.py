@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import torch
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
@@ -147,7 +148,8 @@ def whole_model_figure(overview: ModelOverview, title: str = "") -> Figure:
         ("conv stack", ["7 convs, 400-sample", "windows, hop 320", f"(1, {channels}, {frames})"]),
         ("z = transpose", [f"{channels} numbers", "per frame", f"(1, {frames}, {channels})"]),
         ("projection", [f"LayerNorm({channels})", f"Linear({channels}, {width})", f"(1, {frames}, {width})"]),
-        ("span masking", [f"{o.num_masked} of {frames} frames", "-> masked_spec_embed", f"(1, {frames}, {width})"]),
+        ("span masking", [f"{o.num_masked} of {frames} frames", f"({100 * o.num_masked / frames:.0f}%) -> mask vector",
+                          f"(1, {frames}, {width})"]),
         ("transformer", [f"pos conv + {o.num_layers} layers", "-> c (context)", f"(1, {frames}, {width})"]),
     ]
     xs = [0.15 + 2.22 * i for i in range(len(top))]
@@ -349,14 +351,26 @@ def make_all(
 
     `shape_config` is the model traced for the shape flow (default: base, for the real 512 and 768);
     `extras` are the padding lengths (samples) of the invariance sweep; `long_audio=False` skips the
-    stitching-error and forced-alignment figures of `teach.long_audio` (the slow ones).
+    stitching-error and forced-alignment figures of `teach.long_audio` (the slow ones). Everything is drawn
+    under matplotlib's default rcParams (`FIXED_RC`), so a matplotlibrc or a notebook's style cannot change a
+    pixel: `tests/teach/test_figures.py` redraws every committed figure and compares the pixels.
     """
-    out = Path(out_dir)
+    with matplotlib.rc_context(FIXED_RC):
+        return _draw_all(Path(out_dir), shape_config, extras, long_audio)
+
+
+# matplotlib's own defaults, minus the backend (figures are drawn on Agg canvases through Figure.savefig)
+FIXED_RC: dict[Any, Any] = {key: value for key, value in matplotlib.rcParamsDefault.items() if key != "backend"}
+
+
+def _draw_all(out: Path, shape_config: Wav2Vec2Config | None, extras: Sequence[int], long_audio: bool) -> list[Path]:
+    """The body of `make_all`, run under `FIXED_RC`."""
     clip = load_default()
     sr = Wav2Vec2Config.base().sampling_rate
     paths = [save(frames_over_waveform_figure(clip), out / "frames_over_waveform.png")]
     torch.manual_seed(0)
-    whole = Wav2Vec2ForPreTraining(shape_config or Wav2Vec2Config.base()).eval()
+    # pretraining's masking (p x M = 0.065 x 10, about half the frames), not base()'s fine-tuning 0.05
+    whole = Wav2Vec2ForPreTraining(shape_config or Wav2Vec2Config.base(mask_time_prob=0.65)).eval()
     paths.append(save(whole_model_figure(model_overview(whole, clip)), out / "whole_model.png"))
     torch.manual_seed(0)
     model = Wav2Vec2Model(shape_config or Wav2Vec2Config.base()).eval()

@@ -27,6 +27,7 @@ from w2v_lite.asr.chunking import stitching_error
 from w2v_lite.config import SAMPLING_RATE, Wav2Vec2Config
 from w2v_lite.data.audio import corpus_items, load
 from w2v_lite.data.tokenizer import CharTokenizer
+from w2v_lite.lengths import frame_start_seconds
 
 __all__ = ["GappedClip", "alignment_figure", "gapped_clip", "stitching_curve", "stitching_figure", "word_widget"]
 
@@ -93,9 +94,11 @@ def stitching_figure(strides: Sequence[float], curves: Mapping[str, Sequence[flo
 
 
 def alignment_figure(clip: torch.Tensor, alignment: Alignment, tokenizer: CharTokenizer,
-                     sampling_rate: int = SAMPLING_RATE, truth: Sequence[float] | None = None) -> Figure:
-    """Top: the waveform with each aligned word's span shaded and named (true starts dashed, if given).
-    Bottom: log P(token | frame) as an image (tokens used by the transcript only) with the aligned path."""
+                     sampling_rate: int = SAMPLING_RATE, truth: Sequence[float] | None = None,
+                     truth_ends: Sequence[float] | None = None) -> Figure:
+    """Top: the waveform with each aligned word's span shaded and named (true starts dashed and true ends
+    dotted, if given). Bottom: log P(token | frame) as an image (tokens used by the transcript only) with the
+    aligned path. Frame t's column starts at `frame_start_seconds(t)`, the package's frame-time convention."""
     fig = Figure(figsize=(11, 5.5), dpi=100, layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(1, 1.4))
     seconds = np.arange(clip.numel()) / sampling_rate
@@ -106,16 +109,19 @@ def alignment_figure(clip: torch.Tensor, alignment: Alignment, tokenizer: CharTo
                  va="top", fontsize=9)
     for start in truth or ():
         top.axvline(start, color="k", ls="--", lw=0.8)
+    for end in truth_ends or ():
+        top.axvline(end, color="k", ls=":", lw=1.0)
+    marks = (", true starts (dashed)" if truth else "") + (", true ends (dotted)" if truth_ends else "")
+    top.set_title("forced alignment: word spans (shaded)" + marks)
     top.set_ylabel("waveform")
-    top.set_title("forced alignment: word spans (shaded)" + (", true starts (dashed)" if truth else ""))
     used = sorted({tokenizer.pad_token_id, *(s.token_id for s in alignment.tokens)})
     rows = alignment.log_probs[:, used].T.numpy()  # (tokens used, T)
     frames = len(alignment.path)
-    hop = clip.numel() / sampling_rate / frames if frames else 0.02
-    extent = (0, frames * hop, len(used) - 0.5, -0.5)
+    hop = frame_start_seconds(1)  # 20 ms: every model here has the wav2vec 2.0 conv stack
+    extent = (0, frame_start_seconds(frames), len(used) - 0.5, -0.5)  # column t spans [start(t), start(t + 1))
     bottom.imshow(np.maximum(rows, -20), aspect="auto", extent=extent, cmap="viridis", interpolation="nearest")
     row_of = {tid: r for r, tid in enumerate(used)}
-    t = (np.arange(frames) + 0.5) * hop
+    t = frame_start_seconds(np.arange(frames)) + hop / 2  # the middle of each frame's column
     bottom.plot(t, [row_of[i] for i in alignment.path], color="red", lw=1, marker=".", ms=2)
     bottom.set_yticks(range(len(used)), ["_" if i == tokenizer.pad_token_id else tokenizer.id_to_token[i]
                                          for i in used])
@@ -125,15 +131,18 @@ def alignment_figure(clip: torch.Tensor, alignment: Alignment, tokenizer: CharTo
     return fig
 
 
-def word_widget(alignment: Alignment, truth: Sequence[float] | None = None) -> widgets.VBox:
-    """An IntSlider over the words and a Label with the word's aligned span (and its true start)."""
+def word_widget(alignment: Alignment, truth: Sequence[float] | None = None,
+                truth_ends: Sequence[float] | None = None) -> widgets.VBox:
+    """An IntSlider over the words and a Label with the word's aligned span (and its true start and end)."""
     slider = widgets.IntSlider(value=0, min=0, max=len(alignment.words) - 1, description="word")
     label = widgets.Label()
 
     def show(_change=None) -> None:
         w = alignment.words[slider.value]
         text = f"{w.word}: frames {w.start_frame}-{w.end_frame}, {w.start:.2f}-{w.end:.2f} s"
-        if truth is not None:
+        if truth is not None and truth_ends is not None:
+            text += f" (true {truth[slider.value]:.2f}-{truth_ends[slider.value]:.2f} s)"
+        elif truth is not None:
             text += f" (true start {truth[slider.value]:.2f} s)"
         label.value = text
 
@@ -176,6 +185,7 @@ def make_figures(out_dir: str | Path, save: Callable[[Figure, Path], Path]) -> l
     clip = gapped_clip()
     recognizer = Recognizer.load()  # the committed ctc-tiny
     result = recognizer.align(clip.audio, clip.transcript)
-    paths.append(save(alignment_figure(clip.audio, result, recognizer.tokenizer, truth=clip.starts),
+    paths.append(save(alignment_figure(clip.audio, result, recognizer.tokenizer, truth=clip.starts,
+                                       truth_ends=clip.ends),
                       out / "forced_alignment.png"))
     return paths

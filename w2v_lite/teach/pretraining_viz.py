@@ -148,8 +148,8 @@ def codes_figure(waveform: torch.Tensor, codes: torch.Tensor, config: Wav2Vec2Co
                  sampling_rate: int = 16000) -> Figure:
     """A clip (L,) and its chosen codes (T, G) on one time axis: the waveform on top, then one panel per
     group where each code *used* is a row (a category, listed in order of first use, its own colour) and
-    frame t is a bar over its 20 ms hop, placed under the samples it was computed from."""
-    field, hop = receptive_field(config)
+    frame t is a bar over its 20 ms hop from its window's start (the package's frame-time convention)."""
+    _, hop = receptive_field(config)
     codes = torch.as_tensor(codes)
     frames, groups = codes.shape
     waveform = torch.as_tensor(waveform).flatten()
@@ -157,7 +157,7 @@ def codes_figure(waveform: torch.Tensor, codes: torch.Tensor, config: Wav2Vec2Co
     axes = fig.subplots(groups + 1, 1, sharex=True, height_ratios=[1.0] + [1.6] * groups)
     axes[0].plot(np.arange(waveform.numel()) / sampling_rate, waveform.numpy(), lw=0.5, color="#1f77b4")
     axes[0].set_ylabel("amplitude")
-    starts = (np.arange(frames) * hop + (field - hop) / 2) / sampling_rate  # each hop, centred in its window
+    starts = np.arange(frames) * hop / sampling_rate  # lengths.frame_start_seconds: frame t at its window's start
     palette = [matplotlib.colormaps["tab20"](i % 20) for i in range(20)]
     for g, ax in enumerate(axes[1:]):
         column = codes[:, g].tolist()

@@ -75,9 +75,25 @@ TRAIN_FLAGS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "config_overrides": ("--set", "override a config field, e.g. --set mask_time_prob=0.5 (repeatable)",
                          {"dest": "overrides", "action": "append", "default": [], "metavar": "FIELD=JSON"}),
     "progress": ("--no-progress", "no tqdm progress bar", {"action": "store_false", "dest": "progress"}),
-    "device": ("--device", "cpu or cuda (default: cuda if available)", {}),
+    "device": ("--device", "cpu or cuda (default: cuda if available)", {"type": lambda text: device_arg(text)}),
 }
 _TYPES: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str, "Path": Path}
+
+
+def device_arg(text: str) -> str:
+    """`--device`: "cpu", "cuda" or "cuda:N" that this torch build can use, else one clear error line."""
+    import torch
+
+    kind, _, index = text.partition(":")
+    if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r}")
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            build = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+            raise argparse.ArgumentTypeError(f"cuda is not available ({build}); use --device cpu")
+        if index and int(index) >= torch.cuda.device_count():
+            raise argparse.ArgumentTypeError(f"{text}: only {torch.cuda.device_count()} CUDA device(s) visible")
+    return text
 
 
 def _flag_kwargs(f: dataclasses.Field) -> dict[str, Any]:

@@ -13,8 +13,9 @@ resume and torchrun. This task adds:
 - a `Wav2Vec2ForCTC` from scratch, from a pretrained encoder (its quantizer and projections are dropped
   and a new `lm_head` is added), or from an earlier CTC checkpoint (continued as it is);
 - the conv feature encoder frozen for the first `--freeze-steps` steps, then trainable;
-- `--augment`: every training clip gets a random speed change, telephone band and noise
-  (`w2v_lite.data.augment.Augment`), drawn from the torch RNG that checkpoints save, so resumes stay exact;
+- `--augment`: every training clip gets a random delay/trim, speed change, room reverberation, white, pink
+  or babble noise, clipping and telephone band (`w2v_lite.data.augment.Augment`), drawn from the torch RNG
+  that checkpoints save, so resumes stay exact;
 - CER / WER of greedy decoding on held-out voices (`--eval-data`, default: the `test` folder next to
   `--data`) at the end, and every `--eval-every` steps into log.jsonl.
 """
@@ -128,7 +129,9 @@ class CTCTask(Task):
         if self.augment is not None:
             # one numpy generator per batch, seeded from torch's RNG: the trainer saves and restores that
             rng = np.random.default_rng(int(torch.randint(0, 2**62, ())))
-            clips = [Clip(c.path, self.augment(c.waveform, rng), c.text) for c in clips]
+            # babble comes from the batch's other clips (their clean waveforms)
+            clips = [Clip(c.path, self.augment(c.waveform, rng, [o.waveform for o in clips if o is not c]), c.text)
+                     for c in clips]
         texts = [c.text or "" for c in clips]  # every text is set (checked above); `or ""` is for the type checker
         return {**waveform_batch(clips), "labels": self.tokenizer.pad_labels(texts)}
 
@@ -192,7 +195,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="held-out folder with transcripts.tsv (default: 'test' next to --data)")
     parser.add_argument("--eval-every", type=int, default=0, help="also log held-out CER/WER every N steps")
     parser.add_argument("--augment", action="store_true",
-                        help="random speed (0.8-1.3x), telephone band (8/11 kHz) and noise on training clips")
+                        help="random delay/trim, speed (0.8-1.3x), reverb, white/pink/babble noise, clipping and "
+                             "telephone band (8/11 kHz) on training clips (data/augment.py)")
     parser.set_defaults(lr=3e-3, feature_grad_mult=1.0, batch_seconds=16.0)
 
 

@@ -1,0 +1,107 @@
+"""Speak a text with flite or festival, the other two Debian synthesisers: -> (L,) float32 at 16 kHz.
+
+Install (Debian/Ubuntu; the festvox packages are the English voices Debian ships):
+
+    apt-get install espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+
+`festvox-kallpc8k` and `festvox-kdlpc8k` are the same two speakers at 8 kHz, so they add no voice.
+Used by scripts/make_corpus.py (the `engines` and `engines_test` splits) and scripts/make_eval_set.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from w2v_lite.data.audio import SAMPLING_RATE, resample
+
+# flite's built-in voices (`flite -lv`) but awb_time, a limited-domain voice that only says clock times.
+# kal is an 8 kHz diphone voice (resampled to 16 kHz), kal16 the same speaker at 16 kHz.
+FLITE_VOICES = ["kal", "kal16", "awb", "rms", "slt"]
+# festival voice name -> the Scheme call that selects it (directories under /usr/share/festival/voices)
+FESTIVAL_VOICES = {
+    "kal": "(voice_kal_diphone)",
+    "ked": "(voice_ked_diphone)",
+    "slthts": "(voice_cmu_us_slt_arctic_hts)",
+}
+FEMALE = {"slt", "slthts"}  # the rest are male: their pitch ranges differ
+INSTALL = "apt-get install espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts"
+
+
+def _exe(name: str) -> str:
+    exe = shutil.which(name)
+    if exe is None:
+        raise RuntimeError(f"{name} not found; install the synthesisers with `{INSTALL}`")
+    return exe
+
+
+def _read(wav: Path) -> np.ndarray:
+    data, sr = sf.read(wav, dtype="float32")
+    if data.ndim == 2:
+        data = data.mean(axis=1)
+    return resample(data, sr, SAMPLING_RATE)
+
+
+def flite_say(text: str, voice: str, stretch: float = 1.0, f0: float | None = None) -> np.ndarray:
+    """`flite -voice VOICE` -> (L,) float32 at 16 kHz. `stretch` > 1 speaks slower; `f0` is the mean pitch (Hz)."""
+    cmd = [_exe("flite"), "-voice", voice, "-t", text, "--setf", f"duration_stretch={stretch:.3f}"]
+    if f0 is not None:
+        cmd += ["--setf", f"int_f0_target_mean={f0:.1f}"]
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "say.wav"
+        subprocess.run([*cmd, "-o", str(wav)], check=True, capture_output=True)
+        return _read(wav)
+
+
+def _festival_settings(voice: str, stretch: float, f0: float | None) -> list[str]:
+    evals = [f"(Parameter.set 'Duration_Stretch {stretch:.3f})"]
+    if f0 is not None and voice != "slthts":
+        evals.append(f"(set! int_lr_params '((target_f0_mean {f0:.1f}) (target_f0_std {f0 * 0.14:.1f}) "
+                     "(model_f0_mean 170) (model_f0_std 34)))")
+    return evals
+
+
+def festival_batch(voice: str, jobs: list[tuple[str, float, float | None]]) -> list[np.ndarray]:
+    """Many (text, stretch, f0) with one festival voice, in ONE festival process -> (L_i,) float32 at 16 kHz.
+
+    Loading a voice takes most of a `text2wave` call (the HTS voice is 300 MB), so the corpus script batches.
+    `stretch` sets Duration_Stretch (> 1 slower). `f0` moves the diphone voices' target mean pitch (Hz) through
+    int_lr_params; the HTS voice has its own pitch and duration models and ignores both."""
+    with tempfile.TemporaryDirectory() as tmp:
+        lines = [FESTIVAL_VOICES[voice]]
+        for i, (text, stretch, f0) in enumerate(jobs):
+            if any(c in text for c in '"\\'):
+                raise ValueError(f"text must not contain quotes or backslashes: {text!r}")
+            lines += _festival_settings(voice, stretch, f0)
+            lines.append(f'(utt.save.wave (utt.synth (Utterance Text "{text}")) "{tmp}/{i}.wav" \'riff)')
+        script = Path(tmp) / "say.scm"
+        script.write_text("\n".join(lines) + "\n")
+        subprocess.run([_exe("festival"), "-b", str(script)], check=True, capture_output=True)
+        return [_read(Path(tmp) / f"{i}.wav") for i in range(len(jobs))]
+
+
+def festival_say(text: str, voice: str, stretch: float = 1.0, f0: float | None = None) -> np.ndarray:
+    """festival with FESTIVAL_VOICES[voice] -> (L,) float32 at 16 kHz (see `festival_batch`)."""
+    return festival_batch(voice, [(text, stretch, f0)])[0]
+
+
+def draw_style(voice: str, rng: np.random.Generator, wide: bool = False) -> tuple[float, float]:
+    """A random (duration stretch, mean pitch in Hz) for `voice`: stretch uniform in 0.8-1.3 (0.7-1.5 if
+    `wide`), pitch 150-230 Hz for the female voices and 80-140 Hz for the male ones."""
+    lo, hi = (0.7, 1.5) if wide else (0.8, 1.3)
+    stretch = float(rng.uniform(lo, hi))
+    return stretch, float(rng.uniform(150, 230) if voice in FEMALE else rng.uniform(80, 140))
+
+
+def engine_say(engine: str, voice: str, text: str, stretch: float = 1.0, f0: float | None = None) -> np.ndarray:
+    """`text` by ENGINE (flite or festival) and VOICE: -> (L,) float32 at 16 kHz."""
+    if engine == "flite":
+        return flite_say(text, voice, stretch, f0)
+    if engine == "festival":
+        return festival_say(text, voice, stretch, f0)
+    raise ValueError(f"engine must be 'flite' or 'festival', got {engine!r}")

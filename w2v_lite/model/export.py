@@ -1,0 +1,156 @@
+"""ONNX export: a `Wav2Vec2Model` or `Wav2Vec2ForCTC` as one graph with a symbolic batch and length.
+
+    export_onnx(model, "model.onnx")        # or: w2v-lite export --model DIR --out model.onnx
+
+The graph's inputs are ``input_values (B, L)`` float32 and ``attention_mask (B, L)`` int64 (1 on real
+samples; all ones for unpadded clips), its outputs ``last_hidden_state (B, T, H)`` and ``extract_features
+(B, T, C)`` (bare encoder) or ``logits (B, T, V)`` (CTC), then ``frame_lengths (B,)`` int64. B, L and T are
+dynamic: one file serves every batch size and clip length. ``attention_mask=False`` exports a graph without
+the mask input, for unpadded clips only.
+
+Why exporting used to look broken (GUIDE section 6 measured the whole model "off by about 4.5"): the legacy
+exporter puts the module it is given into eval mode and afterwards restores *that module's* mode. A wrapper
+built around an eval model is itself in training mode, so the restore switched the whole wrapped model to
+training: the eager reference then ran with dropout and span masking, while the graph was exact. Here the
+export runs on a private copy, so the caller's model never changes mode. Two more things freeze at trace time
+and are handled: the ``if frame_mask.all()`` shortcut in the context network (the graph always applies the
+key mask, see `context.py`) and the first conv layer's strided-view matmul, whose strides are Python ints
+(the graph uses Conv1d, the same sums). The weight-normed positional conv is folded to a plain weight first:
+the same numbers, computed once instead of on every call.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import os
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from w2v_lite.config import Wav2Vec2Config
+from w2v_lite.model import checkpoints
+from w2v_lite.model.ctc import Wav2Vec2ForCTC
+from w2v_lite.model.wav2vec2 import Wav2Vec2Model
+
+__all__ = ["OPSET", "export_onnx", "onnx_bytes", "output_names"]
+
+OPSET = 17  # LayerNormalization is a single op from 17 on; ORT 1.2x runs it fused
+
+
+class _Exported(nn.Module):
+    """(input_values (B, L), attention_mask (B, L)) -> plain tensors, as the graph returns them."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None):
+        out = self.model(input_values, attention_mask=attention_mask)
+        if isinstance(self.model, Wav2Vec2ForCTC):
+            return out.logits, out.frame_lengths
+        return out.last_hidden_state, out.extract_features, out.frame_lengths
+
+
+def output_names(model: nn.Module) -> list[str]:
+    """The graph's output names for `model`: CTC -> [logits, frame_lengths]; encoder -> [last_hidden_state,
+    extract_features, frame_lengths]."""
+    if isinstance(model, Wav2Vec2ForCTC):
+        return ["logits", "frame_lengths"]
+    return ["last_hidden_state", "extract_features", "frame_lengths"]
+
+
+def _check_model(model: object) -> None:
+    if not isinstance(model, (Wav2Vec2Model, Wav2Vec2ForCTC)):
+        raise TypeError(f"export_onnx takes a w2v_lite Wav2Vec2Model or Wav2Vec2ForCTC, got "
+                        f"{type(model).__name__}; load one with Wav2Vec2ForCTC.from_pretrained(folder)")
+    quantized = any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in model.modules())
+    if quantized or any(p.dtype != torch.float32 for p in model.parameters()):
+        raise TypeError("export_onnx exports float32 models (an int8 or half copy from optimize_for_inference "
+                        "cannot be exported); export the original model")
+
+
+def _inference_copy(model: nn.Module) -> nn.Module:
+    """A float32 eval copy with the positional conv's weight norm folded into a plain weight."""
+    model = copy.deepcopy(model).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, nn.Conv1d) and nn.utils.parametrize.is_parametrized(child, "weight"):
+                setattr(parent, name, _plain_conv(child))
+    return model
+
+
+def _plain_conv(conv: nn.Conv1d) -> nn.Conv1d:
+    """A new Conv1d holding the weight `conv`'s parametrization computes. (Not `remove_parametrizations`: on a
+    deep copy it deletes the weight property from the class the original model shares.)"""
+    padding = conv.padding if isinstance(conv.padding, str) else conv.padding[0]
+    plain = nn.Conv1d(conv.in_channels, conv.out_channels, conv.kernel_size[0], conv.stride[0], padding,
+                      conv.dilation[0], conv.groups, conv.bias is not None, conv.padding_mode)
+    with torch.no_grad():
+        plain.weight.copy_(conv.weight)
+        if conv.bias is not None and plain.bias is not None:
+            plain.bias.copy_(conv.bias)
+    return plain.requires_grad_(False)
+
+
+def _example(config: Wav2Vec2Config) -> tuple[torch.Tensor, torch.Tensor]:
+    """A padded batch of two (1 s and 0.75 s of noise), so the traced graph keeps every mask operation."""
+    num = config.sampling_rate
+    x = torch.randn(2, num, generator=torch.Generator().manual_seed(0)) * 0.1
+    mask = torch.ones(2, num, dtype=torch.long)
+    mask[1, 3 * num // 4:] = 0
+    x[1, 3 * num // 4:] = 0.0
+    return x, mask
+
+
+def onnx_bytes(model: Wav2Vec2Model | Wav2Vec2ForCTC, attention_mask: bool = True, opset: int = OPSET) -> bytes:
+    """The ONNX graph of `model` (see the module docstring) as bytes, without touching the disk."""
+    _check_model(model)
+    wrapper = _Exported(_inference_copy(model)).eval()
+    x, mask = _example(model.config)
+    names = output_names(model)
+    inputs = ["input_values", "attention_mask"] if attention_mask else ["input_values"]
+    args = (x, mask) if attention_mask else (x[:1],)
+    axes = {name: {0: "batch", 1: "samples"} for name in inputs}
+    axes.update({name: {0: "batch", 1: "frames"} for name in names[:-1]})
+    axes["frame_lengths"] = {0: "batch"}
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        # the input checks of `forward` (NaN, mask shape, clip length) turn into trace-time constants and warn
+        # so; they guard eager calls, the graph's callers are checked by `OnnxModel` before running it
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)  # the legacy exporter warns it is legacy
+        # a BytesIO works (the legacy exporter writes to any file object), though the stub names paths only
+        torch.onnx.export(wrapper, args, buffer,  # type: ignore[arg-type]
+                          input_names=inputs, output_names=names, dynamic_axes=axes, opset_version=opset,
+                          dynamo=False, do_constant_folding=True)
+    return buffer.getvalue()
+
+
+def export_onnx(
+    model: Wav2Vec2Model | Wav2Vec2ForCTC, path: str | os.PathLike[str], attention_mask: bool = True,
+    opset: int = OPSET,
+) -> Path:
+    """Write `model` as an ONNX graph to `path` (created or replaced atomically); returns the path.
+
+    Raises TypeError for anything but a float32 `Wav2Vec2Model` / `Wav2Vec2ForCTC`, ValueError when `path`
+    is a folder or its folder does not exist or cannot be written. The model itself is not changed.
+    """
+    _check_model(model)
+    target = Path(path)
+    if target.is_dir():
+        raise ValueError(f"{target} is a folder; give a file name such as {target / 'model.onnx'}")
+    if not target.parent.is_dir():
+        raise ValueError(f"cannot write {target}: folder {target.parent} does not exist")
+    if not os.access(target.parent, os.W_OK):
+        raise ValueError(f"cannot write {target}: folder {target.parent} is not writable")
+    data = onnx_bytes(model, attention_mask=attention_mask, opset=opset)
+    try:
+        checkpoints.atomic_write(target, lambda p: p.write_bytes(data))
+    except OSError as err:  # e.g. read-only file system, or root on an immutable folder
+        raise ValueError(f"cannot write {target}: {err.strerror or err}") from None
+    return target
