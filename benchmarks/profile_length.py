@@ -26,8 +26,8 @@ import torch
 from tqdm import tqdm
 
 from w2v_lite import Wav2Vec2Config, Wav2Vec2Model
+from w2v_lite.cost import ActivationMeter, cost, peak_activation_bytes, total
 from w2v_lite.lengths import output_lengths
-from w2v_lite.model.cost import ActivationMeter, cost, peak_activation_bytes, total
 
 HERE = Path(__file__).resolve().parent
 STAGES = ("conv stack", "feature_projection", "pos_conv", "qkv_out", "attention core", "feed_forward", "other")

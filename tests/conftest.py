@@ -1,7 +1,8 @@
 """Shared test fixtures. Test folders mirror the package: tests/model, tests/data, tests/train, tests/asr,
 tests/teach; tests/browser drives a notebook in headless Chromium (marker `browser`). Helpers that compare
-against transformers (small odd configs, model pairs, padded batches) live in `hf_utils.py` beside this
-file (pytest puts this folder on sys.path).
+against transformers (small odd configs, model pairs, padded batches) live in `hf_utils.py`, other plain
+helpers (read-only folders) in `helpers.py`, both beside this file (pytest puts this folder on sys.path).
+Nothing imports this file: what tests share from here, they get as fixtures.
 
 Markers (registered in pyproject.toml): `slow` for tests that take seconds to minutes, `browser` for
 tests/browser. `make test-fast` runs `-m "not slow and not browser"`.
@@ -9,9 +10,7 @@ tests/browser. `make test-fast` runs `-m "not slow and not browser"`.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,8 +19,15 @@ import torch
 
 from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.data import audio
+from w2v_lite.model.wav2vec2 import Wav2Vec2Model
 
 CorpusSubset = Callable[..., Path]
+SmallConfig = Callable[..., Wav2Vec2Config]
+SmallModel = Callable[..., Wav2Vec2Model]
+
+# the base conv kernels and strides (so the 400/320 sample arithmetic holds) with very small widths: fast on CPU
+_SMALL = dict(conv_dim=(16,) * 7, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+              intermediate_size=64, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
 
 
 @pytest.fixture
@@ -39,6 +45,23 @@ def one_thread() -> Iterator[None]:
 def tiny_config() -> Wav2Vec2Config:
     """A fresh `tiny` preset (the committed checkpoints' size): fast enough to train for a few steps."""
     return Wav2Vec2Config.tiny()
+
+
+@pytest.fixture
+def small_model_config() -> SmallConfig:
+    """`small_model_config(**overrides) -> Wav2Vec2Config`: the `tiny` preset at very small widths (16 conv
+    channels, width 32, 2 layers), with `overrides` on top."""
+    return lambda **overrides: Wav2Vec2Config.tiny(**{**_SMALL, **overrides})
+
+
+@pytest.fixture
+def small_model(small_model_config: SmallConfig) -> SmallModel:
+    """`small_model(seed=0, **overrides) -> Wav2Vec2Model` in eval mode, built after `torch.manual_seed(seed)`
+    from `small_model_config(**overrides)`."""
+    def build(seed: int = 0, **overrides) -> Wav2Vec2Model:
+        torch.manual_seed(seed)
+        return Wav2Vec2Model(small_model_config(**overrides)).eval()
+    return build
 
 
 def _copy_corpus_subset(folder: Path, n: int, split: str = "train", start: int = 0) -> Path:
@@ -59,20 +82,3 @@ def corpus_subset() -> CorpusSubset:
     """`corpus_subset(folder, n, split="train", start=0) -> folder`: a small training folder copied from
     the committed corpus (a factory, so module-scoped fixtures can build one too)."""
     return _copy_corpus_subset
-
-
-def make_read_only(folder: Path) -> None:
-    """Make an existing folder unwritable: chmod for users, `chattr +i` for root (root ignores the mode bits).
-    Skips the test, saying why, where neither is possible (root without chattr support)."""
-    if os.geteuid() != 0:
-        folder.chmod(0o555)
-    elif shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(folder)]).returncode != 0:
-        pytest.skip("running as root without chattr +i: cannot make a read-only folder here")
-
-
-def undo_read_only(folder: Path) -> None:
-    """Make a folder from `make_read_only` writable again (so that pytest can clean it up)."""
-    if os.geteuid() == 0:
-        subprocess.run(["chattr", "-i", str(folder)], check=False)
-    else:
-        folder.chmod(0o755)

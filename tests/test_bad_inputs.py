@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import make_read_only, undo_read_only
+from helpers import make_read_only, undo_read_only
 
 from w2v_lite import Wav2Vec2Config, Wav2Vec2Model, audio
 from w2v_lite.asr.alignment import forced_align

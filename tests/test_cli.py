@@ -129,7 +129,7 @@ BAD = [
     (["explain", "--seconds", "abc"], "argument --seconds: invalid float value: 'abc'"),
     (["explain", "--config", "nope"], "invalid choice: 'nope'"),
     (["explain", CLIP, "--seconds", "2"], "give either FILE or --seconds, not both"),
-    (["explain", "--seconds", "0.01", "--config", "tiny"], "the clip has 160 samples, fewer than one frame's window"),
+    (["explain", "--seconds", "0.01", "--config", "tiny"], "the clip has 160 samples, fewer than the 400"),
     (["explain", "no/such/clip.wav"], "audio file not found: no/such/clip.wav"),
     # transcribe
     (["transcribe"], "the following arguments are required: FILE"),

@@ -60,3 +60,15 @@ def test_valid_configs_still_load():
     hf = transformers.Wav2Vec2Config(feat_extract_norm="layer", do_stable_layer_norm=True, conv_bias=True)
     ours = Wav2Vec2Config.from_hf(hf)
     assert ours.conv_dim == tuple(hf.conv_dim) and ours.do_stable_layer_norm and ours.mask_time_min_masks == 2
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (Wav2Vec2Config.base(), False),  # layer-0 GroupNorm over the whole time axis, padding included
+        (Wav2Vec2Config.base(mask_aware_group_norm=True), True),
+        (Wav2Vec2Config.large_lv60(), True),  # LayerNorm on each frame
+    ],
+)
+def test_ignores_padding_says_which_models_padding_cannot_change(config, expected):
+    assert config.ignores_padding is expected

@@ -2,7 +2,7 @@
 here the moment someone writes the import, even in a branch no test runs.
 
     errors                     <- everyone                    (imports nothing from w2v_lite)
-    config, lengths            <- everyone
+    config, lengths, cost      <- everyone (cost: FLOPs and bytes from config + lengths, no weights)
     model                      <- asr, train, teach           (model imports only config, lengths, model)
     data                       <- asr, train, teach           (data imports config, lengths; never model)
     asr                        <- train, teach, cli           (asr imports config, lengths, model, data)
@@ -25,19 +25,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "w2v_lite"
-TOP_LEVEL_MODULES = {"__init__", "__main__", "cli", "config", "errors", "lengths"}
+TOP_LEVEL_MODULES = {"__init__", "__main__", "cli", "config", "cost", "errors", "lengths"}
 SUBPACKAGES = ("model", "data", "asr", "train", "teach")
 # the layers from the bottom up (README's diagram); no module imports a layer above its own
-ORDER = ("errors", "config", "lengths", "model", "data", "asr", "train", "teach", "cli")
+ORDER = ("errors", "config", "lengths", "cost", "model", "data", "asr", "train", "teach", "cli")
 # what each layer may import from w2v_lite (besides itself); teach may import anything
 MAY_IMPORT = {
     "model": {"errors", "config", "lengths"},
     "data": {"errors", "config", "lengths"},  # model and data are side by side: neither imports the other
-    "asr": {"errors", "config", "lengths", "model", "data"},
-    "train": {"errors", "config", "lengths", "model", "data", "asr"},
+    "asr": {"errors", "config", "lengths", "cost", "model", "data"},
+    "train": {"errors", "config", "lengths", "cost", "model", "data", "asr"},
     "errors": set(),
     "config": {"errors"},
     "lengths": {"errors", "config"},
+    "cost": {"errors", "config", "lengths"},  # arithmetic on the config and the lengths: no weights, not in model/
 }
 # `python -m w2v_lite` only hands over to the command line
 ENTRY_POINTS = {"w2v_lite.__main__"}

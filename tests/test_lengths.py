@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from w2v_lite import Wav2Vec2Config, frame_mask, layer_lengths, output_lengths, receptive_field, samples_for_frames
-from w2v_lite.lengths import layer_receptive_fields, lengths_to_mask, masked_mean_var
+from w2v_lite.lengths import (
+    layer_receptive_fields,
+    lengths_to_mask,
+    masked_mean_var,
+    require_frames,
+    right_padded_lengths,
+)
 from w2v_lite.model.feature_encoder import FeatureEncoder
 
 ODD = small_config("group-preln-bias")  # kernels (10, 5, 3, 2), strides (5, 3, 2, 1)
@@ -138,3 +144,24 @@ def test_masked_mean_var_ignores_masked_positions():
     mask = torch.tensor([[True, True, False], [True, True, True]])
     mean, var = masked_mean_var(x, mask)
     assert mean.flatten().tolist() == [2.0, 2.0] and var.flatten().tolist() == [1.0, 0.0]
+
+
+def test_require_frames_is_output_lengths_or_one_clear_error():
+    assert require_frames(400) == output_lengths(400) == 1
+    assert require_frames(torch.tensor([400, 48_000])).tolist() == [1, 149]
+    with pytest.raises(ValueError, match=r"^the clip has 399 samples, fewer than the 400 \(25 ms\) one frame needs"):
+        require_frames(399)
+    with pytest.raises(ValueError, match=r"^clips \[1, 2\] have \[0, 399\] samples, fewer than the 400"):
+        require_frames(torch.tensor([400, 0, 399]))
+    # the window comes from the config: a stack with one kernel-2 layer needs 2 samples (0.125 ms at 16 kHz)
+    one_layer = Wav2Vec2Config.tiny(conv_dim=(8,), conv_kernel=(2,), conv_stride=(1,))
+    assert require_frames(2, one_layer) == 1
+    with pytest.raises(ValueError, match=r"fewer than the 2 \(0.125 ms\)"):
+        require_frames(1, one_layer)
+
+
+def test_right_padded_lengths_counts_rows_and_names_the_mask():
+    mask = torch.tensor([[True, True, False], [True, True, True], [False, False, False]])
+    assert right_padded_lengths(mask, "frame_mask").tolist() == [2, 3, 0]
+    with pytest.raises(ValueError, match=r"^frame_mask is not right-padded"):
+        right_padded_lengths(torch.tensor([[True, False, True]]), "frame_mask")

@@ -82,7 +82,7 @@ def explain(args: argparse.Namespace) -> None:
     """Print the stage table for one clip, or the padding summary for `--batch`."""
     _check_explain_args(args)
 
-    from w2v_lite.lengths import output_lengths, receptive_field
+    from w2v_lite.lengths import output_lengths, receptive_field, require_frames
     from w2v_lite.teach.explain import LONG_CLIP_SECONDS, batch_report, explain_rows, format_table, long_clip_rows
 
     model = _model(args.config)
@@ -93,8 +93,7 @@ def explain(args: argparse.Namespace) -> None:
         return
     clip, name = _clip(args)
     n = clip.shape[-1]
-    if output_lengths(n, cfg) == 0:
-        raise UsageError(f"the clip has {n} samples, fewer than one frame's window ({field}); use a longer clip")
+    require_frames(n, cfg)  # a ValueError: one `error:` line
     print(f"config: {args.config}; clip: {name}")
     if n > LONG_CLIP_SECONDS * cfg.sampling_rate:  # don't run the model over minutes of audio
         rows, note = long_clip_rows(model, clip)

@@ -149,13 +149,22 @@ class Wav2Vec2Config:
             raise ValueError(f"unknown config {name!r}; choose one of {', '.join(PRESETS)}")
         return getattr(cls, name.replace("-", "_"))()
 
+    @property
+    def ignores_padding(self) -> bool:
+        """Whether a clip's valid outputs stay the same when it is zero-padded and the padding is masked.
+
+        True for a LayerNorm conv stack (it normalises each frame on its own) and for the mask-aware
+        GroupNorm; False for the base GroupNorm, which normalises layer 0 over the padding too.
+        """
+        return self.feat_extract_norm == "layer" or self.mask_aware_group_norm
+
     # ---- conversion ------------------------------------------------------------------------------
     def replace(self, **changes: Any) -> Wav2Vec2Config:
         """A copy with some fields changed. An unknown field name raises TypeError naming it."""
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
         if unknown:
             raise TypeError(f"unknown config field(s) {unknown}; use Wav2Vec2Config's (transformers') field "
-                            "names, e.g. mask_time_prob or feat_extract_norm")
+                            "names, e.g. mask_time_prob or feat_extract_norm (see w2v_lite/config.py)")
         return dataclasses.replace(self, **changes)
 
     @classmethod

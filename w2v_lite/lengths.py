@@ -56,6 +56,33 @@ def output_lengths(sample_lengths, config=None):
     return layer_lengths(sample_lengths, config)[-1]
 
 
+@overload
+def require_frames(sample_lengths: int, config: Wav2Vec2Config | None = None) -> int: ...
+@overload
+def require_frames(sample_lengths: torch.Tensor, config: Wav2Vec2Config | None = None) -> torch.Tensor: ...
+
+
+def require_frames(sample_lengths, config=None):
+    """`output_lengths`, or ValueError when a clip is too short to make one frame. int -> int, (B,) -> (B,).
+
+    The one home of the "shorter than one frame" rule: the model's input check, the CLI, transcription,
+    chunking and the cost model all call it, so they all say the same thing.
+    """
+    frame_lengths = output_lengths(sample_lengths, config)
+    field = receptive_field(config)[0]
+    rate = (config or Wav2Vec2Config.base()).sampling_rate
+    need = f"fewer than the {field} ({1000 * field / rate:g} ms) one frame needs"
+    if isinstance(frame_lengths, int):
+        if frame_lengths == 0:
+            raise ValueError(f"the clip has {sample_lengths} samples, {need}; use a longer clip")
+        return frame_lengths
+    short = (frame_lengths == 0).nonzero().flatten().tolist()
+    if short:
+        raise ValueError(f"clips {short} have {sample_lengths[short].tolist()} samples, {need}; pad them to at "
+                         "least that length or drop them")
+    return frame_lengths
+
+
 def layer_lengths(sample_lengths, config: Wav2Vec2Config | None = None) -> list:
     """The length after every conv layer: ``[L, L1, ..., L7]`` (ints, or LongTensors of shape (B,)).
 
@@ -214,10 +241,15 @@ def lengths_from_attention_mask(attention_mask: torch.Tensor, num_samples: int |
     if (sample_lengths == 0).any():
         rows = torch.nonzero(sample_lengths == 0).flatten().tolist()
         raise ValueError(f"attention_mask rows {rows} are all zero: every clip needs at least one real sample")
-    # right padding means the mask is exactly `arange(L) < length`
-    if not torch.equal(mask.bool(), lengths_to_mask(sample_lengths, mask.shape[1])):
-        raise ValueError(
-            "attention_mask is not right-padded (a 0 comes before a 1); put the real samples first and the "
-            "padding at the end, as w2v_lite.audio.pad_batch does"
-        )
-    return sample_lengths
+    return right_padded_lengths(mask.bool(), "attention_mask")
+
+
+def right_padded_lengths(mask: torch.Tensor, name: str = "mask") -> torch.Tensor:
+    """The per-row counts of a right-padded bool mask, (B, N) -> (B,) long; ValueError naming `name` when a
+    row is not right-padded. The one home of the right-padding rule, for sample and frame masks alike."""
+    counts = mask.sum(-1)
+    # right padding means the mask is exactly `arange(N) < count`
+    if not torch.equal(mask, lengths_to_mask(counts, mask.shape[-1])):
+        raise ValueError(f"{name} is not right-padded (a 0 comes before a 1); put the real samples or frames "
+                         "first and the padding at the end, as w2v_lite.audio.pad_batch does")
+    return counts

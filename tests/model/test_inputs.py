@@ -23,7 +23,8 @@ def test_one_dimensional_input_is_a_batch_of_one(model):
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        (dict(input_values=torch.randn(399)), ValueError, "fewer than 400"),
+        (dict(input_values=torch.randn(399)), ValueError,
+         r"clips \[0\] have \[399\] samples, fewer than the 400 \(25 ms\) one frame needs"),
         (dict(input_values=torch.randn(2, 4000), sample_lengths=torch.tensor([4000, 300])), ValueError, r"clips \[1\]"),
         (dict(input_values=torch.randn(0, 4000)), ValueError, "empty batch"),
         (dict(input_values=torch.randn(2, 1, 4000)), ValueError, "shape \\(B, L\\)"),

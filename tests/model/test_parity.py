@@ -55,6 +55,35 @@ def test_submodules_match_one_by_one():
             torch.testing.assert_close(layer_ours(h_ref), layer_ref(h_ref), atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("layerdrop", [1.0, 0.5])
+def test_layerdrop_still_gives_one_hidden_state_per_layer(layerdrop):
+    """transformers (4.x) appends a hidden state for every layer, skipped or not; so do we: a skipped layer's
+    entry is its input unchanged, and with every layer skipped all entries are the same tensor."""
+    cfg = small_config("group-postln", layerdrop=layerdrop, hidden_dropout=0.0, attention_dropout=0.0,
+                       activation_dropout=0.0, mask_time_prob=0.0)
+    _, ours = model_pair(cfg, seed=7)
+    x, mask = padded_batch([4000, 2600], seed=8)
+    torch.manual_seed(9)
+    with torch.no_grad():
+        out = ours.train()(x, attention_mask=mask, output_hidden_states=True)
+    states = out.hidden_states
+    assert len(states) == cfg.num_hidden_layers + 1
+    if layerdrop == 1.0:
+        assert all(torch.equal(s, states[0]) for s in states)
+
+
+def test_no_padding_with_lengths_equals_no_lengths():
+    """Lengths that pad nothing leave the mask out of attention (decided on the CPU, no device sync): the
+    outputs are bit-identical to a call without lengths."""
+    cfg = small_config("group-postln")
+    _, ours = model_pair(cfg, seed=1)
+    x, _ = padded_batch([4000, 4000], seed=2)
+    with torch.no_grad():
+        plain = ours(x).last_hidden_state
+        with_lengths = ours(x, sample_lengths=torch.tensor([4000, 4000])).last_hidden_state
+    assert torch.equal(plain, with_lengths)
+
+
 @pytest.mark.parametrize(("preset", "count"), [("base", 94_371_712), ("large_lv60", 315_438_720)])
 def test_preset_parameter_counts(preset, count):
     cfg = getattr(Wav2Vec2Config, preset)()

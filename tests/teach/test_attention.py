@@ -3,12 +3,9 @@
 import pytest
 import torch
 
-from w2v_lite import Wav2Vec2Config, Wav2Vec2Model, output_lengths
+from w2v_lite import Wav2Vec2Model, output_lengths
 from w2v_lite.model.ctc import Wav2Vec2ForCTC
 from w2v_lite.teach.attention import attention_weights, head_weights
-
-SMALL = dict(conv_dim=(16,) * 7, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-             intermediate_size=64, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
 
 
 def batch():
@@ -20,9 +17,9 @@ def batch():
 
 
 @pytest.mark.parametrize("stable", [False, True])
-def test_weights_times_values_give_the_layer_output(stable):
+def test_weights_times_values_give_the_layer_output(stable, small_model_config):
     torch.manual_seed(0)
-    model = Wav2Vec2Model(Wav2Vec2Config.tiny(**SMALL, do_stable_layer_norm=stable)).eval()
+    model = Wav2Vec2Model(small_model_config(do_stable_layer_norm=stable)).eval()
     x, lengths = batch()
     seen = []
     handles = [layer.attention.register_forward_hook(lambda m, args, out: seen.append((args, out)))
@@ -42,9 +39,9 @@ def test_weights_times_values_give_the_layer_output(stable):
     assert (weights.sum(-1) - 1).abs().max() <= 1e-5
 
 
-def test_ctc_models_are_accepted_and_training_mode_refused():
+def test_ctc_models_are_accepted_and_training_mode_refused(small_model_config):
     torch.manual_seed(0)
-    ctc = Wav2Vec2ForCTC(Wav2Vec2Config.tiny(**SMALL, vocab_size=5)).eval()
+    ctc = Wav2Vec2ForCTC(small_model_config(vocab_size=5)).eval()
     x, lengths = batch()
     assert attention_weights(ctc, x, lengths).shape[:3] == (2, 2, 4)
     with pytest.raises(ValueError, match="eval"):

@@ -3,7 +3,6 @@
 import pytest
 import torch
 
-from w2v_lite import Wav2Vec2Config, Wav2Vec2Model
 from w2v_lite.data.audio import normalize
 from w2v_lite.lengths import output_lengths
 from w2v_lite.teach.padding import (
@@ -18,45 +17,36 @@ from w2v_lite.teach.padding import (
     valid_stats,
 )
 
-# base conv kernels/strides (so the 400/320 arithmetic holds) with very small widths: fast on CPU
-SMALL = dict(conv_dim=(16,) * 7, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-             intermediate_size=64, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
-
-
-def small_model(seed: int = 0, **overrides) -> Wav2Vec2Model:
-    torch.manual_seed(seed)
-    return Wav2Vec2Model(Wav2Vec2Config.tiny(**{**SMALL, **overrides})).eval()
-
 
 @pytest.fixture(scope="module")
 def clip() -> torch.Tensor:
     return torch.randn(6000, generator=torch.Generator().manual_seed(3))
 
 
-def test_no_padding_means_no_change(clip):
+def test_no_padding_means_no_change(clip, small_model):
     assert padding_invariance_error(small_model(), clip, 0) == 0.0
 
 
-def test_layer_norm_model_with_mask_is_invariant_but_not_without(clip):
+def test_layer_norm_model_with_mask_is_invariant_but_not_without(clip, small_model):
     model = small_model(feat_extract_norm="layer", conv_bias=True, do_stable_layer_norm=True)
     assert max(sweep(model, clip, [320, 4001, 16000])) <= 1e-5
     # without the mask the transformer attends to the padded frames
     assert padding_invariance_error(model, clip, 16000, use_mask=False) > 1e-2
 
 
-def test_group_norm_error_grows_and_mask_aware_removes_it(clip):
+def test_group_norm_error_grows_and_mask_aware_removes_it(clip, small_model):
     errors = sweep(small_model(), clip, [1600, 16000, 48000])
     assert errors[0] > 1e-3 and errors[0] < errors[1] < errors[2]
     assert max(sweep(small_model(mask_aware_group_norm=True), clip, [1600, 16000, 48000])) <= 1e-5
 
 
-def test_sweep_equals_single_measurements(clip):
+def test_sweep_equals_single_measurements(clip, small_model):
     model = small_model()
     extras = [800, 4000]
     assert sweep(model, clip, extras) == [padding_invariance_error(model, clip, e) for e in extras]
 
 
-def test_measurement_rejects_bad_inputs(clip):
+def test_measurement_rejects_bad_inputs(clip, small_model):
     model = small_model()
     with pytest.raises(ValueError, match="eval"):
         padding_invariance_error(small_model().train(), clip, 100)
@@ -70,7 +60,7 @@ def test_measurement_rejects_bad_inputs(clip):
         padding_invariance_error(torch.nn.Linear(2, 2), clip, 10)
 
 
-def test_leak_reaches_exactly_the_last_half_kernel_frames(clip):
+def test_leak_reaches_exactly_the_last_half_kernel_frames(clip, small_model):
     model = small_model(feat_extract_norm="layer", conv_bias=True)
     leak = leak_without_zeroing(model, clip, 8000)
     frames = output_lengths(clip.numel())
@@ -82,7 +72,7 @@ def test_leak_reaches_exactly_the_last_half_kernel_frames(clip):
     assert leak.without_zeroing[: -leak.leaky_frames].max() <= 1e-5
 
 
-def test_leak_requires_a_model_whose_conv_features_ignore_padding(clip):
+def test_leak_requires_a_model_whose_conv_features_ignore_padding(clip, small_model):
     with pytest.raises(ValueError, match="mask_aware_group_norm"):
         leak_without_zeroing(small_model(), clip, 1000)
     leak = leak_without_zeroing(small_model(mask_aware_group_norm=True), clip, 1000)
@@ -104,7 +94,7 @@ def test_mask_stages_chain():
         mask_stages([100, 0])
 
 
-def test_mask_stages_match_the_model():
+def test_mask_stages_match_the_model(small_model):
     model = small_model()
     batch = crops(torch.randn(20000, generator=torch.Generator().manual_seed(1)), [0.5, 1.25])
     with torch.no_grad():
@@ -112,7 +102,7 @@ def test_mask_stages_match_the_model():
     assert torch.equal(out.frame_mask, mask_stages(batch.sample_lengths.tolist()).frame_mask)
 
 
-def test_key_mask_is_what_self_attention_receives():
+def test_attend_mask_is_what_self_attention_receives(small_model):
     model = small_model()
     batch = crops(torch.randn(20000, generator=torch.Generator().manual_seed(1)), [0.5, 1.25])
     seen = []

@@ -18,14 +18,6 @@ from w2v_lite.teach.widgets import (
     shape_flow_widget,
 )
 
-SMALL = dict(conv_dim=(16,) * 7, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
-             intermediate_size=64, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
-
-
-def small_model(**overrides) -> Wav2Vec2Model:
-    torch.manual_seed(0)
-    return Wav2Vec2Model(Wav2Vec2Config.tiny(**{**SMALL, **overrides})).eval()
-
 
 def test_frames_per_layer_text_lists_every_layer():
     assert frames_per_layer_text(48000) == (
@@ -72,8 +64,8 @@ def test_clip_of_length_cuts_and_repeats():
         clip_of_length(clip, 0)
 
 
-def test_shape_flow_widget_redraws_from_a_real_forward_pass():
-    box = shape_flow_widget(small_model(), torch.randn(8000), value_ms=1000, min_ms=500, max_ms=2000)
+def test_shape_flow_widget_redraws_from_a_real_forward_pass(small_model):
+    box = shape_flow_widget(small_model(num_hidden_layers=1), torch.randn(8000), value_ms=1000, min_ms=500, max_ms=2000)
     slider, html = box.children
     assert "(1, 16, 49)" in html.value and "(1, 49, 32)" in html.value
     slider.value = 2000
@@ -94,8 +86,9 @@ def test_mask_bar_html():
         mask_bar_html(5, 4)
 
 
-def test_padding_widget_reports_the_measured_errors():
-    models = {"group": small_model(), "layer": small_model(feat_extract_norm="layer", conv_bias=True)}
+def test_padding_widget_reports_the_measured_errors(small_model):
+    models = {"group": small_model(num_hidden_layers=1),
+              "layer": small_model(num_hidden_layers=1, feat_extract_norm="layer", conv_bias=True)}
     clip = torch.randn(8000, generator=torch.Generator().manual_seed(0))
     assert padding_report(models, clip, 0) == "group: max change <= 1e-05; layer: max change <= 1e-05"
     box = padding_widget(models, clip, value_ms=0, max_ms=1000)

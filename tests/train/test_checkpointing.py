@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import make_read_only, undo_read_only
+from helpers import make_read_only, undo_read_only
 from safetensors.torch import load_file
 
 from w2v_lite import audio

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from w2v_lite.lengths import output_lengths, receptive_field
+from w2v_lite.lengths import receptive_field, require_frames
 from w2v_lite.model.ctc import Wav2Vec2ForCTC
 from w2v_lite.model.wav2vec2 import Wav2Vec2Model
 
@@ -71,9 +71,7 @@ def chunk_plan(num_samples: int, config, chunk_seconds: float, stride_seconds: f
     if keep < 1:
         raise ValueError(f"a {chunk_seconds} s chunk with {stride_seconds} s of context on each side keeps no "
                          "frame; use chunk_seconds > 2 * stride_seconds")
-    total = output_lengths(int(num_samples), config)
-    if total == 0:
-        raise ValueError(f"the clip has {num_samples} samples, fewer than the {window} one frame needs")
+    total = require_frames(int(num_samples), config)
     plan = []
     for first in range(0, total, keep):
         last = min(first + keep, total)  # kept global frames [first, last)

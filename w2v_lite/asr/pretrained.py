@@ -44,8 +44,8 @@ class Preprocessing:
     def ours(cls, config: Wav2Vec2Config) -> Preprocessing:
         """How w2v_lite's trainer feeds a model: normalised clips, and a mask when the model can use one
         (layer norm, or the mask-aware GroupNorm)."""
-        own_mask = config.feat_extract_norm == "layer" or config.mask_aware_group_norm
-        return cls(do_normalize=True, return_attention_mask=own_mask, sampling_rate=config.sampling_rate)
+        return cls(do_normalize=True, return_attention_mask=config.ignores_padding,
+                   sampling_rate=config.sampling_rate)
 
 
 def _processor_settings(folder: Path) -> tuple[dict, Path | None]:

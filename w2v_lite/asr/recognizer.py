@@ -52,7 +52,7 @@ from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.data.audio import duration, load, normalize, pad_batch
 from w2v_lite.data.tokenizer import CharTokenizer
 from w2v_lite.errors import UsageError, naming
-from w2v_lite.lengths import frame_start_seconds, output_lengths, receptive_field
+from w2v_lite.lengths import frame_start_seconds, output_lengths, receptive_field, require_frames
 
 __all__ = ["BATCH_SECONDS", "CTCModel", "FrameStep", "Recognizer", "Transcript"]
 
@@ -163,8 +163,7 @@ class Recognizer:
     def ignores_padding(self) -> bool:
         """Whether a clip's outputs in a padded batch equal its outputs alone (so batching is safe)."""
         cfg = self.config
-        return self._preprocessing.return_attention_mask and (
-            cfg.feat_extract_norm == "layer" or cfg.mask_aware_group_norm)
+        return self._preprocessing.return_attention_mask and cfg.ignores_padding
 
     @property
     def _preprocessing(self) -> Preprocessing:
@@ -185,10 +184,7 @@ class Recognizer:
         if waveform.dim() != 1 or not waveform.is_floating_point():
             raise ValueError(f"waveform must be one mono float clip (L,), got {waveform.dtype} "
                              f"{tuple(waveform.shape)}")
-        window = receptive_field(self.config)[0]
-        if output_lengths(int(waveform.numel()), self.config) == 0:
-            raise ValueError(f"the clip has {waveform.numel()} samples, fewer than the {window} "
-                             f"({1000 * window / self.sampling_rate:g} ms) one frame needs; use a longer clip")
+        require_frames(int(waveform.numel()), self.config)
         return waveform.float()
 
     def read(self, audio: Audio) -> torch.Tensor:

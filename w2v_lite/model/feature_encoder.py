@@ -31,7 +31,7 @@ class MaskAwareGroupNorm(nn.GroupNorm):
         """(B, C, T), layer_lengths (B,) long (real time steps of each clip in x) -> (B, C, T)."""
         if layer_lengths is None:
             return super().forward(x)
-        valid = lengths.lengths_to_mask(layer_lengths, x.shape[-1])[:, None, :]  # (B, 1, T)
+        valid = lengths.lengths_to_mask(layer_lengths.to(x.device), x.shape[-1])[:, None, :]  # (B, 1, T)
         mean, var = lengths.masked_mean_var(x, valid)  # (B, C, 1) each
         x = (x - mean) * torch.rsqrt(var + self.eps)
         return x * self.weight[None, :, None] + self.bias[None, :, None]

@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from w2v_lite.lengths import right_padded_lengths
+
 
 def _as_bool_array(mask: torch.Tensor | np.ndarray) -> np.ndarray:
     """Torch or numpy mask of any dtype -> numpy bool array (same shape)."""
@@ -34,11 +36,8 @@ def _frame_lengths(frame_mask: torch.Tensor | np.ndarray, shape: tuple[int, int]
             f"frame_mask has shape {mask.shape} but masks are requested for shape {tuple(shape)}; "
             "pass the FRAME-level mask (see w2v_lite.lengths.frame_mask), not the sample-level attention_mask."
         )
-    frame_lengths = mask.sum(-1)
-    # Lengths only describe the mask if it is right-padded: ones, then zeros.
-    if not (mask == (np.arange(shape[1])[None, :] < frame_lengths[:, None])).all():
-        raise ValueError("frame_mask must be right-padded (each row: ones, then zeros).")
-    return [int(n) for n in frame_lengths]
+    # lengths only describe the mask if it is right-padded: ones, then zeros
+    return right_padded_lengths(torch.from_numpy(mask), "frame_mask").tolist()
 
 
 def compute_mask_indices(

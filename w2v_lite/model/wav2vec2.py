@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from w2v_lite.config import Wav2Vec2Config
-from w2v_lite.lengths import lengths_from_attention_mask, lengths_to_mask, output_lengths, receptive_field
+from w2v_lite.lengths import lengths_from_attention_mask, lengths_to_mask, output_lengths, require_frames
 from w2v_lite.model import checkpoints
 from w2v_lite.model.context import ContextNetwork
 from w2v_lite.model.fast import optimize_for_inference
@@ -63,7 +63,7 @@ def validate_inputs(
     sample_lengths: torch.Tensor | None,
     config: Wav2Vec2Config,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Check a batch and return ``(input_values (B, L), sample_lengths (B,) or None)``.
+    """Check a batch and return ``(input_values (B, L), sample_lengths (B,) on the CPU, or None)``.
 
     A 1-D input (L,) is taken as a batch of one. Raises TypeError / ValueError naming the problem and the
     fix for: non-float or non-tensor input, wrong rank, empty batch, NaN/Inf, bad masks or sample_lengths, and
@@ -98,28 +98,22 @@ def validate_inputs(
         if attention_mask.dim() != 2 or attention_mask.shape[0] != batch:
             raise ValueError(f"attention_mask must have shape {(batch, num_samples)} like input_values, "
                              f"got {tuple(attention_mask.shape)}")
-        from_mask = lengths_from_attention_mask(attention_mask, num_samples)
+        from_mask = lengths_from_attention_mask(attention_mask, num_samples).cpu()
     if sample_lengths is not None:
         sample_lengths = torch.as_tensor(sample_lengths)
         if sample_lengths.is_floating_point() or sample_lengths.dim() != 1 or sample_lengths.shape[0] != batch:
             raise ValueError(f"sample_lengths must be an integer tensor of shape ({batch},), got "
                              f"{sample_lengths.dtype} {tuple(sample_lengths.shape)}")
-        sample_lengths = sample_lengths.long().to(input_values.device)
+        sample_lengths = sample_lengths.long().cpu()  # checked on the host: a few numbers, no device sync
         if (sample_lengths < 0).any() or (sample_lengths > num_samples).any():
             raise ValueError(f"sample_lengths must lie in [0, {num_samples}] (the padded input length), got "
                              f"{sample_lengths.tolist()}")
-        if from_mask is not None and not torch.equal(sample_lengths, from_mask.to(sample_lengths.device)):
+        if from_mask is not None and not torch.equal(sample_lengths, from_mask):
             raise ValueError(f"attention_mask and sample_lengths disagree: mask gives {from_mask.tolist()}, "
                              f"sample_lengths are {sample_lengths.tolist()}; pass only one of them")
     else:
         sample_lengths = from_mask
-    every_clip = sample_lengths if sample_lengths is not None else torch.full((batch,), num_samples)
-    short = (output_lengths(every_clip.cpu(), config) == 0).nonzero().flatten().tolist()
-    if short:
-        field = receptive_field(config)[0]
-        raise ValueError(f"clips {short} have {every_clip[short].tolist()} samples, fewer than {field} "
-                         f"({1000 * field / config.sampling_rate:g} ms), the receptive field of one frame; "
-                         "pad them to at least that length or drop them")
+    require_frames(sample_lengths if sample_lengths is not None else torch.full((batch,), num_samples), config)
     return input_values, sample_lengths
 
 
@@ -163,18 +157,22 @@ class Wav2Vec2Model(nn.Module):
         check_shape(features, (batch, None, self.config.conv_dim[-1]), "conv features")
 
         # the mask chain: attention_mask (B, L) -> sample_lengths (B,) -> frame_lengths (B,) -> frame_mask (B, T)
+        padded = False  # does any clip end before the last frame? Decided on the CPU lengths: no device sync
         if sample_lengths is None:
             frame_lengths = torch.full((batch,), num_frames, dtype=torch.long, device=features.device)
             frame_mask = None
         else:
             frame_lengths = output_lengths(sample_lengths, self.config)
+            padded = bool((frame_lengths < num_frames).any())
+            frame_lengths = frame_lengths.to(features.device)
             frame_mask = lengths_to_mask(frame_lengths, num_frames)  # (B, T), as lengths.frame_mask
 
         hidden, extract_features = self.feature_projection(features)  # (B, T, H), (B, T, C)
         check_shape(hidden, (batch, num_frames, self.config.hidden_size), "projected features")
         hidden, mask_time_indices = self._mask_hidden_states(hidden, mask_time_indices, frame_mask)
 
-        hidden, states = self.encoder(hidden, frame_mask)
+        # without padding the mask changes nothing, and leaving it out lets SDPA take its fastest path
+        hidden, states = self.encoder(hidden, frame_mask if padded else None)
         return Wav2Vec2Output(
             last_hidden_state=hidden,
             extract_features=extract_features,
@@ -220,10 +218,7 @@ class Wav2Vec2Model(nn.Module):
     @classmethod
     def from_hf(cls, hf_model: nn.Module) -> Wav2Vec2Model:
         """Copy a live `transformers.Wav2Vec2Model` (or a model holding one as `.wav2vec2`)."""
-        hf_model = getattr(hf_model, "wav2vec2", hf_model)
-        model = cls(Wav2Vec2Config.from_hf(hf_model.config))
-        checkpoints.load_into(model, dict(hf_model.state_dict()), source="transformers model")
-        return model.eval()
+        return checkpoints.build_from_hf(cls, getattr(hf_model, "wav2vec2", hf_model))
 
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> Wav2Vec2Model:

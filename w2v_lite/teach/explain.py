@@ -26,12 +26,12 @@ def conv_table(num_samples: int, config: Wav2Vec2Config | None = None) -> list[d
     """Per conv layer: its kernel, stride, channels, frames after it for `num_samples` input samples, and
     the cumulative receptive field and hop (samples and ms). int -> list of dicts, one per layer."""
     config = config or Wav2Vec2Config.base()
-    lengths = layer_lengths(int(num_samples), config)
+    per_layer = layer_lengths(int(num_samples), config)
     rows = []
     fields = layer_receptive_fields(config)
     for i, (c, k, s) in enumerate(zip(config.conv_dim, config.conv_kernel, config.conv_stride)):
         field, hop = fields[i]
-        rows.append(dict(layer=i, kernel=k, stride=s, channels=c, frames=lengths[i + 1], field=field, hop=hop,
+        rows.append(dict(layer=i, kernel=k, stride=s, channels=c, frames=per_layer[i + 1], field=field, hop=hop,
                          field_ms=1000 * field / config.sampling_rate, hop_ms=1000 * hop / config.sampling_rate))
     return rows
 

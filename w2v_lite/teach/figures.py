@@ -234,7 +234,7 @@ def shape_flow_figure(flows: dict[str, list[tuple[str, tuple[int, ...]]]]) -> Fi
 
 
 def masks_figure(stages: MaskStages, sampling_rate: int = 16000) -> Figure:
-    """Sample mask (B, L), frame mask (B, T) and the boolean key mask self-attention gets for the shortest
+    """Sample mask (B, L), frame mask (B, T) and the `attend_mask` (True = attend) self-attention gets for the shortest
     clip: padded keys are excluded for every query; padded query rows are computed and discarded."""
     fig = Figure(figsize=(11, 4.0), dpi=DPI, layout="constrained")
     a, b, c = fig.subplots(1, 3, width_ratios=(1.3, 1.3, 1))
@@ -376,8 +376,8 @@ def _draw_all(out: Path, shape_config: Wav2Vec2Config | None, extras: Sequence[i
     model = Wav2Vec2Model(shape_config or Wav2Vec2Config.base()).eval()
     flows = {f"{n / sr:.2f} s clip": flow_stages(model, clip[None, :n]) for n in (sr, clip.numel())}
     paths.append(save(shape_flow_figure(flows), out / "shape_flow.png"))
-    lengths = [sr, int(2.2 * sr), clip.numel()]
-    paths.append(save(masks_figure(mask_stages(lengths)), out / "masks.png"))
+    sample_lengths = [sr, int(2.2 * sr), clip.numel()]
+    paths.append(save(masks_figure(mask_stages(sample_lengths)), out / "masks.png"))
     curves = {name: sweep(m, clip[:sr], extras) for name, m in padding_models().items()}
     paths.append(save(invariance_figure(extras, curves), out / "padding_invariance.png"))
     ctc = Wav2Vec2ForCTC.from_pretrained(DEFAULT_MODEL_DIR).eval()  # the committed ctc-tiny
@@ -386,9 +386,9 @@ def _draw_all(out: Path, shape_config: Wav2Vec2Config | None, extras: Sequence[i
     weights = attention_weights(ctc, batch.input_values, batch.sample_lengths)
     paths.append(save(attention_maps_figure(weights[0], output_lengths(batch.sample_lengths, ctc.config).tolist(),
                                             [text for _, text in items]), out / "attention_maps.png"))
-    lengths = realistic_lengths()
-    waste = padding_waste(lengths, batch_size=8)
-    note = f"{len(lengths)} clips of 0.5-15 s; naive: 8 per batch, bucketed: same samples per batch"
+    corpus_lengths = realistic_lengths()
+    waste = padding_waste(corpus_lengths, batch_size=8)
+    note = f"{len(corpus_lengths)} clips of 0.5-15 s; naive: 8 per batch, bucketed: same samples per batch"
     paths.append(save(waste_figure({"naive": waste["naive"], "length-bucketed": waste["bucketed"]}, note),
                       out / "padding_waste.png"))
     if long_audio:

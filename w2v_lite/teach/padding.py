@@ -122,12 +122,12 @@ def leak_without_zeroing(model: Wav2Vec2Model, clip: torch.Tensor, extra_samples
         raise ValueError("this model's GroupNorm already lets padding in before the positional conv; use a "
                          "feat_extract_norm='layer' config or mask_aware_group_norm=True to isolate the leak")
     padded = torch.cat([clip, clip.new_zeros(extra_samples)])[None]
-    lengths = torch.tensor([clip.numel()])
+    sample_lengths = torch.tensor([clip.numel()])
     with torch.no_grad():
-        alone, _ = model.feature_projection(model.feature_extractor(clip[None], lengths).transpose(1, 2))
-        hidden, _ = model.feature_projection(model.feature_extractor(padded, lengths).transpose(1, 2))
+        alone, _ = model.feature_projection(model.feature_extractor(clip[None], sample_lengths).transpose(1, 2))
+        hidden, _ = model.feature_projection(model.feature_extractor(padded, sample_lengths).transpose(1, 2))
         num_valid = alone.shape[1]
-        valid = frame_mask(output_lengths(lengths, cfg), hidden.shape[1])  # (1, T_padded)
+        valid = frame_mask(output_lengths(sample_lengths, cfg), hidden.shape[1])  # (1, T_padded)
         zeroed = hidden.masked_fill(~valid[:, :, None], 0.0)
         reference = model.encoder.pos_conv_embed(alone)[0]  # (T, H): no padding at all
         leak = model.encoder.pos_conv_embed(hidden)[0, :num_valid]
@@ -196,11 +196,12 @@ def padding_waste(
     """Share of the transformer's frames that are padding, for shuffled naive batches of `batch_size` and
     for length-bucketed batches with the same padded-sample budget per batch (default: `batch_size` times
     the mean length). (N,) sample_lengths -> {"naive": fraction, "bucketed": fraction}."""
-    lengths = [int(n) for n in sample_lengths]
-    budget = max_samples_per_batch or batch_size * int(np.mean(lengths))
-    naive = naive_batches(len(lengths), batch_size, shuffle=True, seed=seed)
-    bucketed = bucket_batches(lengths, budget, shuffle=True, seed=seed)
-    return {"naive": padded_fraction(lengths, naive), "bucketed": padded_fraction(lengths, bucketed)}
+    sample_lengths = [int(n) for n in sample_lengths]
+    budget = max_samples_per_batch or batch_size * int(np.mean(sample_lengths))
+    naive = naive_batches(len(sample_lengths), batch_size, shuffle=True, seed=seed)
+    bucketed = bucket_batches(sample_lengths, budget, shuffle=True, seed=seed)
+    return {"naive": padded_fraction(sample_lengths, naive),
+            "bucketed": padded_fraction(sample_lengths, bucketed)}
 
 
 def crops(clip: torch.Tensor, seconds: Sequence[float], sampling_rate: int = 16000) -> PaddedBatch:

@@ -51,10 +51,10 @@ FRAMES_LABEL_CLASS = "w2v-frames-label"  # CSS class of the frame-count Label (t
 def frames_per_layer_text(num_samples: int, config: Wav2Vec2Config | None = None) -> str:
     """The length after each conv layer, as one line: int -> str ending in "-> T frames"."""
     config = config or Wav2Vec2Config.base()
-    lengths = layer_lengths(int(num_samples), config)
+    per_layer = layer_lengths(int(num_samples), config)
     seconds = num_samples / config.sampling_rate
-    steps = " → ".join(str(n) for n in lengths[1:-1])
-    return f"{num_samples} samples ({seconds:.3f} s): {steps} → {lengths[-1]} frames"
+    steps = " → ".join(str(n) for n in per_layer[1:-1])
+    return f"{num_samples} samples ({seconds:.3f} s): {steps} → {per_layer[-1]} frames"
 
 
 def length_slider(

@@ -45,7 +45,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +58,7 @@ from w2v_lite.config import SAMPLING_RATE, Wav2Vec2Config
 from w2v_lite.data.audio import normalize, pad_batch
 from w2v_lite.data.batching import BucketBatchSampler, padded_fraction
 from w2v_lite.data.dataset import AudioFolder, Clip
+from w2v_lite.errors import UsageError
 from w2v_lite.lengths import receptive_field
 from w2v_lite.model import checkpoints
 from w2v_lite.train.checkpointing import (
@@ -476,10 +477,10 @@ def _setup(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | Non
         task.restore(resume.folder)
         init = None  # the checkpoint's weights replace whatever --init gave
     if args.config_overrides:
-        unknown = sorted(set(args.config_overrides) - {f.name for f in fields(Wav2Vec2Config)})
-        if unknown:
-            raise ValueError(f"--set: unknown config field(s) {unknown}; see w2v_lite/config.py for the names")
-        config = config.replace(**args.config_overrides)
+        try:  # Wav2Vec2Config.replace is the one check of field names (TypeError) and types
+            config = config.replace(**args.config_overrides)
+        except TypeError as err:  # a bad --set is a user error, not a bug
+            raise UsageError(f"--set: {err}") from err
     seed_everything(args.seed)  # same on every rank: identical init (DDP also broadcasts rank 0's weights)
     model = task.build_model(config, init).to(device)
     config = getattr(model, "config", config)

@@ -1,6 +1,6 @@
 """What a clip of L samples costs the encoder: FLOPs and activation bytes per stage, from the config and L.
 
-Every stage's cost follows from the frame counts of `lengths.layer_lengths` (L_0 = L, L_1, ..., T = L_7):
+Every stage's cost follows from the `layer_lengths` (L_0 = L, L_1, ..., T = L_7) of the clip's L samples:
 
     conv layer i            flops = 2 B L_{i+1} C_{i+1} C_i k_i        (C_0 = 1 input channel)
     feature projection      flops = 2 B T C H                          (Linear(C, H) on every frame)
@@ -36,14 +36,17 @@ outputs are the largest tensor in the network (see `peak_activation_bytes`).
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
 from typing import Literal, overload
 
 import torch
-from torch.utils import _pytree as pytree
+
+# TorchDispatchMode is the one private import left: no public API sees every aten op's outputs (LayerNorm's
+# saved mean and 1/std included), and torch's own public FlopCounterMode is built on it as well.
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from w2v_lite import lengths
 from w2v_lite.config import Wav2Vec2Config
-from w2v_lite.lengths import layer_lengths
 
 __all__ = ["BYTES_PER_FLOAT", "ActivationMeter", "cost", "peak_activation_bytes", "stage_group", "total"]
 
@@ -56,11 +59,8 @@ def _check(config: Wav2Vec2Config, num_samples: int, batch_size: int) -> list[in
                         "use Wav2Vec2Config.base() or Wav2Vec2Config.preset(name)")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    lengths = layer_lengths(num_samples, config)  # raises TypeError/ValueError for a bad num_samples
-    if lengths[-1] == 0:
-        raise ValueError(f"{num_samples} samples make no frame with this conv stack; a clip needs at least "
-                         "one receptive field (400 samples, 25 ms, for wav2vec 2.0)")
-    return lengths
+    lengths.require_frames(num_samples, config)  # TypeError/ValueError for a bad or too short num_samples
+    return lengths.layer_lengths(num_samples, config)
 
 
 def cost(config: Wav2Vec2Config, num_samples: int, batch_size: int = 1) -> dict[str, dict[str, int]]:
@@ -71,20 +71,20 @@ def cost(config: Wav2Vec2Config, num_samples: int, batch_size: int = 1) -> dict[
     ``layer{i}.qkv_out``, ``layer{i}.scores``, ``layer{i}.attn_v`` and ``layer{i}.feed_forward``.
     The formulas are in the module docstring; the totals equal `FlopCounterMode`'s count of a forward pass.
     """
-    lengths = _check(config, num_samples, batch_size)
+    layer_lengths = _check(config, num_samples, batch_size)
     b, f = batch_size, BYTES_PER_FLOAT
     stages: dict[str, dict[str, int]] = {}
     c_in = 1
     for i, (c, k) in enumerate(zip(config.conv_dim, config.conv_kernel)):
-        out = b * lengths[i + 1] * c  # values in one output tensor of this layer
+        out = b * layer_lengths[i + 1] * c  # values in one output tensor of this layer
         written = 2 * out  # conv out, GELU out
         if config.feat_extract_norm == "layer":
-            written += out + 2 * b * lengths[i + 1]  # LayerNorm out, and its mean and 1/std per frame
+            written += out + 2 * b * layer_lengths[i + 1]  # LayerNorm out, and its mean and 1/std per frame
         elif i == 0:
             written += out  # GroupNorm out (its statistics are per clip and channel: negligible)
         stages[f"conv{i}"] = {"flops": 2 * out * c_in * k, "activation_bytes": written * f}
         c_in = c
-    t, h, c = lengths[-1], config.hidden_size, config.conv_dim[-1]
+    t, h, c = layer_lengths[-1], config.hidden_size, config.conv_dim[-1]
     stages["feature_projection"] = {"flops": 2 * b * t * c * h, "activation_bytes": b * t * (c + h) * f}
     kpos = config.num_conv_pos_embeddings
     t_pos = t + 2 * (kpos // 2) - kpos + 1  # padding K//2 on both sides: T + 1 outputs for an even kernel
@@ -143,10 +143,11 @@ def peak_activation_bytes(config: Wav2Vec2Config, num_samples: int, batch_size: 
     For the base model the conv stack sets the peak beyond about 1.5 s; below that the rebuilt positional
     kernel does. The measurement in the tests (`ActivationMeter`) agrees within 3% there.
     """
-    lengths = _check(config, num_samples, batch_size)
-    b, t, h, c = batch_size, lengths[-1], config.hidden_size, config.conv_dim[-1]
+    layer_lengths = _check(config, num_samples, batch_size)
+    b, t, h, c = batch_size, layer_lengths[-1], config.hidden_size, config.conv_dim[-1]
     channels = (1, *config.conv_dim)
-    conv = max(channels[i] * lengths[i] + 2 * channels[i + 1] * lengths[i + 1] for i in range(len(config.conv_dim)))
+    conv = max(channels[i] * layer_lengths[i] + 2 * channels[i + 1] * layer_lengths[i + 1]
+               for i in range(len(config.conv_dim)))
     kpos = config.num_conv_pos_embeddings
     t_pos = t + 2 * (kpos // 2) - kpos + 1
     features = b * t * (2 * c + h)  # conv features, their LayerNorm-ed copy, the projection
@@ -159,6 +160,18 @@ def peak_activation_bytes(config: Wav2Vec2Config, num_samples: int, batch_size: 
     parts = {"conv stack": b * conv, "pos_conv": pos, "transformer": transformer}
     parts = {k: v * BYTES_PER_FLOAT for k, v in parts.items()}
     return {**parts, "peak": max(parts.values())}
+
+
+def _tensors(tree: object) -> Iterator[torch.Tensor]:
+    """Every tensor in nested tuples, lists and dicts (an aten op's arguments or outputs), depth first."""
+    if isinstance(tree, torch.Tensor):
+        yield tree
+    elif isinstance(tree, (tuple, list)):
+        for item in tree:
+            yield from _tensors(item)
+    elif isinstance(tree, dict):
+        for item in tree.values():
+            yield from _tensors(item)
 
 
 class ActivationMeter(TorchDispatchMode):
@@ -186,12 +199,9 @@ class ActivationMeter(TorchDispatchMode):
             del self._refs[key]
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        inputs = {t.untyped_storage().data_ptr() for t in pytree.tree_leaves((args, kwargs or {}))
-                  if isinstance(t, torch.Tensor)}
+        inputs = {t.untyped_storage().data_ptr() for t in _tensors((args, kwargs or {}))}
         out = func(*args, **(kwargs or {}))
-        for t in pytree.tree_leaves(out):
-            if not isinstance(t, torch.Tensor):
-                continue
+        for t in _tensors(out):
             storage = t.untyped_storage()
             key, size = storage.data_ptr(), storage.nbytes()
             if size == 0:

@@ -10,7 +10,7 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 import w2v_lite
 from w2v_lite import Wav2Vec2Config, Wav2Vec2Model
-from w2v_lite.model.cost import ActivationMeter, cost, peak_activation_bytes, stage_group, total
+from w2v_lite.cost import ActivationMeter, cost, peak_activation_bytes, stage_group, total
 
 # FlopCounterMode has an SDPA formula for the CUDA kernels only; the CPU kernel gets the very same formula
 CPU_SDPA = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu:
@@ -140,7 +140,7 @@ def test_stage_names_and_exported():
     ("args", "error", "match"),
     [
         (("base", 16_000), TypeError, "config must be a Wav2Vec2Config"),
-        ((Wav2Vec2Config.tiny(), 399), ValueError, "399 samples make no frame"),
+        ((Wav2Vec2Config.tiny(), 399), ValueError, "the clip has 399 samples, fewer than the 400"),
         ((Wav2Vec2Config.tiny(), 1.5), TypeError, "sample length must be an int"),
         ((Wav2Vec2Config.tiny(), -5), ValueError, "sample length must be >= 0"),
         ((Wav2Vec2Config.tiny(), 16_000, 0), ValueError, "batch_size must be a positive int"),
