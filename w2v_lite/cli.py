@@ -23,21 +23,26 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import torch
-
-from w2v_lite.asr.transcribe import add_align_parser, add_transcribe_parser
-from w2v_lite.config import PRESETS, SAMPLING_RATE, Wav2Vec2Config
-from w2v_lite.data import audio
+from w2v_lite.config import PRESETS
 from w2v_lite.errors import UsageError
-from w2v_lite.lengths import output_lengths, receptive_field, require_frames
-from w2v_lite.model.wav2vec2 import Wav2Vec2Model
-from w2v_lite.teach.explain import LONG_CLIP_SECONDS, batch_report, explain_rows, format_table, long_clip_rows
-from w2v_lite.train.cli import add_train_parser
+
+if TYPE_CHECKING:
+    import torch
+
+    from w2v_lite.model.wav2vec2 import Wav2Vec2Model
+
+# torch, the model and each command's own modules are imported inside the command that runs (and only its
+# parser is built, see `main`): `w2v-lite classroom` prints its URL before any of them load (issue 17).
 
 
 def _model(config_name: str) -> Wav2Vec2Model:
+    import torch
+
+    from w2v_lite.config import Wav2Vec2Config
+    from w2v_lite.model.wav2vec2 import Wav2Vec2Model
+
     torch.manual_seed(0)  # random weights, fixed: the shapes (all we print) don't depend on them
     return Wav2Vec2Model(Wav2Vec2Config.preset(config_name)).eval()
 
@@ -60,6 +65,11 @@ def _check_explain_args(args: argparse.Namespace) -> None:
 
 
 def _clip(args: argparse.Namespace) -> tuple[torch.Tensor, str]:
+    import torch
+
+    from w2v_lite.config import SAMPLING_RATE
+    from w2v_lite.data import audio
+
     if args.seconds is not None:
         n = round(args.seconds * SAMPLING_RATE)
         return torch.randn(n, generator=torch.Generator().manual_seed(0)) * 0.1, f"{args.seconds} s of noise"
@@ -71,6 +81,10 @@ def _clip(args: argparse.Namespace) -> tuple[torch.Tensor, str]:
 def explain(args: argparse.Namespace) -> None:
     """Print the stage table for one clip, or the padding summary for `--batch`."""
     _check_explain_args(args)
+
+    from w2v_lite.lengths import output_lengths, receptive_field, require_frames
+    from w2v_lite.teach.explain import LONG_CLIP_SECONDS, batch_report, explain_rows, format_table, long_clip_rows
+
     model = _model(args.config)
     cfg = model.config
     field, hop = receptive_field(cfg)
@@ -92,6 +106,8 @@ def explain(args: argparse.Namespace) -> None:
 
 def figures(args: argparse.Namespace) -> None:
     """Regenerate every figure into `args.out` (matplotlib is imported only here)."""
+    import torch
+
     from w2v_lite.teach.figures import make_all
 
     if Path(args.out).exists() and not Path(args.out).is_dir():
@@ -107,6 +123,7 @@ def export(args: argparse.Namespace) -> None:
     from w2v_lite.model.ctc import Wav2Vec2ForCTC
     from w2v_lite.model.export import export_onnx
     from w2v_lite.model.runtime import require_onnxruntime
+    from w2v_lite.model.wav2vec2 import Wav2Vec2Model
 
     require_onnxruntime()  # the graph is of little use without it; say so before the export's seconds of work
     folder = resolve_model(args.model)
@@ -125,9 +142,10 @@ def _has_ctc_head(folder: Path) -> bool:
 
 
 def classroom(args: argparse.Namespace) -> int:
-    """Serve the classroom page (voila, anywidget and matplotlib are imported only here)."""
+    """Serve the classroom page (voila is imported only here; torch, matplotlib and anywidget only in the page's
+    kernel, so the URL prints without them)."""
     try:
-        from w2v_lite.teach.classroom import serve
+        from w2v_lite.teach.classroom_server import serve
     except ImportError as err:  # the notebooks extra is not installed
         raise UsageError(f"the classroom page needs the notebooks extra ({err.name} is missing): "
                          "pip install 'w2v_lite[notebooks]'") from None
@@ -160,6 +178,27 @@ _NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$|^-(inf|infinity
 
 def _example(text: str) -> dict:
     return {"epilog": "example:\n  " + text, "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
+def add_transcribe_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register `transcribe` (asr/transcribe.py; imported only when this parser is built)."""
+    from w2v_lite.asr.transcribe import add_transcribe_parser as add
+
+    return add(subparsers)
+
+
+def add_align_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register `align` (asr/transcribe.py; imported only when this parser is built)."""
+    from w2v_lite.asr.transcribe import add_align_parser as add
+
+    return add(subparsers)
+
+
+def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register `train pretrain|ctc` (train/cli.py; imported only when this parser is built)."""
+    from w2v_lite.train.cli import add_train_parser as add
+
+    return add(subparsers)
 
 
 def add_explain_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -220,11 +259,17 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction], argparse.ArgumentParser],
 its parser and sets ``func(args) -> exit code | None``, which `main` calls. A new command adds one here."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The `w2v-lite` argument parser with its subcommands (`COMMANDS`)."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `w2v-lite` argument parser with its subcommands (`COMMANDS`).
+
+    `command`: register only that subcommand (`main` passes the one on the command line), so that only its
+    modules load: the transcribe and train parsers import torch, which costs seconds on a loaded machine.
+    None, or a name that is not a command, registers all of them (top-level --help, "invalid choice" errors).
+    """
+    chosen = [add for add in COMMANDS if add.__name__ == f"add_{command}_parser"]
     parser = Parser(prog="w2v-lite", description=__doc__.splitlines()[0], **_example("w2v-lite explain --seconds 3"))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
-    for add_parser in COMMANDS:
+    for add_parser in chosen or COMMANDS:
         add_parser(sub)
     return parser
 
@@ -237,8 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     way (`Parser.error`). Ctrl-C is one `interrupted` line and exit code 130 (128 + SIGINT), as a shell
     reports it. Anything else, a TypeError included, is a bug and keeps its traceback.
     """
-    Parser._argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    Parser._argv = argv
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:

@@ -149,7 +149,10 @@ def open_page(browser, url: str, microphone: bool) -> Page:
                                   permissions=["microphone"] if microphone else [])
     page = context.new_page()
     page.goto(url, timeout=LOAD_MS)
-    page.wait_for_selector(f"{CTC_FIGURE}[src]", timeout=LOAD_MS)  # the first analysis is drawn
+    # the first analysis is drawn: the page comes first and fills in figure by figure, the CTC path last; an
+    # empty Image widget already has a blob src, so wait for pixels
+    page.wait_for_function("sel => (document.querySelector(sel)?.naturalWidth ?? 0) > 0", arg=CTC_FIGURE,
+                           timeout=LOAD_MS)
     return page
 
 

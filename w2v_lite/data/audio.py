@@ -28,7 +28,6 @@ from typing import NamedTuple
 import numpy as np
 import soundfile as sf
 import torch
-from scipy.signal import resample_poly
 
 from w2v_lite.config import SAMPLING_RATE
 from w2v_lite.lengths import lengths_to_mask, masked_mean_var
@@ -209,6 +208,9 @@ def resample(waveform: np.ndarray, orig_sr: int, target_sr: int = SAMPLING_RATE)
     waveform = np.asarray(waveform)
     if orig_sr == target_sr:
         return waveform.astype(np.float32, copy=False)
+    # imported here: scipy.signal costs seconds to import (scipy.stats with it), and 16 kHz clips never need it
+    from scipy.signal import resample_poly
+
     g = math.gcd(orig_sr, target_sr)
     out = resample_poly(waveform.astype(np.float64, copy=False), target_sr // g, orig_sr // g, axis=-1)
     return out.astype(np.float32)

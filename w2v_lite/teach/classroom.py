@@ -1,11 +1,17 @@
 """The classroom page: `w2v-lite classroom` serves one Voilà page (no code shown) where a class hears a voice
 and watches it become T frames, masks, attention and text, using the committed CTC model (ctc-tiny).
 
-    analyse(waveform (L,), name)  -> Analysis: shape table, T by the formula, transcript with word times,
+    analyse(waveform (L,), name, on_progress=None)
+                                  -> Analysis: shape table, T by the formula, transcript with word times,
                                      and four PNG figures (frames over the waveform, the padded batch and
                                      its masks, attention maps, the CTC path)
     page()                        -> the ipywidgets VBox the dashboard notebook displays
-    serve(port, open_browser)     -> runs Voilà on 127.0.0.1 over the packaged classroom.ipynb
+    serve(port, open_browser)     -> runs Voilà on 127.0.0.1 over the packaged classroom.ipynb (defined in
+                                     classroom_server.py, which loads no torch: the command is quick)
+
+Cold start (issue 17): Voilà sends the page at once (progressive rendering) and the dashboard's second cell
+analyses the embedded clip, which fills the page part by part: the shape table and the frames figure first,
+then the transcript, the batch masks, the attention maps and the CTC path.
 
 Inputs: the embedded clip (or a corpus clip), an uploaded file (anything `data.audio.load` reads) and a
 microphone recording (`Microphone`, an anywidget: MediaRecorder in the browser, decoded there to 16 kHz
@@ -22,9 +28,9 @@ from __future__ import annotations
 import functools
 import html
 import io
-import socket
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +49,7 @@ from w2v_lite.errors import UsageError
 from w2v_lite.lengths import output_lengths, receptive_field
 from w2v_lite.model.ctc import Wav2Vec2ForCTC
 from w2v_lite.teach.attention import attention_weights
+from w2v_lite.teach.classroom_server import notebook_path, serve
 from w2v_lite.teach.ctc_viz import Emissions, emission_figure
 from w2v_lite.teach.explain import explain_rows
 from w2v_lite.teach.figures import attention_maps_figure, frames_over_waveform_figure, masks_figure
@@ -51,8 +58,6 @@ from w2v_lite.teach.padding import mask_stages
 __all__ = ["LIMITS", "MAX_SECONDS", "Analysis", "InputProblem", "Microphone", "analyse", "check_waveform",
            "notebook_path", "page", "read_upload", "serve"]
 
-NOTEBOOK = "classroom.ipynb"
-DEFAULT_PORT = 8866
 MAX_SECONDS = 20.0
 """Longest input the page analyses: the attention maps are T x T per head, and a class watches seconds,
 not minutes (`w2v-lite transcribe` handles long recordings in windows)."""
@@ -203,8 +208,15 @@ def _recognise(clip: torch.Tensor) -> tuple[torch.Tensor, list[int], str, list[W
 
 
 @torch.no_grad()
-def analyse(waveform: torch.Tensor, name: str) -> Analysis:
-    """Run one clip (L,) through the committed CTC model and draw every figure of the page."""
+def analyse(waveform: torch.Tensor, name: str,
+            on_progress: Callable[[Analysis, str], None] | None = None) -> Analysis:
+    """Run one clip (L,) through the committed CTC model and draw every figure of the page.
+
+    Cheapest first, so a page can show something while the rest is drawn: the shape table and the frames
+    figure, then the transcript, then the padded batch, the attention maps and the CTC path. After each step
+    `on_progress(result_so_far, step)` is called, step in "frames", "transcript", "batch", "attention",
+    "ctc" (the figure keys, plus "transcript"; the frames step also brings the table and the formula).
+    """
     clip = check_waveform(waveform, name)
     rec = recognizer()
     model = ctc_model()
@@ -214,27 +226,37 @@ def analyse(waveform: torch.Tensor, name: str) -> Analysis:
     frames = output_lengths(n, cfg)
     table = explain_rows(model.wav2vec2, audio.normalize(clip[None])[0])
     formula = f"T = floor((L - {window}) / {hop}) + 1 = floor(({n} - {window}) / {hop}) + 1 = {frames}"
-    log_probs, path, text, words = _recognise(clip)
-    if len(path) != frames:
-        raise AssertionError(f"model gave {len(path)} frames, the formula {frames}")
-    result = Analysis(name, n, frames, formula, table, text, words, path)
+    result = Analysis(name, n, frames, formula, table, "", [], [])
 
-    partner, partner_text = second_clip()
-    batch = audio.pad_batch([clip, partner])
-    x = audio.normalize(batch.input_values, batch.sample_lengths)
-    weights = attention_weights(model, x, batch.sample_lengths)  # (layers, B, heads, T, T)
-    frame_lengths = output_lengths(batch.sample_lengths, cfg).tolist()
-    labels = [name[:28], f'"{partner_text}"']
-    tokens = [rec.tokenizer.id_to_token[i] for i in range(rec.tokenizer.vocab_size)]
-    em = Emissions(clip, log_probs, path, text, tokens, window, hop, cfg.sampling_rate)
+    def step(key: str) -> None:
+        if on_progress is not None:
+            on_progress(result, key)
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # layout warnings of tiny clips are not the class's business
         result.figures["frames"] = figure_png(frames_over_waveform_figure(clip, cfg, count=min(4, frames)))
+        step("frames")
+        log_probs, path, text, words = _recognise(clip)
+        if len(path) != frames:
+            raise AssertionError(f"model gave {len(path)} frames, the formula {frames}")
+        result.text, result.words, result.path = text, words, path
+        step("transcript")
+        partner, partner_text = second_clip()
+        batch = audio.pad_batch([clip, partner])
         result.figures["batch"] = figure_png(masks_figure(mask_stages(batch.sample_lengths.tolist(), cfg)))
+        step("batch")
+        x = audio.normalize(batch.input_values, batch.sample_lengths)
+        weights = attention_weights(model, x, batch.sample_lengths)  # (layers, B, heads, T, T)
+        frame_lengths = output_lengths(batch.sample_lengths, cfg).tolist()
+        labels = [name[:28], f'"{partner_text}"']
         last = weights.shape[0] - 1
         result.figures["attention"] = figure_png(attention_maps_figure(weights[last], frame_lengths, labels,
                                                                        layer=last))
+        step("attention")
+        tokens = [rec.tokenizer.id_to_token[i] for i in range(rec.tokenizer.vocab_size)]
+        em = Emissions(clip, log_probs, path, text, tokens, window, hop, cfg.sampling_rate)
         result.figures["ctc"] = figure_png(emission_figure(em))
+        step("ctc")
     return result
 
 
@@ -397,7 +419,7 @@ class ClassroomPage:
         """Analyse one input and redraw the page; a problem becomes one sentence, never a traceback."""
         self.say(f"analysing {name} ...")
         try:
-            result = analyse(waveform, name)
+            result = analyse(waveform, name, on_progress=self._progress)
         except InputProblem as problem:
             self.say(str(problem), problem=True)
             return None
@@ -405,16 +427,21 @@ class ClassroomPage:
             self.say(f"{name} could not be analysed ({type(err).__name__}: {str(err)[:160]}); try another clip.",
                      problem=True)
             return None
-        self.summary.value = (f'<div style="font-size:18px">{html.escape(name)}: {result.num_samples} samples '
-                              f"({result.num_samples / audio.SAMPLING_RATE:.2f} s) &rarr; <b>T = {result.num_frames} "
-                              f"frames</b></div><div style='font-size:15px'><code>{html.escape(result.formula)}"
-                              "</code></div>")
-        self.transcript.value = transcript_html(result)
-        self.table.value = table_html(result.table)
-        for key, png in result.figures.items():
-            self.images[key].value = png
         self.say(f"done: {name} gave {result.num_frames} frames.")
         return result
+
+    def _progress(self, result: Analysis, step: str) -> None:
+        """Put each part on the page as soon as `analyse` has it (the frames figure and table come first)."""
+        if step == "frames":
+            self.summary.value = (f'<div style="font-size:18px">{html.escape(result.name)}: {result.num_samples} '
+                                  f"samples ({result.num_samples / audio.SAMPLING_RATE:.2f} s) &rarr; <b>T = "
+                                  f"{result.num_frames} frames</b></div><div style='font-size:15px'><code>"
+                                  f"{html.escape(result.formula)}</code></div>")
+            self.table.value = table_html(result.table)
+        if step == "transcript":
+            self.transcript.value = transcript_html(result)
+        if step in self.images:
+            self.images[step].value = result.figures[step]
 
     def show_example(self) -> Analysis | None:
         waveform, name = example(self.examples.value)
@@ -451,41 +478,3 @@ def page(start_with_example: bool = True) -> widgets.VBox:
     if start_with_example:
         classroom.show_example()
     return classroom.widget
-
-
-# ---------------------------------------------------------------------------------------------- server
-
-
-def notebook_path() -> Path:
-    """The packaged dashboard notebook Voilà renders."""
-    return Path(__file__).resolve().parent / NOTEBOOK
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def serve(port: int = DEFAULT_PORT, open_browser: bool = True) -> int:
-    """Serve the page with Voilà on 127.0.0.1:`port` (code hidden) until Ctrl+C; prints the URL first.
-
-    `UsageError` (one `error:` line on the CLI) if voila is missing or the port is taken.
-    """
-    if not 1 <= port <= 65535:
-        raise UsageError(f"--port must be in 1..65535, got {port}")
-    try:
-        from voila.app import Voila  # type: ignore[import-untyped]
-    except ImportError:
-        raise UsageError("the classroom page needs voila and anywidget: pip install 'w2v_lite[notebooks]'") from None
-    if not _port_free(port):
-        raise UsageError(f"port {port} on 127.0.0.1 is in use; pick another with --port")
-    url = f"http://127.0.0.1:{port}/"
-    print(f"classroom page: {url}  (Ctrl+C stops it)", flush=True)
-    argv = [str(notebook_path()), f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0",
-            "--show_tracebacks=False", "--strip_sources=True", f"--Voila.open_browser={open_browser}"]
-    Voila.launch_instance(argv=argv)
-    return 0
