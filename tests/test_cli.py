@@ -88,7 +88,7 @@ def test_top_level_help_lists_every_subcommand():
     assert result.returncode == 0, result.stderr
     listed = [line.split()[0] for line in result.stdout.split("COMMAND\n", 1)[1].split("\n\n")[0].splitlines()
               if line.startswith("    ") and not line.startswith("     ")]  # one indented name per subcommand
-    assert listed == ["explain", "transcribe", "align", "train", "figures", "classroom"], result.stdout
+    assert listed == ["explain", "transcribe", "align", "train", "figures", "classroom", "export"], result.stdout
     assert "example:\n  w2v-lite " in result.stdout
 
 
@@ -100,7 +100,7 @@ def test_train_ctc_help_works_and_shows_an_example():
     assert "example:\n  w2v-lite train ctc --init " in result.stdout
 
 
-@pytest.mark.parametrize("command", [*SUBCOMMANDS, "train", "classroom"])
+@pytest.mark.parametrize("command", [*SUBCOMMANDS, "train", "classroom", "export"])
 def test_every_subcommand_help_has_an_example(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([*command.split(), "--help"])
@@ -114,7 +114,7 @@ def test_every_subcommand_help_has_an_example(command, capsys):
 def test_the_parser_knows_exactly_these_subcommands():
     parser = build_parser()
     (sub,) = [a for a in parser._actions if a.dest == "command"]
-    assert sorted(sub.choices) == ["align", "classroom", "explain", "figures", "train", "transcribe"]
+    assert sorted(sub.choices) == ["align", "classroom", "explain", "export", "figures", "train", "transcribe"]
     (objectives,) = [a for a in sub.choices["train"]._actions if a.dest == "objective"]
     assert sorted(objectives.choices) == ["ctc", "pretrain"]
 
@@ -227,7 +227,7 @@ def test_every_subcommand_is_registered_through_commands():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command")
     added = [add(sub) for add in COMMANDS]
-    assert [p.prog.split()[-1] for p in added] == ["explain", "transcribe", "align", "train", "figures", "classroom"]
+    assert [p.prog.split()[-1] for p in added] == ["explain", "transcribe", "align", "train", "figures", "classroom", "export"]
     (real,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
     assert list(real.choices) == list(sub.choices)
     assert all(p.get_default("func") is not None for p in added if p.prog.split()[-1] != "train")

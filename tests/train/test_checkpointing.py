@@ -241,8 +241,9 @@ def test_model_folder_is_never_overwritten(data, tmp_path, capsys):
     assert _snapshot(out) == before  # vocab.json included: it used to be rewritten before the refusal
     assert _train_cli(*argv, "--overwrite") == 0
     assert json.loads((out / "vocab.json").read_text()) != json.loads(before["vocab.json"])
+    # words.txt is not a training artifact (the checkpoint's word list for beam search): kept, like any user file
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint-000002", "config.json", LOG_FILE,
-                                                     "model.safetensors", "vocab.json"]
+                                                     "model.safetensors", "vocab.json", "words.txt"]
 
 
 def test_refused_ctc_run_keeps_the_checkpoint_resumable(data, tmp_path, capsys):

@@ -181,8 +181,10 @@ def _read_stream(path: Path) -> bytes:
     return b"".join(chunks)
 
 
-def _open(path: Path) -> io.IOBase:
-    """A binary file object to decode: a regular file opened once, or the bytes of a stream read once."""
+def _open(path: Path) -> str | io.BytesIO:
+    """What to decode: a regular file by name (libsndfile opens and reads it once, in C), or the bytes of a
+    stream read once. Not a Python file object: soundfile would read it through a cffi callback, and a Ctrl-C
+    that lands there is printed and dropped instead of stopping the program."""
     try:
         mode = path.stat().st_mode
     except OSError as err:
@@ -190,10 +192,9 @@ def _open(path: Path) -> io.IOBase:
     if stat.S_ISDIR(mode):
         raise AudioError(f"{path} is a directory; pass the path of one audio file (WAV, FLAC, OGG)")
     if stat.S_ISREG(mode):
-        try:
-            return open(path, "rb")  # closed by load
-        except OSError as err:
-            raise AudioError(f"cannot read {path}: {err.strerror or err}") from None
+        if not os.access(path, os.R_OK):
+            raise AudioError(f"cannot read {path}: Permission denied")
+        return str(path)
     return io.BytesIO(_read_stream(path))  # FIFO, pipe (`<(cat a.wav)`), /dev/stdin, character device
 
 
@@ -239,7 +240,7 @@ def load(path: str | os.PathLike[str], sampling_rate: int = SAMPLING_RATE) -> to
         raise FileNotFoundError(f"audio file not found: {path} (check the path, or use load_default())")
     source = _open(path)
     try:
-        with source, sf.SoundFile(source) as f:  # one open: header, then samples
+        with sf.SoundFile(source) as f:  # one open: header, then samples
             _check_header(path, f)
             _warn_if_cut_short(path, f)
             file_sr = f.samplerate

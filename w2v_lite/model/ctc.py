@@ -12,7 +12,6 @@ neighbouring tokens ("ee" needs a blank in between); otherwise no alignment exis
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, overload
 
@@ -23,6 +22,7 @@ from torch.nn import functional as F
 from w2v_lite.config import BLANK_ID, IGNORE_INDEX, Wav2Vec2Config
 from w2v_lite.model import checkpoints
 from w2v_lite.model.fast import optimize_for_inference
+from w2v_lite.model.interface import CTCOutput
 from w2v_lite.model.wav2vec2 import Wav2Vec2Model
 
 if TYPE_CHECKING:  # runtime.py imports this module
@@ -41,17 +41,6 @@ class Vocabulary(Protocol):
     @property
     def pad_token_id(self) -> int: ...
     def save(self, folder: str | Path) -> Path: ...
-
-
-@dataclass
-class CTCOutput:
-    """What `Wav2Vec2ForCTC` returns."""
-
-    logits: torch.Tensor  # (B, T, V) per-frame class scores (padding frames hold garbage: use frame_mask)
-    frame_lengths: torch.Tensor  # (B,) long: valid frames per clip = the CTC input lengths
-    frame_mask: torch.Tensor  # (B, T) bool, True on valid frames
-    loss: torch.Tensor | None = None  # () when labels are given
-    hidden_states: tuple[torch.Tensor, ...] | None = None
 
 
 def label_lengths(labels: torch.Tensor, vocab_size: int, blank: int = BLANK_ID) -> torch.Tensor:

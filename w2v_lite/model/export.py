@@ -32,8 +32,6 @@ from torch import nn
 
 from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.model import checkpoints
-from w2v_lite.model.ctc import Wav2Vec2ForCTC
-from w2v_lite.model.wav2vec2 import Wav2Vec2Model
 
 __all__ = ["OPSET", "export_onnx", "onnx_bytes", "output_names"]
 
@@ -49,7 +47,7 @@ class _Exported(nn.Module):
 
     def forward(self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None):
         out = self.model(input_values, attention_mask=attention_mask)
-        if isinstance(self.model, Wav2Vec2ForCTC):
+        if model_kind(self.model) == "ctc":
             return out.logits, out.frame_lengths
         return out.last_hidden_state, out.extract_features, out.frame_lengths
 
@@ -57,15 +55,33 @@ class _Exported(nn.Module):
 def output_names(model: nn.Module) -> list[str]:
     """The graph's output names for `model`: CTC -> [logits, frame_lengths]; encoder -> [last_hidden_state,
     extract_features, frame_lengths]."""
-    if isinstance(model, Wav2Vec2ForCTC):
+    if model_kind(model) == "ctc":
         return ["logits", "frame_lengths"]
     return ["last_hidden_state", "extract_features", "frame_lengths"]
 
 
+def model_kind(model: object) -> str | None:
+    """"ctc" for a `Wav2Vec2ForCTC`, "encoder" for a `Wav2Vec2Model`, None for anything else.
+
+    Told apart by their transformers-compatible submodules and our config class rather than by `isinstance`, so
+    that this module does not import the model classes whose `optimize_for_inference` imports it (an import
+    cycle). transformers' own models fail the config check."""
+    if not isinstance(model, nn.Module) or not isinstance(getattr(model, "config", None), Wav2Vec2Config):
+        return None
+    if isinstance(getattr(model, "lm_head", None), nn.Linear) and isinstance(getattr(model, "wav2vec2", None),
+                                                                          nn.Module):
+        return "ctc"
+    if all(isinstance(getattr(model, name, None), nn.Module)
+           for name in ("feature_extractor", "feature_projection", "encoder")) and not hasattr(model, "quantizer"):
+        return "encoder"
+    return None
+
+
 def _check_model(model: object) -> None:
-    if not isinstance(model, (Wav2Vec2Model, Wav2Vec2ForCTC)):
+    if model_kind(model) is None:
         raise TypeError(f"export_onnx takes a w2v_lite Wav2Vec2Model or Wav2Vec2ForCTC, got "
                         f"{type(model).__name__}; load one with Wav2Vec2ForCTC.from_pretrained(folder)")
+    assert isinstance(model, nn.Module)
     quantized = any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in model.modules())
     if quantized or any(p.dtype != torch.float32 for p in model.parameters()):
         raise TypeError("export_onnx exports float32 models (an int8 or half copy from optimize_for_inference "
@@ -107,11 +123,13 @@ def _example(config: Wav2Vec2Config) -> tuple[torch.Tensor, torch.Tensor]:
     return x, mask
 
 
-def onnx_bytes(model: Wav2Vec2Model | Wav2Vec2ForCTC, attention_mask: bool = True, opset: int = OPSET) -> bytes:
+def onnx_bytes(model: nn.Module, attention_mask: bool = True, opset: int = OPSET) -> bytes:
     """The ONNX graph of `model` (see the module docstring) as bytes, without touching the disk."""
     _check_model(model)
     wrapper = _Exported(_inference_copy(model)).eval()
-    x, mask = _example(model.config)
+    config = model.config
+    assert isinstance(config, Wav2Vec2Config)  # _check_model: ours
+    x, mask = _example(config)
     names = output_names(model)
     inputs = ["input_values", "attention_mask"] if attention_mask else ["input_values"]
     args = (x, mask) if attention_mask else (x[:1],)
@@ -132,7 +150,7 @@ def onnx_bytes(model: Wav2Vec2Model | Wav2Vec2ForCTC, attention_mask: bool = Tru
 
 
 def export_onnx(
-    model: Wav2Vec2Model | Wav2Vec2ForCTC, path: str | os.PathLike[str], attention_mask: bool = True,
+    model: nn.Module, path: str | os.PathLike[str], attention_mask: bool = True,
     opset: int = OPSET,
 ) -> Path:
     """Write `model` as an ONNX graph to `path` (created or replaced atomically); returns the path.

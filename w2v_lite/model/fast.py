@@ -57,7 +57,7 @@ def optimize_for_inference(model: M, quantize: str | None = None, compile: bool 
         from w2v_lite.model import export, runtime  # here: export imports the model classes that import this
 
         runtime.require_onnxruntime()  # before the export's seconds of tracing
-        graph = export.onnx_bytes(model)  # type: ignore[arg-type]  # TypeError for other modules
+        graph = export.onnx_bytes(model)  # TypeError for other modules
         if quantize == "int8":
             graph = runtime.quantize_int8(graph)
         return runtime.OnnxModel(graph, model.config)  # type: ignore[arg-type]

@@ -15,7 +15,6 @@ CTC head): the conv stack stays fp32, because ORT's ConvInteger is slower than i
 
 from __future__ import annotations
 
-import importlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -28,8 +27,7 @@ import torch
 from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.errors import UsageError
 from w2v_lite.lengths import lengths_to_mask
-from w2v_lite.model.ctc import CTCOutput
-from w2v_lite.model.wav2vec2 import Wav2Vec2Output, validate_inputs
+from w2v_lite.model.interface import CTCOutput, Wav2Vec2Output, validate_inputs
 
 __all__ = ["MissingExtraError", "OnnxModel", "make_session", "quantize_int8", "require_onnxruntime"]
 
@@ -44,8 +42,10 @@ class MissingExtraError(UsageError, ImportError):
 def require_onnxruntime() -> ModuleType:
     """`import onnxruntime` (and check that onnx imports), or MissingExtraError naming the `fast` extra."""
     try:
-        importlib.import_module("onnx")
-        return importlib.import_module("onnxruntime")
+        import onnx  # noqa: F401  # the exporter needs it
+        import onnxruntime
+
+        return onnxruntime
     except ImportError as err:
         raise MissingExtraError(f"the onnxruntime backend needs the optional `fast` extra ({err.name or err} is "
                                 f"not installed): {EXTRA_HINT}") from None
