@@ -227,7 +227,8 @@ def test_every_subcommand_is_registered_through_commands():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command")
     added = [add(sub) for add in COMMANDS]
-    assert [p.prog.split()[-1] for p in added] == ["explain", "transcribe", "align", "train", "figures", "classroom", "export"]
+    assert [p.prog.split()[-1] for p in added] == ["explain", "transcribe", "align", "train", "figures", "classroom",
+                                                   "export"]
     (real,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
     assert list(real.choices) == list(sub.choices)
     assert all(p.get_default("func") is not None for p in added if p.prog.split()[-1] != "train")
