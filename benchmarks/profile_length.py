@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from w2v_lite import Wav2Vec2Config, Wav2Vec2Model
-from w2v_lite.cost import ActivationMeter, cost, peak_activation_bytes, total
+from w2v_lite.cost_model import ActivationMeter, cost, peak_activation_bytes, total
 from w2v_lite.lengths import output_lengths
 
 HERE = Path(__file__).resolve().parent

@@ -40,7 +40,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from w2v_lite import Wav2Vec2Config, Wav2Vec2Model, cost, layer_lengths, output_lengths
-from w2v_lite.cost import ActivationMeter, peak_activation_bytes, total
+from w2v_lite.cost_model import ActivationMeter, peak_activation_bytes, total
 from w2v_lite.teach.cost_viz import chunked_cost, cost_breakdown, cost_breakdown_text, cost_widget
 
 torch.manual_seed(0)

@@ -10,7 +10,7 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 import w2v_lite
 from w2v_lite import Wav2Vec2Config, Wav2Vec2Model
-from w2v_lite.cost import ActivationMeter, cost, peak_activation_bytes, stage_group, total
+from w2v_lite.cost_model import ActivationMeter, cost, peak_activation_bytes, stage_group, total
 
 # FlopCounterMode has an SDPA formula for the CUDA kernels only; the CPU kernel gets the very same formula
 CPU_SDPA = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu:

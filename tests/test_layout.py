@@ -25,20 +25,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "w2v_lite"
-TOP_LEVEL_MODULES = {"__init__", "__main__", "cli", "config", "cost", "errors", "lengths"}
+TOP_LEVEL_MODULES = {"__init__", "__main__", "cli", "config", "cost_model", "errors", "lengths"}
 SUBPACKAGES = ("model", "data", "asr", "train", "teach")
 # the layers from the bottom up (README's diagram); no module imports a layer above its own
-ORDER = ("errors", "config", "lengths", "cost", "model", "data", "asr", "train", "teach", "cli")
+ORDER = ("errors", "config", "lengths", "cost_model", "model", "data", "asr", "train", "teach", "cli")
 # what each layer may import from w2v_lite (besides itself); teach may import anything
 MAY_IMPORT = {
     "model": {"errors", "config", "lengths"},
     "data": {"errors", "config", "lengths"},  # model and data are side by side: neither imports the other
-    "asr": {"errors", "config", "lengths", "cost", "model", "data"},
-    "train": {"errors", "config", "lengths", "cost", "model", "data", "asr"},
+    "asr": {"errors", "config", "lengths", "cost_model", "model", "data"},
+    "train": {"errors", "config", "lengths", "cost_model", "model", "data", "asr"},
     "errors": set(),
     "config": {"errors"},
     "lengths": {"errors", "config"},
-    "cost": {"errors", "config", "lengths"},  # arithmetic on the config and the lengths: no weights, not in model/
+    "cost_model": {"errors", "config", "lengths"},  # arithmetic on the config and the lengths: no weights, not in model/
 }
 # `python -m w2v_lite` only hands over to the command line
 ENTRY_POINTS = {"w2v_lite.__main__"}

@@ -1,7 +1,7 @@
 """w2v_lite: a small, exact, readable wav2vec 2.0 in PyTorch.
 
     config.py, lengths.py   the model's numbers; samples -> frames -> masks (the heart of the lesson)
-    cost.py                 what a clip costs: FLOPs and activation bytes per stage, from config + lengths
+    cost_model.py           what a clip costs: FLOPs and activation bytes per stage, from config + lengths
     model/                  conv stack, projection, masking, transformer, quantizer, pretraining and CTC heads;
                             the int8 inference path, ONNX export and the ONNX Runtime backend
     data/                   audio I/O, datasets, bucketing, tokenizer, augmentation
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names, for type checkers and readers; at run time they load on first use (below)
     from w2v_lite.config import Wav2Vec2Config
-    from w2v_lite.cost import cost
+    from w2v_lite.cost_model import cost
     from w2v_lite.data import audio
     from w2v_lite.data.tokenizer import CharTokenizer
     from w2v_lite.lengths import frame_mask, layer_lengths, output_lengths, receptive_field, samples_for_frames
@@ -67,7 +67,7 @@ def __getattr__(name: str) -> Any:
         from w2v_lite import lengths
         return getattr(lengths, name)
     if name == "cost":
-        from w2v_lite.cost import cost
+        from w2v_lite.cost_model import cost
         return cost
     if name == "Wav2Vec2ForCTC":
         from w2v_lite.model.ctc import Wav2Vec2ForCTC

@@ -363,7 +363,7 @@ def exercise_06_1(function: Any) -> bool:
 
 def exercise_07_1(answer: Any) -> bool:
     """FLOPs of one base layer's attention scores for a 20 s clip: 2 T^2 H with T = output_lengths(320000)."""
-    from w2v_lite.cost import cost
+    from w2v_lite.cost_model import cost
 
     base = Wav2Vec2Config.base()
     frames = output_lengths(20 * base.sampling_rate, base)

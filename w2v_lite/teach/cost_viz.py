@@ -14,7 +14,7 @@ import ipywidgets as widgets
 
 from w2v_lite.asr.chunking import chunk_plan
 from w2v_lite.config import Wav2Vec2Config
-from w2v_lite.cost import cost, peak_activation_bytes, total
+from w2v_lite.cost_model import cost, peak_activation_bytes, total
 from w2v_lite.lengths import output_lengths
 
 __all__ = ["GROUP_LABELS", "chunked_cost", "cost_breakdown", "cost_breakdown_text", "cost_widget"]
