@@ -38,7 +38,7 @@ MAY_IMPORT = {
     "errors": set(),
     "config": {"errors"},
     "lengths": {"errors", "config"},
-    "cost_model": {"errors", "config", "lengths"},  # arithmetic on the config and the lengths: no weights, not in model/
+    "cost_model": {"errors", "config", "lengths"},  # arithmetic on config and lengths: no weights, not in model/
 }
 # `python -m w2v_lite` only hands over to the command line
 ENTRY_POINTS = {"w2v_lite.__main__"}
