@@ -199,7 +199,7 @@ CLI_CASES = [
 ]
 
 
-# ---- issue 18, inputs (branch h18-inputs): files as users pass them, broken JSON, numbers, alignment -----------
+# ---- issue 18, inputs: files as users pass them, broken JSON, numbers, alignment -----------
 
 
 def _header_only_wav(name: str, rate: int, frames: int, bits: int = 8) -> None:
@@ -492,7 +492,7 @@ API_CASES = [
 ]
 
 
-# ---- issue 18, inputs (branch h18-inputs) ----------------------------------------------------------------------
+# ---- issue 18, inputs -------------------------------------------------------------------------------------
 
 
 def _fifo_with_writer(name: str, data: bytes) -> threading.Thread:
