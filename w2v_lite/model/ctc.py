@@ -13,7 +13,7 @@ neighbouring tokens ("ee" needs a blank in between); otherwise no alignment exis
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, overload
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -21,12 +21,9 @@ from torch.nn import functional as F
 
 from w2v_lite.config import BLANK_ID, IGNORE_INDEX, Wav2Vec2Config
 from w2v_lite.model import checkpoints
-from w2v_lite.model.fast import optimize_for_inference
+from w2v_lite.model.fast import InferenceCopies
 from w2v_lite.model.interface import CTCOutput
 from w2v_lite.model.wav2vec2 import Wav2Vec2Model
-
-if TYPE_CHECKING:  # runtime.py imports this module
-    from w2v_lite.model.runtime import OnnxModel
 
 __all__ = ["CTCOutput", "Vocabulary", "Wav2Vec2ForCTC", "check_vocabulary", "ctc_loss", "label_lengths",
            "required_frames"]
@@ -99,7 +96,7 @@ def ctc_loss(
                           blank=blank, reduction=reduction, zero_infinity=zero_infinity)
 
 
-class Wav2Vec2ForCTC(nn.Module):
+class Wav2Vec2ForCTC(nn.Module, InferenceCopies):
     """Encoder + dropout + `lm_head` (H -> vocab_size): (B, L) samples -> (B, T, V) logits."""
 
     def __init__(self, config: Wav2Vec2Config) -> None:
@@ -145,19 +142,6 @@ class Wav2Vec2ForCTC(nn.Module):
         """Make the conv stack trainable again (after the first fine-tuning steps)."""
         for p in self.wav2vec2.feature_extractor.parameters():
             p.requires_grad_(True)
-
-    @overload
-    def optimize_for_inference(self, quantize: str | None = None, compile: bool = False,
-                               backend: Literal["torch"] = "torch") -> Wav2Vec2ForCTC: ...
-    @overload
-    def optimize_for_inference(self, quantize: str | None = None, compile: bool = False, *,
-                               backend: Literal["onnxruntime"]) -> OnnxModel: ...
-
-    def optimize_for_inference(self, quantize=None, compile=False, backend="torch"):
-        """An inference-only copy: int8 Linear layers (``quantize="int8"``, the head included) and/or `torch.compile`;
-        or, with ``backend="onnxruntime"``, the exported graph run by ONNX Runtime (`OnnxModel`, called like
-        this model; needs the `fast` extra). See `w2v_lite.model.fast`; this model is left unchanged."""
-        return optimize_for_inference(self, quantize=quantize, compile=compile, backend=backend)
 
     # ---- building and loading --------------------------------------------------------------------
     def load_encoder(self, folder: str | Path) -> None:

@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import copy
 import warnings
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, Literal, Self, TypeVar, cast, overload
 
 import torch
 from torch import nn
 
-__all__ = ["BACKENDS", "QUANTIZE_CHOICES", "optimize_for_inference"]
+if TYPE_CHECKING:
+    from w2v_lite.model.runtime import OnnxModel
+
+__all__ = ["BACKENDS", "QUANTIZE_CHOICES", "InferenceCopies", "optimize_for_inference"]
 
 QUANTIZE_CHOICES = (None, "int8")
 BACKENDS = ("torch", "onnxruntime")
@@ -54,7 +57,7 @@ def optimize_for_inference(model: M, quantize: str | None = None, compile: bool 
         if compile:
             raise ValueError("compile=True is for the torch backend; the onnxruntime backend optimises the graph "
                              "itself")
-        from w2v_lite.model import export, runtime  # here: export imports the model classes that import this
+        from w2v_lite.model import export, runtime  # here: `import w2v_lite` stays free of the exporter
 
         runtime.require_onnxruntime()  # before the export's seconds of tracing
         graph = export.onnx_bytes(model)  # TypeError for other modules
@@ -83,3 +86,21 @@ def optimize_for_inference(model: M, quantize: str | None = None, compile: bool 
                                     category=DeprecationWarning)
             fast = cast(M, torch.compile(fast, dynamic=True))  # a wrapper that forwards like the model
     return fast
+
+
+class InferenceCopies:
+    """`model.optimize_for_inference(...)`, written once for both model classes (`Wav2Vec2Model`,
+    `Wav2Vec2ForCTC`), which inherit it next to `nn.Module`."""
+
+    @overload
+    def optimize_for_inference(self, quantize: str | None = None, compile: bool = False,
+                               backend: Literal["torch"] = "torch") -> Self: ...
+    @overload
+    def optimize_for_inference(self, quantize: str | None = None, compile: bool = False, *,
+                               backend: Literal["onnxruntime"]) -> OnnxModel: ...
+
+    def optimize_for_inference(self, quantize=None, compile=False, backend="torch"):
+        """An inference-only copy: int8 Linear layers (``quantize="int8"``, a CTC head included) and/or
+        `torch.compile`; or, with ``backend="onnxruntime"``, the exported graph run by ONNX Runtime
+        (`OnnxModel`, called like this model; needs the `fast` extra). This model is left unchanged."""
+        return optimize_for_inference(cast(nn.Module, self), quantize=quantize, compile=compile, backend=backend)

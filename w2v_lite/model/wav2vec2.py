@@ -14,7 +14,6 @@ zeros, pass no mask).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, overload
 
 import torch
 from torch import nn
@@ -23,15 +22,12 @@ from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.lengths import lengths_to_mask, output_lengths
 from w2v_lite.model import checkpoints
 from w2v_lite.model.context import ContextNetwork
-from w2v_lite.model.fast import optimize_for_inference
+from w2v_lite.model.fast import InferenceCopies
 from w2v_lite.model.feature_encoder import FeatureEncoder
 from w2v_lite.model.initialization import transformers_init_
 from w2v_lite.model.interface import Wav2Vec2Output, validate_inputs
 from w2v_lite.model.masking import compute_mask_indices
 from w2v_lite.model.projection import FeatureProjection
-
-if TYPE_CHECKING:  # runtime.py imports this module
-    from w2v_lite.model.runtime import OnnxModel
 
 # head weights found in pretraining / CTC checkpoints that the bare encoder does not use
 HEAD_PREFIXES = ("quantizer.", "project_hid.", "project_q.", "lm_head.")
@@ -44,7 +40,7 @@ def check_shape(tensor: torch.Tensor, shape: tuple[int | None, ...], name: str =
         raise AssertionError(f"{name}: expected shape {shape}, got {tuple(tensor.shape)}")
 
 
-class Wav2Vec2Model(nn.Module):
+class Wav2Vec2Model(nn.Module, InferenceCopies):
     """The wav2vec 2.0 encoder (HF `Wav2Vec2Model`): (B, L) samples -> (B, T, H) contextual frames."""
 
     def __init__(self, config: Wav2Vec2Config):
@@ -162,16 +158,3 @@ class Wav2Vec2Model(nn.Module):
     def save_pretrained(self, folder: str | Path) -> Path:
         """Write `config.json` + `model.safetensors` into `folder`."""
         return checkpoints.save_pretrained(self, self.config, folder)
-
-    @overload
-    def optimize_for_inference(self, quantize: str | None = None, compile: bool = False,
-                               backend: Literal["torch"] = "torch") -> Wav2Vec2Model: ...
-    @overload
-    def optimize_for_inference(self, quantize: str | None = None, compile: bool = False, *,
-                               backend: Literal["onnxruntime"]) -> OnnxModel: ...
-
-    def optimize_for_inference(self, quantize=None, compile=False, backend="torch"):
-        """An inference-only copy: int8 Linear layers (``quantize="int8"``) and/or `torch.compile`;
-        or, with ``backend="onnxruntime"``, the exported graph run by ONNX Runtime (`OnnxModel`, called like
-        this model; needs the `fast` extra). See `w2v_lite.model.fast`; this model is left unchanged."""
-        return optimize_for_inference(self, quantize=quantize, compile=compile, backend=backend)
