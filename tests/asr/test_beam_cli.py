@@ -2,6 +2,7 @@
 output, a word list keeps the text to its words (the bundled model's 20 by default with a beam), word times
 and --frames follow the beam's path, and `transcribe` / `align` say once what the bundled model knows."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,17 @@ def test_words_from_a_file_or_a_list(tmp_path):
     assert read_words("yes,no stop") == ["yes", "no", "stop"]
     with pytest.raises(ValueError, match="no words"):
         read_words(" , ")
+
+
+def test_a_word_list_file_that_is_missing_a_folder_or_not_utf8_is_named(tmp_path):
+    """A path that is not a readable file is refused as a file, not read as a one-word list."""
+    for spec in (str(tmp_path / "missing.txt"), "words.txt", str(tmp_path)):
+        with pytest.raises(ValueError, match=f"--words {re.escape(spec)}: no such file"):
+            read_words(spec)
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("caf\xe9".encode("latin-1"))
+    with pytest.raises(ValueError, match="is not UTF-8 text"):
+        read_words(str(latin1))
 
 
 def test_the_bundled_model_says_what_it_knows_once_and_quiet_hides_it(capsys):

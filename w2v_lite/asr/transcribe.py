@@ -50,7 +50,16 @@ def model_words(model_dir: str | os.PathLike[str]) -> list[str] | None:
 def read_words(spec: str) -> list[str]:
     """--words FILE|LIST -> words: a file's whitespace-separated words, else a comma- or space-separated list."""
     path = Path(spec)
-    text = path.read_text(encoding="utf-8") if path.is_file() else spec.replace(",", " ")
+    if path.is_file():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"--words {spec}: the word list is not UTF-8 text; save it as UTF-8") from None
+    elif "/" in spec or os.sep in spec or path.suffix:  # meant as a file: say so, not "odd characters"
+        raise ValueError(f"--words {spec}: no such file (or it is a folder); pass a word list file with one "
+                         'word a line, or the words themselves: "two,three"')
+    else:
+        text = spec.replace(",", " ")
     words = text.split()
     if not words:
         raise ValueError(f"--words {spec!r} gives no words; pass a file with one word a line or \"two,three\"")
