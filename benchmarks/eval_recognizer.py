@@ -103,7 +103,7 @@ def train_holdout(engine: str, out: Path, steps: int) -> Path:
     data = out.parent / f"{out.name}-data"
     n = write_holdout_data(engine, data)
     print(f"training {out} on {n} clips without {engine} ({steps} steps, one thread)", file=sys.stderr)
-    cmd = [sys.executable, "-m", "w2v_lite.train", "ctc", "--init", str(PRETRAINED), "--data", str(data),
+    cmd = [sys.executable, "-m", "w2v_lite", "train", "ctc", "--init", str(PRETRAINED), "--data", str(data),
            "--eval-data", str(corpus_dir("test")), "--augment", "--steps", str(steps), "--seed", "0",
            "--out", str(out), "--no-progress"]
     subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})

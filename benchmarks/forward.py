@@ -7,11 +7,14 @@ Variants, run interleaved in one process (one repeat of each in turn) so that ma
 - transformers eager (the reference; every ratio is to its median);
 - w2v_lite eager;
 - each `optimize_for_inference` variant: torch int8 (dynamic int8 Linear layers), onnxruntime fp32 (the
-  exported graph, exact) and onnxruntime int8 (int8 MatMul weights only, conv stack fp32);
+  exported graph, exact) and onnxruntime int8 (every weight MatMul int8 with per-channel scales, conv layers
+  1-6 exported as MatMuls so that they are int8 too);
 - the peer: ONNX Runtime on a graph exported from transformers' own model (legacy exporter, opset 17,
   dynamic batch and length), with the same session options as ours.
 Workloads: one 10 s clip; a padded batch of 1, 2, 3 and 4 s with an attention mask; one 60 s clip. Drift is
-against transformers eager on the valid frames: max abs diff and cosine similarity. `--skip-ctc` leaves out
+against transformers eager on the valid frames: max abs diff and cosine similarity. After each workload, the fp32 floor:
+the workload's FLOPs (`w2v_lite.cost`) at the CPU's measured fp32 GEMM rate (torch.mm, 2048 x 2048, same
+threads), as a ratio to transformers eager: no exact fp32 path can go below it. `--skip-ctc` leaves out
 the second part: CER of the committed ctc-tiny on the held-out voices through each path.
 """
 
@@ -29,7 +32,8 @@ import torch
 import transformers
 from tqdm import tqdm
 
-from w2v_lite import Wav2Vec2Config, Wav2Vec2Model
+import w2v_lite
+from w2v_lite import Wav2Vec2Config, Wav2Vec2Model, cost_model
 from w2v_lite.model.runtime import make_session
 
 Batch = tuple[torch.Tensor, torch.Tensor | None]
@@ -89,6 +93,17 @@ def drift(ref: torch.Tensor, out: torch.Tensor, valid: torch.Tensor) -> tuple[fl
     return (a - b).abs().max().item(), torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0).item()
 
 
+def gemm_rate(repeats: int = 8) -> float:
+    """FLOP/s of one fp32 2048 x 2048 x 2048 torch.mm at the current thread count: what this CPU's GEMM can do."""
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    for _ in range(2):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * 2048**3 * repeats / (time.perf_counter() - start)
+
+
 def profile(models: dict, x: torch.Tensor) -> None:
     """Self CPU time per aten op of one forward of each eager model, and the heavy-kernel share."""
     heavy_ops = ("aten::addmm", "aten::mm", "aten::bmm", "aten::mkldnn_convolution",
@@ -127,6 +142,8 @@ def base_part(args: argparse.Namespace) -> None:
         "peer: onnxruntime on transformers' graph": HFGraph(hf, args.threads),
     }
     print(f"built every variant (exports, int8) in {time.perf_counter() - start:.0f} s")
+    rate = gemm_rate()
+    print(f"fp32 GEMM rate of this CPU: {rate / 1e9:.0f} GFLOP/s (torch.mm 2048^3, {args.threads} threads)")
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, onnxruntime {_ort_version()}, "
           f"{args.threads} threads, load average {os.getloadavg()[0]:.1f} at the start")
     print("| workload | variant | median (s) | ratio to transformers eager | max abs diff | cosine | repeats |")
@@ -148,6 +165,10 @@ def base_part(args: argparse.Namespace) -> None:
                 med, (diff, cos) = statistics.median(times[v]), drifts[v]
                 print(f"| {name} | {v} | {med:.3f} | **{med / reference:.2f}** | {diff:.1e} | {cos:.6f} | {repeats} |",
                       flush=True)
+            flops = sum(cost_model.total(w2v_lite.cost(cfg, int(n))) for n in (mask.sum(1) if mask is not None
+                                                                                  else [x.shape[1]] * len(x)))
+            print(f"| {name} | fp32 floor: {flops / 1e9:.0f} GFLOP at the GEMM rate | {flops / rate:.3f} | "
+                  f"**{flops / rate / reference:.2f}** | | | |", flush=True)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 

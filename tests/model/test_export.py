@@ -15,8 +15,8 @@ from helpers import make_read_only, undo_read_only
 
 from w2v_lite import Wav2Vec2Config, Wav2Vec2ForCTC, Wav2Vec2Model, export_onnx
 from w2v_lite.cli import main
-from w2v_lite.model.export import onnx_bytes
-from w2v_lite.model.runtime import MissingExtraError, OnnxModel, quantize_int8
+from w2v_lite.model.export import MatMulConv1d, onnx_bytes
+from w2v_lite.model.runtime import INT8_CONV_LAYERS, MissingExtraError, OnnxModel, quantize_int8
 from w2v_lite.model.wav2vec2 import Wav2Vec2Output
 
 RATE = 16_000
@@ -140,13 +140,54 @@ def test_export_without_mask_input_refuses_padded_batches(tmp_path):
         graph(x, attention_mask=mask)
 
 
-def test_int8_graph_quantizes_only_matmuls_and_stays_close():
+@pytest.mark.parametrize(("kernel", "stride", "bias"), [(3, 2, False), (2, 2, True), (10, 5, False), (3, 1, True)])
+@pytest.mark.parametrize("length", [10, 11, 57])
+def test_matmul_conv_is_the_conv(kernel, stride, bias, length):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv1d(6, 5, kernel, stride, bias=bias)
+    as_matmul = MatMulConv1d(6, 5, kernel, stride, bias=bias)
+    as_matmul.load_state_dict(conv.state_dict())
+    x = torch.randn(2, 6, length)
+    with torch.no_grad():
+        ref, out = conv(x), as_matmul(x)
+    assert out.shape == ref.shape == (2, 5, (length - kernel) // stride + 1)
+    assert (out - ref).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize("norm", list(CONFIGS))
+def test_graph_with_convs_as_matmuls_is_exact(norm):
+    torch.manual_seed(0)
+    model = Wav2Vec2Model(small_config(norm)).eval()
+    graph = onnx_bytes(model, matmul_convs=range(1, 7))
+    ops = [n.op_type for n in onnx.load_from_string(graph).graph.node]
+    assert ops.count("Conv") == 1 + 1  # conv layer 0 (one channel) and the positional conv
+    x, mask = padded([7.3, 1.0, 2.5])
+    with torch.no_grad():
+        ref = model(x, attention_mask=mask)
+    out = OnnxModel(graph, model.config)(x, attention_mask=mask)
+    valid = ref.frame_mask
+    assert torch.equal(out.frame_lengths, ref.frame_lengths)
+    assert (out.last_hidden_state[valid] - ref.last_hidden_state[valid]).abs().max() <= 1e-4
+
+
+def test_matmul_convs_must_name_conv_layers():
+    model = Wav2Vec2Model(small_config("group"))
+    with pytest.raises(ValueError, match="layers 0 to 6, not 7"):
+        onnx_bytes(model, matmul_convs=(7,))
+
+
+def test_int8_graph_quantizes_every_weight_matmul_and_stays_close():
     torch.manual_seed(0)
     model = Wav2Vec2ForCTC(Wav2Vec2Config.tiny(layerdrop=0.0, vocab_size=12)).eval()
-    graph = quantize_int8(onnx_bytes(model))
+    graph = quantize_int8(onnx_bytes(model, matmul_convs=INT8_CONV_LAYERS))
     ops = [n.op_type for n in onnx.load_from_string(graph).graph.node]
-    assert "ConvInteger" not in ops and ops.count("Conv") == 7 + 1  # conv stack and positional conv stay fp32
-    assert ops.count("MatMulInteger") == 1 + 3 * 6 + 1  # projection, q/k/v/out + 2 FFN per layer, head
+    assert "ConvInteger" not in ops and ops.count("Conv") == 4 + 1  # conv layers 0, 4-6, positional conv: fp32
+    # conv layers 1-3, projection, q/k/v/out + 2 FFN per layer, head; attention's scores stay fp32 MatMuls
+    assert ops.count("MatMulInteger") == 3 + 1 + 3 * 6 + 1
+    assert ops.count("MatMul") == 3 * 2
+    scales = {i.name: onnx.numpy_helper.to_array(i) for i in onnx.load_from_string(graph).graph.initializer
+              if i.name.endswith("_scale")}
+    assert any(v.shape == (256,) for v in scales.values())  # per output channel (FFN: 256 of them)
     fast = model.optimize_for_inference(quantize="int8", backend="onnxruntime")
     x = padded([3.0])[0]
     with torch.no_grad():

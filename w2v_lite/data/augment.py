@@ -173,14 +173,14 @@ class Augment:
     shift: tuple[int, int] = (-480, 3200)
     p_speed: float = 0.8
     speed: tuple[float, float] = (0.8, 1.3)
-    p_reverb: float = 0.3
-    rt60: tuple[float, float] = (0.15, 0.7)
-    drr_db: tuple[float, float] = (-3.0, 10.0)
-    p_noise: float = 0.35
-    snr_db: tuple[float, float] = (8.0, 35.0)
-    p_clip: float = 0.15
+    p_reverb: float = 0.25
+    rt60: tuple[float, float] = (0.1, 0.5)
+    drr_db: tuple[float, float] = (0.0, 12.0)
+    p_noise: float = 0.3
+    snr_db: tuple[float, float] = (12.0, 35.0)
+    p_clip: float = 0.1
     clip_db: tuple[float, float] = (0.0, 12.0)
-    p_telephone: float = 0.25
+    p_telephone: float = 0.2
     telephone_rates: tuple[int, ...] = (8000, 11025)
 
     def __post_init__(self) -> None:

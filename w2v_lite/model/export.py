@@ -17,6 +17,10 @@ and are handled: the ``if frame_mask.all()`` shortcut in the context network (th
 key mask, see `context.py`) and the first conv layer's strided-view matmul, whose strides are Python ints
 (the graph uses Conv1d, the same sums). The weight-normed positional conv is folded to a plain weight first:
 the same numbers, computed once instead of on every call.
+
+``matmul_convs=(1, 2, 3)`` writes those conv layers (512 -> 512, kernel 3) as slices and one MatMul each
+(`MatMulConv1d`): the same sums, in the op that int8 quantisation turns into an int8 GEMM. (ONNX Runtime's
+int8 conv, ConvInteger, was slower than its fp32 Conv here; its MatMulInteger uses the CPU's int8 dot products.)
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ import copy
 import io
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
@@ -33,7 +39,7 @@ from torch import nn
 from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.model import checkpoints
 
-__all__ = ["OPSET", "export_onnx", "onnx_bytes", "output_names"]
+__all__ = ["OPSET", "MatMulConv1d", "export_onnx", "onnx_bytes", "output_names"]
 
 OPSET = 17  # LayerNormalization is a single op from 17 on; ORT 1.2x runs it fused
 
@@ -88,8 +94,27 @@ def _check_model(model: object) -> None:
                         "cannot be exported); export the original model")
 
 
-def _inference_copy(model: nn.Module) -> nn.Module:
-    """A float32 eval copy with the positional conv's weight norm folded into a plain weight."""
+class MatMulConv1d(nn.Conv1d):
+    """A Conv1d (one group, no padding or dilation) computed as im2col by slicing, then one matmul.
+
+    (B, C_in, L) -> (B, C_out, T), T = (L - k) // s + 1. Window t is x[..., s*t : s*t + k], so tap j of every
+    window is the strided slice x[..., j : j + s*(T-1) + 1 : s]. The k slices side by side make (B, T, k*C_in),
+    which meets the weight laid out as (k*C_in, C_out): the conv's sums, as one GEMM."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k, s = self.kernel_size[0], self.stride[0]
+        steps = x.transpose(1, 2)  # (B, L, C_in)
+        taps = [steps[:, j : steps.shape[1] - (k - 1 - j) : s] for j in range(k)]  # k x (B, T, C_in)
+        weight = self.weight.permute(2, 1, 0).reshape(k * self.in_channels, self.out_channels)  # tap-major rows
+        out = torch.cat(taps, dim=-1) @ weight  # (B, T, C_out)
+        if self.bias is not None:
+            out = out + self.bias
+        return out.transpose(1, 2)
+
+
+def _inference_copy(model: nn.Module, matmul_convs: Sequence[int] = ()) -> nn.Module:
+    """A float32 eval copy with the positional conv's weight norm folded into a plain weight, and conv layers
+    `matmul_convs` (indices into the conv stack) as `MatMulConv1d`."""
     model = copy.deepcopy(model).eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -97,14 +122,21 @@ def _inference_copy(model: nn.Module) -> nn.Module:
         for name, child in list(parent.named_children()):
             if isinstance(child, nn.Conv1d) and nn.utils.parametrize.is_parametrized(child, "weight"):
                 setattr(parent, name, _plain_conv(child))
+    encoder = model.wav2vec2 if model_kind(model) == "ctc" else model
+    layers = cast(nn.ModuleList, encoder.feature_extractor.conv_layers)  # type: ignore[union-attr]
+    for i in matmul_convs:
+        if not 0 <= i < len(layers):
+            raise ValueError(f"matmul_convs: the conv stack has layers 0 to {len(layers) - 1}, not {i}")
+        layers[i].conv = _plain_conv(cast(nn.Conv1d, layers[i].conv), MatMulConv1d)
     return model
 
 
-def _plain_conv(conv: nn.Conv1d) -> nn.Conv1d:
-    """A new Conv1d holding the weight `conv`'s parametrization computes. (Not `remove_parametrizations`: on a
-    deep copy it deletes the weight property from the class the original model shares.)"""
+def _plain_conv(conv: nn.Conv1d, kind: type[nn.Conv1d] = nn.Conv1d) -> nn.Conv1d:
+    """A new Conv1d (or subclass `kind`) holding the weight `conv`'s parametrization computes. (Not
+    `remove_parametrizations`: on a deep copy it deletes the weight property from the class that the original
+    model shares.)"""
     padding = conv.padding if isinstance(conv.padding, str) else conv.padding[0]
-    plain = nn.Conv1d(conv.in_channels, conv.out_channels, conv.kernel_size[0], conv.stride[0], padding,
+    plain = kind(conv.in_channels, conv.out_channels, conv.kernel_size[0], conv.stride[0], padding,
                       conv.dilation[0], conv.groups, conv.bias is not None, conv.padding_mode)
     with torch.no_grad():
         plain.weight.copy_(conv.weight)
@@ -123,10 +155,11 @@ def _example(config: Wav2Vec2Config) -> tuple[torch.Tensor, torch.Tensor]:
     return x, mask
 
 
-def onnx_bytes(model: nn.Module, attention_mask: bool = True, opset: int = OPSET) -> bytes:
+def onnx_bytes(model: nn.Module, attention_mask: bool = True, opset: int = OPSET,
+               matmul_convs: Sequence[int] = ()) -> bytes:
     """The ONNX graph of `model` (see the module docstring) as bytes, without touching the disk."""
     _check_model(model)
-    wrapper = _Exported(_inference_copy(model)).eval()
+    wrapper = _Exported(_inference_copy(model, matmul_convs)).eval()
     config = model.config
     assert isinstance(config, Wav2Vec2Config)  # _check_model: ours
     x, mask = _example(config)

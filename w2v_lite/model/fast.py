@@ -6,8 +6,8 @@ exported to ONNX and run by ONNX Runtime.
     fast = model.optimize_for_inference("int8", backend="onnxruntime")     # the fastest path measured
 
 - ``backend="onnxruntime"`` (needs the `fast` extra): `export.onnx_bytes` + `runtime.OnnxModel`, an object
-  called like the model that returns the same output type. With ``quantize="int8"`` only the graph's MatMul
-  weights become int8 (the conv stack stays fp32). See `runtime.py` and benchmarks/README.md.
+  called like the model that returns the same output type. With ``quantize="int8"`` every weight MatMul
+  becomes int8, conv layers 1 to 3 included (exported as MatMuls). See `runtime.py` and benchmarks/README.md.
 
 - ``quantize="int8"``: dynamic quantisation of every `nn.Linear` (q/k/v/out, feed-forward, projection, CTC
   head): weights stored as int8, activations quantised per call. About 85% of the base model's matmul
@@ -60,7 +60,9 @@ def optimize_for_inference(model: M, quantize: str | None = None, compile: bool 
         from w2v_lite.model import export, runtime  # here: `import w2v_lite` stays free of the exporter
 
         runtime.require_onnxruntime()  # before the export's seconds of tracing
-        graph = export.onnx_bytes(model)  # TypeError for other modules
+        # int8: conv layers 1-3 as MatMuls, so that they are quantised too (the fastest path with cosine >= 0.999)
+        matmul_convs = runtime.INT8_CONV_LAYERS if quantize == "int8" else ()
+        graph = export.onnx_bytes(model, matmul_convs=matmul_convs)  # TypeError for other modules
         if quantize == "int8":
             graph = runtime.quantize_int8(graph)
         return runtime.OnnxModel(graph, model.config)  # type: ignore[arg-type]
