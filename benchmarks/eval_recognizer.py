@@ -3,6 +3,7 @@
     python benchmarks/eval_recognizer.py                                  # the committed ctc-tiny
     python benchmarks/eval_recognizer.py --model runs/ctc-wide --json runs/ctc-wide/eval_conditions.json
     python benchmarks/eval_recognizer.py --holdout flite                  # leave one engine out (see below)
+    python benchmarks/eval_recognizer.py --folder benchmarks/assets/seven_voices   # any folder + transcripts.tsv
 
 Sets: `held-out voices` is w2v_lite/assets/corpus/test (new speakers, corpus conditions); the other rows are
 the folders of w2v_lite/assets/eval_set (scripts/make_eval_set.py): new voice variants, new texts, slow and
@@ -149,10 +150,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="CTC checkpoint folder (default: the committed ctc-tiny; with --holdout: train one)")
     parser.add_argument("--holdout", choices=ENGINES, default=None,
                         help="score a model that never heard this engine on that engine's clips")
-    parser.add_argument("--steps", type=int, default=1500, help="training steps of a --holdout model")
+    parser.add_argument("--steps", type=int, default=3000, help="training steps of a --holdout model")
     parser.add_argument("--beam", type=int, default=1, help="prefix beam search with N prefixes (1: greedy)")
     parser.add_argument("--no-words", action="store_true", help="beam search without the model's words.txt")
     parser.add_argument("--eval-set", type=Path, default=EVAL_SET, help="folder written by make_eval_set.py")
+    parser.add_argument("--folder", type=Path, default=None,
+                        help="score only this folder of clips (with a transcripts.tsv), one row per clip")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this file")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -168,6 +171,15 @@ def main(argv: list[str] | None = None) -> None:
             args.json.write_text(json.dumps({f"holdout {args.holdout}": r}, indent=2) + "\n")
         return
     args.model = args.model or DEFAULT_MODEL_DIR
+    if args.folder is not None:
+        score, recognizer = make_scorer(args.model, args.beam, not args.no_words), Recognizer.load(args.model)
+        clips = AudioFolder(args.folder).clips
+        print(f"model: {args.model}\n| clip | transcript | CER |\n|---|---|---|")
+        for clip in clips:
+            print(f"| {clip.path.name} | {recognizer.transcribe(clip.waveform).text} | "
+                  f"{100 * score([clip])['cer']:.0f}% |")
+        print(f"| all {len(clips)} | | {100 * score(clips)['cer']:.1f}% |")
+        return
     results = evaluate_all(args.model, args.eval_set, args.beam, not args.no_words)
     print(f"model: {args.model}")
     print("| set | clips | CER | WER | exact |")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Re-create the committed CTC checkpoint w2v_lite/assets/checkpoints/ctc-tiny/ (CPU, one core: about 9 min of CPU time).
+# Re-create the committed CTC checkpoint w2v_lite/assets/checkpoints/ctc-tiny/ (CPU, one core: 3000 steps, about 18 min of CPU time).
 # Starts from pretrained-tiny; trains on corpus/train + extra (espeak-ng) + engines (flite, festival), all committed, made by
 # scripts/make_corpus.py, with --augment (delay/trim, speed, reverb, white/pink/babble noise, clipping, telephone
 # band; w2v_lite/data/augment.py). The run writes runs/ctc-tiny/;
@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-runs/ctc-tiny}
-STEPS=${STEPS:-1500}
+STEPS=${STEPS:-3000}
 DATA=${DATA:-runs/ctc-data}
 CORPUS=w2v_lite/assets/corpus
 
