@@ -7,8 +7,8 @@ Variants, run interleaved in one process (one repeat of each in turn) so that ma
 - transformers eager (the reference; every ratio is to its median);
 - w2v_lite eager;
 - each `optimize_for_inference` variant: torch int8 (dynamic int8 Linear layers), onnxruntime fp32 (the
-  exported graph, exact) and onnxruntime int8 (every weight MatMul int8 with per-channel scales, conv layers
-  1-6 exported as MatMuls so that they are int8 too);
+  exported graph, exact), onnxruntime int8 (every weight MatMul int8 with per-channel scales, conv stack fp32)
+  and onnxruntime int8-conv (conv layers 1-3 too, exported as MatMuls);
 - the peer: ONNX Runtime on a graph exported from transformers' own model (legacy exporter, opset 17,
   dynamic batch and length), with the same session options as ours.
 Workloads: one 10 s clip; a padded batch of 1, 2, 3 and 4 s with an attention mask; one 60 s clip. Drift is
@@ -139,6 +139,7 @@ def base_part(args: argparse.Namespace) -> None:
         "w2v_lite torch int8": ours.optimize_for_inference(quantize="int8"),
         "w2v_lite onnxruntime fp32": ours.optimize_for_inference(backend="onnxruntime"),
         "w2v_lite onnxruntime int8": ours.optimize_for_inference(quantize="int8", backend="onnxruntime"),
+        "w2v_lite onnxruntime int8-conv": ours.optimize_for_inference(quantize="int8-conv", backend="onnxruntime"),
         "peer: onnxruntime on transformers' graph": HFGraph(hf, args.threads),
     }
     print(f"built every variant (exports, int8) in {time.perf_counter() - start:.0f} s")
@@ -187,9 +188,12 @@ def ctc_part() -> None:
     items = corpus_items("test")
     refs = [text for _, text in items]
     waves = [load(path) for path, _ in items]
-    paths = {"eager fp32": Recognizer.load(), "torch int8": Recognizer.load(fast=True),
+    eager_path = Recognizer.load()
+    int8_conv = eager_path.model.optimize_for_inference(quantize="int8-conv", backend="onnxruntime")
+    paths = {"eager fp32": eager_path, "torch int8": Recognizer.load(fast=True),
              "onnxruntime fp32": Recognizer.load(backend="onnxruntime"),
-             "onnxruntime int8": Recognizer.load(fast=True, backend="onnxruntime")}
+             "onnxruntime int8": Recognizer.load(fast=True, backend="onnxruntime"),
+             "onnxruntime int8-conv": Recognizer(int8_conv, eager_path.tokenizer, eager_path.preprocessing)}
     print(f"\ncommitted ctc-tiny, {len(items)} held-out clips (corpus/test), greedy, one clip at a time")
     print("| path | CER | texts equal to eager | time for the clips (s) |")
     print("|---|---|---|---|")

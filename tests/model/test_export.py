@@ -15,8 +15,9 @@ from helpers import make_read_only, undo_read_only
 
 from w2v_lite import Wav2Vec2Config, Wav2Vec2ForCTC, Wav2Vec2Model, export_onnx
 from w2v_lite.cli import main
+from w2v_lite.model import runtime
 from w2v_lite.model.export import MatMulConv1d, onnx_bytes
-from w2v_lite.model.runtime import INT8_CONV_LAYERS, MissingExtraError, OnnxModel, quantize_int8
+from w2v_lite.model.runtime import INT8_CONV_LAYERS, MissingExtraError, OnnxModel, make_session, quantize_int8
 from w2v_lite.model.wav2vec2 import Wav2Vec2Output
 
 RATE = 16_000
@@ -176,7 +177,7 @@ def test_matmul_convs_must_name_conv_layers():
         onnx_bytes(model, matmul_convs=(7,))
 
 
-def test_int8_graph_quantizes_every_weight_matmul_and_stays_close():
+def test_int8_graph_quantizes_every_weight_matmul_and_stays_close(monkeypatch):
     torch.manual_seed(0)
     model = Wav2Vec2ForCTC(Wav2Vec2Config.tiny(layerdrop=0.0, vocab_size=12)).eval()
     graph = quantize_int8(onnx_bytes(model, matmul_convs=INT8_CONV_LAYERS))
@@ -188,13 +189,19 @@ def test_int8_graph_quantizes_every_weight_matmul_and_stays_close():
     scales = {i.name: onnx.numpy_helper.to_array(i) for i in onnx.load_from_string(graph).graph.initializer
               if i.name.endswith("_scale")}
     assert any(v.shape == (256,) for v in scales.values())  # per output channel (FFN: 256 of them)
-    fast = model.optimize_for_inference(quantize="int8", backend="onnxruntime")
     x = padded([3.0])[0]
     with torch.no_grad():
         ref = model(x).logits
-    out = fast(x).logits
-    cosine = torch.nn.functional.cosine_similarity(ref.flatten(), out.flatten(), dim=0)
-    assert 0.99 < cosine < 1.0  # int8 moves the numbers a little, not the meaning
+    for quantize, integer_matmuls in (("int8", 1 + 3 * 6 + 1), ("int8-conv", 3 + 1 + 3 * 6 + 1)):
+        graphs: list[bytes] = []
+        with monkeypatch.context() as patch:  # keep the graph the backend builds, to count its int8 ops
+            patch.setattr(runtime, "make_session", lambda graph, threads=None, kept=graphs: (
+                kept.append(graph), make_session(graph, threads))[1])
+            fast = model.optimize_for_inference(quantize=quantize, backend="onnxruntime")
+        fast_ops = [n.op_type for n in onnx.load_from_string(graphs[0]).graph.node]
+        assert fast_ops.count("MatMulInteger") == integer_matmuls
+        cosine = torch.nn.functional.cosine_similarity(ref.flatten(), fast(x).logits.flatten(), dim=0)
+        assert 0.99 < cosine < 1.0  # int8 moves the numbers a little, not the meaning
 
 
 def test_graph_checks_its_inputs_like_the_model(pair):

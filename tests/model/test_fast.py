@@ -63,8 +63,9 @@ def test_compile_wraps_the_copy():
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
-    (dict(quantize="int4"), "quantize must be None or 'int8'"),
-    (dict(quantize=True), "quantize must be None or 'int8'"),
+    (dict(quantize="int4"), "quantize must be None, 'int8' or 'int8-conv'"),
+    (dict(quantize=True), "quantize must be None, 'int8' or 'int8-conv'"),
+    (dict(quantize="int8-conv"), "needs backend='onnxruntime'"),
     (dict(compile="yes"), "compile must be True or False"),
 ])
 def test_bad_options_raise(kwargs, match):

@@ -3,11 +3,14 @@ exported to ONNX and run by ONNX Runtime.
 
     fast = model.optimize_for_inference(quantize="int8")                   # Wav2Vec2Model or Wav2Vec2ForCTC
     fast = model.optimize_for_inference(backend="onnxruntime")             # exact (max diff ~1e-5), faster
-    fast = model.optimize_for_inference("int8", backend="onnxruntime")     # the fastest path measured
+    fast = model.optimize_for_inference("int8", backend="onnxruntime")     # int8 transformer, fp32 conv stack
+    fast = model.optimize_for_inference("int8-conv", backend="onnxruntime")  # and conv layers 1-3: fastest
 
 - ``backend="onnxruntime"`` (needs the `fast` extra): `export.onnx_bytes` + `runtime.OnnxModel`, an object
-  called like the model that returns the same output type. With ``quantize="int8"`` every weight MatMul
-  becomes int8, conv layers 1 to 3 included (exported as MatMuls). See `runtime.py` and benchmarks/README.md.
+  called like the model that returns the same output type. With ``quantize="int8"`` the transformer's,
+  projection's and head's MatMul weights become int8, the conv stack stays fp32; ``"int8-conv"`` also
+  computes conv layers 1 to 3 in int8 (exported as MatMuls): the fastest path, but it moves the outputs more
+  (on the committed tiny model, held-out CER +0.5 to 0.8 points; see runtime.py and benchmarks/README.md).
 
 - ``quantize="int8"``: dynamic quantisation of every `nn.Linear` (q/k/v/out, feed-forward, projection, CTC
   head): weights stored as int8, activations quantised per call. About 85% of the base model's matmul
@@ -34,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BACKENDS", "QUANTIZE_CHOICES", "InferenceCopies", "optimize_for_inference"]
 
-QUANTIZE_CHOICES = (None, "int8")
+QUANTIZE_CHOICES = (None, "int8", "int8-conv")
 BACKENDS = ("torch", "onnxruntime")
 M = TypeVar("M", bound=nn.Module)
 
@@ -42,17 +45,21 @@ M = TypeVar("M", bound=nn.Module)
 def optimize_for_inference(model: M, quantize: str | None = None, compile: bool = False, backend: str = "torch"):
     """A faster, inference-only copy of `model` (used by the models' method of this name).
 
-    `quantize`: None (fp32) or "int8" (dynamic int8 Linear layers / MatMuls). `compile`: wrap in
+    `quantize`: None (fp32), "int8" (dynamic int8 Linear layers / MatMuls) or "int8-conv" (onnxruntime only:
+    conv layers 1-3 in int8 too). `compile`: wrap in
     `torch.compile` (torch backend only). `backend`: "torch" (a copy of the module) or "onnxruntime" (an
     `OnnxModel`; needs the `fast` extra, else `MissingExtraError`). Raises ValueError for anything else. With
     no option the copy computes exactly what `model` does.
     """
     if quantize not in QUANTIZE_CHOICES:
-        raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
+        raise ValueError(f"quantize must be None, 'int8' or 'int8-conv', got {quantize!r}")
     if not isinstance(compile, bool):
         raise ValueError(f"compile must be True or False, got {compile!r}")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
+    if quantize == "int8-conv" and backend != "onnxruntime":
+        raise ValueError("quantize='int8-conv' needs backend='onnxruntime' (the torch backend's int8 covers the "
+                         "Linear layers only: use quantize='int8')")
     if backend == "onnxruntime":
         if compile:
             raise ValueError("compile=True is for the torch backend; the onnxruntime backend optimises the graph "
@@ -60,10 +67,10 @@ def optimize_for_inference(model: M, quantize: str | None = None, compile: bool 
         from w2v_lite.model import export, runtime  # here: `import w2v_lite` stays free of the exporter
 
         runtime.require_onnxruntime()  # before the export's seconds of tracing
-        # int8: conv layers 1-3 as MatMuls, so that they are quantised too (the fastest path with cosine >= 0.999)
-        matmul_convs = runtime.INT8_CONV_LAYERS if quantize == "int8" else ()
+        # int8-conv: conv layers 1-3 as MatMuls, so that quantisation reaches them too
+        matmul_convs = runtime.INT8_CONV_LAYERS if quantize == "int8-conv" else ()
         graph = export.onnx_bytes(model, matmul_convs=matmul_convs)  # TypeError for other modules
-        if quantize == "int8":
+        if quantize is not None:
             graph = runtime.quantize_int8(graph)
         return runtime.OnnxModel(graph, model.config)  # type: ignore[arg-type]
     fast = copy.deepcopy(model).eval()

@@ -3,6 +3,7 @@
 
     fast = model.optimize_for_inference(backend="onnxruntime")                  # exact: fp32 graph
     fast = model.optimize_for_inference(quantize="int8", backend="onnxruntime") # int8 transformer matmuls
+    fast = model.optimize_for_inference(quantize="int8-conv", backend="onnxruntime")  # + conv layers 1-3
 
 Needs the optional `fast` extra (onnx, onnxruntime): ``pip install 'w2v_lite[fast]'``. Without it,
 `optimize_for_inference(backend="onnxruntime")` raises `MissingExtraError` (an ImportError) saying so.
@@ -10,11 +11,11 @@ Needs the optional `fast` extra (onnx, onnxruntime): ``pip install 'w2v_lite[fas
 Session settings, measured on a 2-core CPU (benchmarks/README.md): all graph optimisations
 (ORT_ENABLE_ALL: LayerNorm, GELU and bias fusions), one session thread per torch thread, sequential
 execution. int8 is dynamic quantisation of every MatMul that has a weight, one scale per output channel:
-q/k/v/out, feed-forward, projection, CTC head, and conv layers `INT8_CONV_LAYERS` (1 to 3), which the int8
-path exports as MatMuls (`export.MatMulConv1d`) because ORT's int8 Conv (ConvInteger) is slower than its
-fp32 Conv here. Layers 1 to 3 hold 90% of the base conv stack's FLOPs; quantising 4 to 6 as well saved
-about 3% of the FLOPs but cost cosine (0.99843 instead of 0.99906 on a padded batch: benchmarks/README.md).
-Conv layer 0 (one input channel), conv layers 4 to 6 and the positional conv stay fp32.
+q/k/v/out, feed-forward, projection, CTC head. "int8-conv" adds conv layers `INT8_CONV_LAYERS` (1 to 3),
+exported as MatMuls (`export.MatMulConv1d`) because ORT's int8 Conv (ConvInteger) is slower than its fp32
+Conv here. Layers 1 to 3 hold 90% of the base conv stack's FLOPs; quantising 4 to 6 as well saved about 3%
+of the FLOPs but cost cosine (0.99843 instead of 0.99906 on a padded batch: benchmarks/README.md). Conv
+layer 0 (one input channel), conv layers 4 to 6 and the positional conv stay fp32.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from w2v_lite.model.interface import CTCOutput, Wav2Vec2Output, validate_inputs
 
 __all__ = ["INT8_CONV_LAYERS", "MissingExtraError", "OnnxModel", "make_session", "quantize_int8", "require_onnxruntime"]
 
-INT8_CONV_LAYERS = (1, 2, 3)  # the conv layers the int8 graph computes in int8 (see above)
+INT8_CONV_LAYERS = (1, 2, 3)  # the conv layers "int8-conv" computes in int8 (see above)
 EXTRA_HINT = "pip install 'w2v_lite[fast]' (or: pip install onnx onnxruntime)"
 
 
