@@ -3,7 +3,7 @@
     python benchmarks/eval_recognizer.py                                  # the committed ctc-tiny
     python benchmarks/eval_recognizer.py --model runs/ctc-wide --json runs/ctc-wide/eval_conditions.json
     python benchmarks/eval_recognizer.py --holdout flite                  # leave one engine out (see below)
-    python benchmarks/eval_recognizer.py --folder benchmarks/assets/seven_voices   # any folder + transcripts.tsv
+    python benchmarks/eval_recognizer.py --folder tests/assets/seven_voices   # any folder + transcripts.tsv
 
 Sets: `held-out voices` is w2v_lite/assets/corpus/test (new speakers, corpus conditions); the other rows are
 the folders of w2v_lite/assets/eval_set (scripts/make_eval_set.py): new voice variants, new texts, slow and
