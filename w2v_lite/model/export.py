@@ -137,7 +137,7 @@ def _plain_conv(conv: nn.Conv1d, kind: type[nn.Conv1d] = nn.Conv1d) -> nn.Conv1d
     model shares.)"""
     padding = conv.padding if isinstance(conv.padding, str) else conv.padding[0]
     plain = kind(conv.in_channels, conv.out_channels, conv.kernel_size[0], conv.stride[0], padding,
-                      conv.dilation[0], conv.groups, conv.bias is not None, conv.padding_mode)
+                 conv.dilation[0], conv.groups, conv.bias is not None, conv.padding_mode)
     with torch.no_grad():
         plain.weight.copy_(conv.weight)
         if conv.bias is not None and plain.bias is not None:
