@@ -172,8 +172,11 @@ def main(argv: list[str] | None = None) -> None:
         return
     args.model = args.model or DEFAULT_MODEL_DIR
     if args.folder is not None:
+        try:
+            clips = AudioFolder(args.folder).clips
+        except ValueError as err:  # missing or empty folder: one line, not a traceback
+            parser.error(str(err))
         score, recognizer = make_scorer(args.model, args.beam, not args.no_words), Recognizer.load(args.model)
-        clips = AudioFolder(args.folder).clips
         print(f"model: {args.model}\n| clip | transcript | CER |\n|---|---|---|")
         for clip in clips:
             print(f"| {clip.path.name} | {recognizer.transcribe(clip.waveform).text} | "
