@@ -120,20 +120,7 @@ def test_crash_at_every_write_point_then_resume(data, reference, tmp_path):
     refused = []
     for k, label in enumerate(labels, 1):
         out = tmp_path / f"crash{k}"
-        count = 0
-
-        def hook(point, k=k):
-            nonlocal count
-            count += 1
-            if count == k:
-                raise _Crash(point)
-
-        checkpointing.CRASH_HOOK = hook
-        try:
-            with pytest.raises(_Crash):
-                _run(data, out)
-        finally:
-            checkpointing.CRASH_HOOK = None
+        _crash_at(k, lambda out=out: _run(data, out))
         promoted = labels.index("promote") + 1
         if k < promoted:  # no complete checkpoint yet: the run lived in its staging folder, --out was never made
             assert not out.exists(), label
