@@ -314,7 +314,10 @@ def train(task: Task, config: Wav2Vec2Config, args: TrainArgs, init: Path | None
     """
     rank, world, device, started = _distributed(args.device)
     try:
-        return _train(task, config, args, init, rank, world, device)
+        rows = _train(task, config, args, init, rank, world, device)
+        if started:  # rank 0 writes the last checkpoint after the last collective: the ranks leave together
+            dist.barrier()
+        return rows
     finally:
         if started:
             dist.destroy_process_group()
