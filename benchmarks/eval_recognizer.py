@@ -13,9 +13,11 @@ clip at a time (`evaluate_ctc`, as in training); CER/WER are corpus-level (edits
 
 Leave one engine out: `--holdout ENGINE` (espeak, flite or festival) scores a model that never heard ENGINE on
 every committed corpus clip ENGINE speaks (for espeak: the test split, since train and extra are 650 more of
-the same). Without `--model` it trains one first, with the committed recipe (scripts/train_ctc_tiny.sh: from
-pretrained-tiny, --augment, seed 0, one thread) on every other engine's training clips, into
-runs/holdout-ENGINE (reused when it is already there; `--steps` sets its length).
+the same; for flite and festival: engines and engines_test, the English voices). Without `--model` it trains
+one first, with the committed recipe (scripts/train_ctc_tiny.sh: from pretrained-tiny, --augment, seed 0, one
+thread) on every other engine's training clips, into runs/holdout-ENGINE (reused when it is already there;
+`--steps` sets its length). `--recipe wide` trains the wide recipe instead (the `accents` split too, whose
+clips are festival's, and `--augment wide`) into runs/holdout-ENGINE-wide.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ from w2v_lite.train.ctc import evaluate_ctc  # noqa: E402
 
 EVAL_SET = ROOT / "w2v_lite" / "assets" / "eval_set"
 ENGINES = ("espeak", "flite", "festival")
-TRAIN_SPLITS = ("train", "extra", "engines")  # what scripts/train_ctc_tiny.sh trains on
+# what scripts/train_ctc_tiny.sh trains on, per recipe: (corpus splits, --augment preset)
+RECIPES = {"default": (("train", "extra", "engines"), "default"),
+           "wide": (("train", "extra", "engines", "accents"), "wide")}
 PRETRAINED = ROOT / "w2v_lite" / "assets" / "checkpoints" / "pretrained-tiny"
 ORDER = ["voices", "words", "slow", "fast", "8khz", "48khz_stereo"]  # as scripts/make_eval_set.py lists them
 
@@ -80,15 +84,15 @@ def holdout_eval_clips(engine: str) -> list[Clip]:
     return [c for s in splits for c in AudioFolder(corpus_dir(s)).clips if c.path in names]
 
 
-def write_holdout_data(engine: str, out: Path) -> int:
-    """Copy every training clip NOT spoken by `engine` into out/SPLIT/ with one transcripts.tsv -> clip count."""
+def write_holdout_data(engine: str, out: Path, splits: tuple[str, ...]) -> int:
+    """Copy every clip of `splits` NOT spoken by `engine` into out/SPLIT/ with one transcripts.tsv -> clip count."""
     if out.exists():
         shutil.rmtree(out)
     rows = []
     for other in ENGINES:
         if other == engine:
             continue
-        for path, split, text in engine_clips(other, TRAIN_SPLITS):
+        for path, split, text in engine_clips(other, splits):
             (out / split).mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, out / split / path.name)
             rows.append(f"{split}/{path.name}\t{text}\n")
@@ -96,16 +100,18 @@ def write_holdout_data(engine: str, out: Path) -> int:
     return len(rows)
 
 
-def train_holdout(engine: str, out: Path, steps: int) -> Path:
-    """Train ctc-tiny's recipe without `engine` into `out` (skipped if out/model.safetensors exists) -> out."""
+def train_holdout(engine: str, out: Path, steps: int, recipe: str = "default") -> Path:
+    """Train a ctc-tiny recipe without `engine` into `out` (skipped if out/model.safetensors exists) -> out."""
     if (out / "model.safetensors").is_file():
         print(f"reusing {out} (delete it to retrain)", file=sys.stderr)
         return out
     data = out.parent / f"{out.name}-data"
-    n = write_holdout_data(engine, data)
-    print(f"training {out} on {n} clips without {engine} ({steps} steps, one thread)", file=sys.stderr)
+    splits, augment = RECIPES[recipe]
+    n = write_holdout_data(engine, data, splits)
+    print(f"training {out} on {n} clips without {engine} ({recipe} recipe, {steps} steps, one thread)",
+          file=sys.stderr)
     cmd = [sys.executable, "-m", "w2v_lite", "train", "ctc", "--init", str(PRETRAINED), "--data", str(data),
-           "--eval-data", str(corpus_dir("test")), "--augment", "--steps", str(steps), "--seed", "0",
+           "--eval-data", str(corpus_dir("test")), "--augment", augment, "--steps", str(steps), "--seed", "0",
            "--out", str(out), "--no-progress"]
     subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
     return out
@@ -151,6 +157,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--holdout", choices=ENGINES, default=None,
                         help="score a model that never heard this engine on that engine's clips")
     parser.add_argument("--steps", type=int, default=3000, help="training steps of a --holdout model")
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default="default",
+                        help="training recipe of a --holdout model: the committed one, or wide (adds the accents "
+                             "split and --augment wide); its folder is runs/holdout-ENGINE[-wide]")
     parser.add_argument("--beam", type=int, default=1, help="prefix beam search with N prefixes (1: greedy)")
     parser.add_argument("--no-words", action="store_true", help="beam search without the model's words.txt")
     parser.add_argument("--eval-set", type=Path, default=EVAL_SET, help="folder written by make_eval_set.py")
@@ -161,7 +170,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     start = time.perf_counter()
     if args.holdout is not None:
-        model_dir = args.model or train_holdout(args.holdout, ROOT / "runs" / f"holdout-{args.holdout}", args.steps)
+        folder = ROOT / "runs" / f"holdout-{args.holdout}{'' if args.recipe == 'default' else '-' + args.recipe}"
+        model_dir = args.model or train_holdout(args.holdout, folder, args.steps, args.recipe)
         r = make_scorer(model_dir, args.beam, not args.no_words)(holdout_eval_clips(args.holdout))
         print(f"model: {model_dir} (never heard {args.holdout})")
         print(f"| held out: {args.holdout} | {int(r['clips'])} clips | CER {100 * r['cer']:.1f}% | "

@@ -6,6 +6,14 @@ Install (Debian/Ubuntu; the festvox packages are the English voices Debian ships
 
 `festvox-kallpc8k` and `festvox-kdlpc8k` are the same two speakers at 8 kHz, so they add no voice.
 Used by scripts/make_corpus.py (the `engines` and `engines_test` splits) and scripts/make_eval_set.py.
+
+Accented English (the `accents` split): festival's voices for other languages, ten more speakers (a woman and
+a man in Italian, four Czech voices including a child, two Finnish, one Russian, one Catalan), read the 20
+words respelled in their own language's spelling ("two" -> "tu", "eight" -> "ejt"), so each says English
+words with its own language's sounds and prosody, as a learner would:
+
+    apt-get install festvox-italp16k festvox-itapc16k festvox-czech-dita festvox-czech-krb \
+        festvox-czech-machac festvox-czech-ph festvox-suopuhe-lj festvox-suopuhe-mv festvox-ru festvox-ca-ona-hts
 """
 
 from __future__ import annotations
@@ -31,6 +39,38 @@ FESTIVAL_VOICES = {
 }
 FEMALE = {"slt", "slthts"}  # the rest are male: their pitch ranges differ
 INSTALL = "apt-get install espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts"
+
+# festival's other-language voices: name -> (the Scheme call that selects it, its language)
+ACCENT_VOICES = {
+    "it-lp": ("(voice_lp_diphone)", "it"), "it-pc": ("(voice_pc_diphone)", "it"),
+    "cs-dita": ("(voice_czech_dita)", "cs"), "cs-krb": ("(voice_czech_krb)", "cs"),
+    "cs-machac": ("(voice_czech_machac)", "cs"), "cs-ph": ("(voice_czech_ph)", "cs"),
+    "fi-lj": ("(voice_suo_fi_lj_diphone)", "fi"), "fi-mv": ("(voice_hy_fi_mv_diphone)", "fi"),
+    "ru-nsh": ("(voice_msu_ru_nsh_clunits)", "ru"), "ca-ona": ("(voice_upc_ca_ona_hts)", "ca"),
+}
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+WORDS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]  # the corpus' 20 words
+# each word as a speaker of the language would write what they hear, in that language's spelling
+RESPELLINGS = {
+    "it": "ziro uan tu tri for faiv sics seven eit nain ies nou ap daun left rait on of stop gou",
+    "cs": "zirou uan tu tri for fajv siks sevn ejt najn jes nou ap daun left rajt on of stop gou",
+    "fi": "siirou uan tuu trii foor faiv siks seven eit nain jes nou ap daun left rait on of stop gou",
+    "ru": "зироу уан ту три фор файв сикс сэвэн эйт найн йес ноу ап даун лефт райт он оф стоп гоу",  # noqa: RUF001
+    "ca": "zirou uan tu tri for faiv sics seven eit nain ies nou ap daun left rait on of stop gou",
+}
+_LANGUAGE_DIRS = {"it": "italian", "cs": "czech", "fi": "finnish", "ru": "russian", "ca": "catalan"}
+ACCENT_INSTALL = ("apt-get install festvox-italp16k festvox-itapc16k festvox-czech-dita festvox-czech-krb "
+                  "festvox-czech-machac festvox-czech-ph festvox-suopuhe-lj festvox-suopuhe-mv festvox-ru "
+                  "festvox-ca-ona-hts")
+
+
+def respell(text: str, voice: str) -> str:
+    """English `text` (words of WORDS) in the spelling of ACCENT_VOICES[voice]'s language: "two go" -> "tu gou"."""
+    table = dict(zip(DIGITS + WORDS, RESPELLINGS[ACCENT_VOICES[voice][1]].split(), strict=True))
+    unknown = [w for w in text.split() if w not in table]
+    if unknown:
+        raise ValueError(f"no respelling for {unknown}: accented voices say only the 20 corpus words")
+    return " ".join(table[w] for w in text.split())
 
 
 def _exe(name: str) -> str:
@@ -72,9 +112,13 @@ def festival_batch(voice: str, jobs: list[tuple[str, float, float | None]]) -> l
     Loading a voice takes most of a `text2wave` call (the HTS voice is 300 MB), so the corpus script batches.
     `stretch` sets Duration_Stretch (> 1 slower). `f0` moves the diphone voices' target mean pitch (Hz) through
     int_lr_params; the HTS voice has its own pitch and duration models and ignores both."""
+    accent = voice in ACCENT_VOICES  # an other-language voice: respelled text, its own pitch
+    if accent and not Path(f"/usr/share/festival/voices/{_LANGUAGE_DIRS[ACCENT_VOICES[voice][1]]}").is_dir():
+        raise RuntimeError(f"festival voice {voice} not found; install it with `{ACCENT_INSTALL}`")
     with tempfile.TemporaryDirectory() as tmp:
-        lines = [FESTIVAL_VOICES[voice]]
+        lines = [ACCENT_VOICES[voice][0] if accent else FESTIVAL_VOICES[voice]]
         for i, (text, stretch, f0) in enumerate(jobs):
+            text, f0 = (respell(text, voice), None) if accent else (text, f0)
             if any(c in text for c in '"\\'):
                 raise ValueError(f"text must not contain quotes or backslashes: {text!r}")
             lines += _festival_settings(voice, stretch, f0)

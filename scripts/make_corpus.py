@@ -4,6 +4,7 @@
     python scripts/make_corpus.py --n-train 2000   # a bigger (uncommitted) corpus for longer runs
     python scripts/make_corpus.py --splits extra   # only w2v_lite/assets/corpus/extra/ (wider voices/speeds)
     python scripts/make_corpus.py --splits engines # only corpus/engines{,_test}/ (flite and festival voices)
+    python scripts/make_corpus.py --splits accents # only corpus/accents/ (festival's other-language voices)
 
 Each clip is 1-4 digits spoken as words ("three one four") or one or two short command words ("stop go"),
 said by espeak-ng with a random accent + voice variant, speed (130-200 wpm) and pitch (30-70).
@@ -24,6 +25,12 @@ stretch (0.8-1.3) and mean pitch (80-140 Hz male, 150-230 Hz female; festival's 
 and rate). Names are `{index:04d}_{engine}_{voice}.flac`, e.g. `0003_flite_slt.flac`. They draw from their
 own RNG, so the espeak-ng splits are unchanged.
 
+The `accents` split (300 clips, training only) is English with a foreign accent: festival's voices for Italian,
+Czech, Finnish, Russian and Catalan (ten speakers, scripts/engines.py `ACCENT_VOICES`) read the same kinds of
+texts respelled in their own language (`respell`: "two nine" -> "tu najn" in Czech), each with a random
+duration stretch (0.8-1.3) and the voice's own pitch. Names are `{index:04d}_festival_{lang}-{voice}.flac`,
+e.g. `0004_festival_cs-krb.flac`. Its own RNG too.
+
 The split is BY VOICE: a voice (accent + variant) used in test never speaks in train, so a test score
 measures generalisation to unseen speakers. The voice is encoded in the filename:
 `{index:04d}_{accent}_{variant}.flac`, e.g. `0007_en-gb-scotland_f2.flac`. Everything is seeded.
@@ -39,12 +46,10 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engines import FESTIVAL_VOICES, FLITE_VOICES, draw_style, festival_batch, flite_say
+from engines import ACCENT_VOICES, DIGITS, FESTIVAL_VOICES, FLITE_VOICES, WORDS, draw_style, festival_batch, flite_say
 from make_default_clip import ROOT, espeak_say, trim_silence, write_flac
 
 OUT_DIR = ROOT / "w2v_lite" / "assets" / "corpus"
-DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-WORDS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
 ACCENTS = [  # espeak-ng English voices; combined with a variant (+m3, +f2, ...) this makes one "voice"
     "en", "en-us", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc",
 ]
@@ -161,6 +166,26 @@ def make_engine_split(name: str, n_clips: int, voices: list[tuple[str, str]], rn
     (folder / "transcripts.tsv").write_text("".join(rows), encoding="utf-8")
 
 
+def make_accent_split(name: str, n_clips: int, rng: np.random.Generator) -> None:
+    """Write `n_clips` clips by festival's other-language voices (round-robin, shuffled) plus transcripts.tsv."""
+    folder = OUT_DIR / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.flac"):
+        stale.unlink()
+    voices = sorted(ACCENT_VOICES)
+    order = [voices[i % len(voices)] for i in rng.permutation(n_clips)]
+    jobs = []  # (filename, voice, text, stretch), every random draw first
+    for index, voice in enumerate(order):
+        text = random_text(rng) if rng.random() < 0.5 else wide_text(rng)
+        jobs.append((f"{index:04d}_festival_{voice}.flac", voice, text, float(rng.uniform(0.8, 1.3))))
+    for voice in tqdm(voices, desc=name, unit="voice"):  # one festival process per voice
+        mine = [job for job in jobs if job[1] == voice]
+        waves = festival_batch(voice, [(text, stretch, None) for _, _, text, stretch in mine])
+        for job, wave in zip(mine, waves, strict=True):
+            write_flac(folder / job[0], trim_silence(wave))
+    (folder / "transcripts.tsv").write_text("".join(f"{job[0]}\t{job[2]}\n" for job in jobs), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-train", type=int, default=350)
@@ -168,13 +193,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-extra", type=int, default=300)
     parser.add_argument("--n-engines", type=int, default=600)
     parser.add_argument("--n-engines-test", type=int, default=80)
-    parser.add_argument("--splits", default="train,test,extra,engines",
+    parser.add_argument("--n-accents", type=int, default=300)
+    parser.add_argument("--splits", default="train,test,extra,engines,accents",
                         help="comma-separated splits to (re)write; the others are left as they are")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     splits = set(args.splits.split(","))
-    if not splits <= {"train", "test", "extra", "engines"}:
-        parser.error(f"--splits takes train, test, extra and engines, got {args.splits!r}")
+    if not splits <= {"train", "test", "extra", "engines", "accents"}:
+        parser.error(f"--splits takes train, test, extra, engines and accents, got {args.splits!r}")
     rng = np.random.default_rng(args.seed)
     train_voices, test_voices = split_voices(rng, n_test_male=5, n_test_female=3)
     if splits & {"train", "test"}:  # test is drawn after train from the same RNG: write both together
@@ -191,6 +217,8 @@ def main(argv: list[str] | None = None) -> None:
         engine_rng = np.random.default_rng([args.seed, 2])
         make_engine_split("engines", args.n_engines, ENGINE_TRAIN_VOICES, engine_rng)
         make_engine_split("engines_test", args.n_engines_test, ENGINE_TEST_VOICES, engine_rng)
+    if "accents" in splits:
+        make_accent_split("accents", args.n_accents, np.random.default_rng([args.seed, 3]))
     size = sum(f.stat().st_size for f in OUT_DIR.rglob("*") if f.is_file())
     print(f"wrote splits {sorted(splits)} to {OUT_DIR} (corpus now {size / 2**20:.1f} MB)")
 

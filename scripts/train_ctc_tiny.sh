@@ -5,24 +5,29 @@
 # band; w2v_lite/data/augment.py). The run writes runs/ctc-tiny/;
 # only config.json, model.safetensors and vocab.json are committed. Then:
 #     python benchmarks/eval_recognizer.py --model runs/ctc-tiny     # CER/WER per condition
+# The wide recipe (benchmarks/README.md, "Other synthesisers"; not the committed one) adds festival's accented
+# voices and formant shifts with microphone colour:
+#     INSTALL=0 OUT=runs/ctc-tiny-wide SPLITS="train extra engines accents" AUGMENT=wide scripts/train_ctc_tiny.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-runs/ctc-tiny}
 STEPS=${STEPS:-3000}
 DATA=${DATA:-runs/ctc-data}
+SPLITS=${SPLITS:-"train extra engines"}  # corpus splits to train on
+AUGMENT=${AUGMENT:-default}  # --augment preset: default or wide
 CORPUS=w2v_lite/assets/corpus
 
 # one training folder: train/ and extra/ side by side, one transcripts.tsv with their relative names
 rm -rf "$DATA" && mkdir -p "$DATA"
-for split in train extra engines; do
+for split in $SPLITS; do
     cp -r "$CORPUS/$split" "$DATA/$split" && rm "$DATA/$split/transcripts.tsv"
     sed "s|^|$split/|" "$CORPUS/$split/transcripts.tsv" >> "$DATA/transcripts.tsv"
 done
 
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # one thread: fastest on a shared 2-core CPU, and deterministic
 nice "$PYTHON" -m w2v_lite train ctc --init w2v_lite/assets/checkpoints/pretrained-tiny \
-    --data "$DATA" --eval-data "$CORPUS/test" --augment --steps "$STEPS" --seed 0 --out "$OUT" \
+    --data "$DATA" --eval-data "$CORPUS/test" --augment "$AUGMENT" --steps "$STEPS" --seed 0 --out "$OUT" \
     --no-progress "$@"
 
 [ "${INSTALL:-1}" = 1 ] || exit 0  # INSTALL=0: train only, keep the committed checkpoint

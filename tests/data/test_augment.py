@@ -1,11 +1,13 @@
-"""w2v_lite.data.augment: speed changes move duration and pitch, the telephone band cuts the top, noise has
-the asked SNR and colour, synthetic rooms decay at their RT60, clipping bounds the signal, edges shift by the
-asked samples, `Augment` is reproducible from its generator, and `--augment` training resumes exactly."""
+"""w2v_lite.data.augment: speed changes move duration and pitch, formant shifts move the envelope but not the
+pitch, a microphone colour keeps power, the telephone band cuts the top, noise has the asked SNR and colour,
+synthetic rooms decay at their RT60, clipping bounds the signal, edges shift by the asked samples, `Augment` is
+reproducible from its generator, and `--augment` training resumes exactly."""
 
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from scipy.signal import lfilter
 
 from w2v_lite.config import Wav2Vec2Config
 from w2v_lite.data import audio
@@ -15,9 +17,11 @@ from w2v_lite.data.augment import (
     babble,
     change_speed,
     clip_gain,
+    colour,
     pink_noise,
     reverberate,
     shift_edges,
+    shift_formants,
     synthetic_rir,
     telephone,
     white_noise,
@@ -28,7 +32,8 @@ from w2v_lite.train.ctc import CTC_DEFAULTS, CTCTask
 from w2v_lite.train.loop import TrainArgs, train
 
 SR = 16000
-OFF = {"p_shift": 0.0, "p_speed": 0.0, "p_reverb": 0.0, "p_noise": 0.0, "p_clip": 0.0, "p_telephone": 0.0}
+OFF = {"p_shift": 0.0, "p_speed": 0.0, "p_formant": 0.0, "p_reverb": 0.0, "p_noise": 0.0, "p_colour": 0.0,
+       "p_clip": 0.0, "p_telephone": 0.0}
 
 
 def _sine(freq: float, n: int = SR) -> torch.Tensor:
@@ -95,7 +100,8 @@ def test_augment_is_reproducible_and_off_when_probabilities_are_zero():
 
 
 @pytest.mark.parametrize(("field", "value"), [("p_noise", 1.5), ("p_speed", -0.1), ("speed", (1.2, 0.9)),
-                                            ("p_reverb", 2.0), ("rt60", (0.9, 0.1)), ("snr_db", (30.0, 5.0))])
+                                            ("p_reverb", 2.0), ("rt60", (0.9, 0.1)), ("snr_db", (30.0, 5.0)),
+                                            ("p_formant", 1.1), ("formant", (1.2, 0.9)), ("p_colour", -1.0)])
 def test_augment_rejects_bad_settings(field, value):
     with pytest.raises(ValueError, match=field):
         Augment(**{field: value})
@@ -271,3 +277,71 @@ def test_augment_uses_all_its_transforms_over_many_clips_and_is_seeded():
     assert all(x.dtype == torch.float32 and bool(torch.isfinite(x).all()) for x in a)
     assert any(float(x.abs().max()) == 1.0 for x in a)  # some clipped
     assert len({x.numel() for x in a}) > 10  # shifts and speed changes
+
+
+def _vowel(f0: float = 100.0, formant: float = 1000.0, n: int = SR) -> torch.Tensor:
+    """A pulse train at f0 through one resonance at `formant` Hz (100 Hz bandwidth): a one-formant vowel."""
+    pulses = np.zeros(n)
+    pulses[:: int(SR / f0)] = 1.0
+    radius, angle = np.exp(-np.pi * 100.0 / SR), 2 * np.pi * formant / SR
+    out = lfilter([1.0], [1.0, -2 * radius * np.cos(angle), radius**2], pulses)
+    return torch.from_numpy((0.1 * out / np.abs(out).max()).astype(np.float32))
+
+
+def _harmonics(wave: torch.Tensor, f0: float) -> tuple[float, float]:
+    """(frequency of the strongest harmonic, pitch from the autocorrelation peak between 60 and 400 Hz)."""
+    x = wave.double().numpy()
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(x.size)))
+    freqs = np.fft.rfftfreq(x.size, 1 / SR)
+    harmonics = np.arange(f0, 4000.0, f0)
+    strongest = harmonics[np.argmax([spectrum[np.abs(freqs - h).argmin()] for h in harmonics])]
+    ac = np.correlate(x, x, "full")[x.size - 1 :]
+    lags = np.arange(SR // 400, SR // 60)
+    return float(strongest), SR / float(lags[np.argmax(ac[lags])])
+
+
+@pytest.mark.parametrize("alpha", [0.8, 1.2])
+@pytest.mark.parametrize(("f0", "formant"), [(100.0, 1000.0), (200.0, 1000.0), (100.0, 2000.0)])
+def test_shift_formants_moves_the_envelope_and_keeps_the_pitch(alpha, f0, formant):
+    vowel = _vowel(f0, formant)
+    assert _harmonics(vowel, f0) == pytest.approx((formant, f0), rel=0.01)
+    moved = shift_formants(vowel, alpha)
+    assert moved.dtype == torch.float32 and moved.shape == vowel.shape
+    assert _harmonics(moved, f0) == pytest.approx((formant * alpha, f0), rel=0.01)  # formant moved, pitch kept
+    assert torch.allclose(shift_formants(vowel, 1.0), vowel, atol=1e-6)  # alpha 1: the clip itself
+    with pytest.raises(ValueError, match=r"formant factor must be in \[0.5, 2\]"):
+        shift_formants(vowel, 3.0)
+
+
+def test_colour_is_a_smooth_bounded_response_that_keeps_power():
+    noise = torch.from_numpy(white_noise(4 * SR, np.random.default_rng(1)).astype(np.float32))
+    responses = []
+    for seed in range(6):
+        out = colour(noise, np.random.default_rng(seed), tilt_db=6.0, bump_db=6.0)
+        assert out.shape == noise.shape and float(out.pow(2).mean()) == pytest.approx(float(noise.pow(2).mean()),
+                                                                                      rel=1e-4)
+        ratio_db = 10 * np.log10(np.array([_band_energy(out, f, f + 500) / _band_energy(noise, f, f + 500)
+                                           for f in range(0, 8000, 500)]))
+        assert np.all(np.abs(ratio_db) < 13.0)  # tilt + bump: never more than 12 dB either way (plus the gain)
+        responses.append(ratio_db)
+        assert torch.equal(out, colour(noise, np.random.default_rng(seed)))  # seeded
+    assert np.ptp([r[-1] - r[0] for r in responses]) > 3.0  # bright and dull microphones both drawn
+
+
+def test_augment_formant_and_colour_switches():
+    wave = audio.load(audio.corpus_items("train")[1][0])
+    moved = Augment(**{**OFF, "p_formant": 1.0, "formant": (1.15, 1.15)})(wave, np.random.default_rng(0))
+    assert torch.equal(moved, shift_formants(wave, 1.15))
+    coloured = Augment(**{**OFF, "p_colour": 1.0})(wave, np.random.default_rng(0))
+    assert coloured.shape == wave.shape and not torch.equal(coloured, wave)
+
+
+def test_formant_and_colour_draw_nothing_while_off():
+    """Off by default and drawing no random number then: the default recipe's stream, and so the committed
+    ctc-tiny that scripts/train_ctc_tiny.sh re-creates byte for byte, are what they were before they existed."""
+    wave = audio.load(audio.corpus_items("train")[1][0])
+    assert Augment().p_formant == Augment().p_colour == 0.0
+    rng, reference = np.random.default_rng(3), np.random.default_rng(3)
+    Augment(**OFF)(wave, rng)
+    reference.random(size=6)  # one draw per switch of the default recipe: shift, speed, reverb, noise, clip, line
+    assert rng.random() == reference.random()

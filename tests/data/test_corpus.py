@@ -6,12 +6,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import soundfile as sf
 
 from w2v_lite.data.audio import corpus_dir, corpus_items
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
+from engines import ACCENT_VOICES, respell  # noqa: E402
 from make_corpus import HELD_OUT_VARIANTS, TRAIN_VARIANTS  # noqa: E402
 
 NAME = re.compile(r"^\d{4}_(?P<accent>[a-z0-9-]+)_(?P<variant>[mf]\d)\.flac$")
@@ -109,7 +111,7 @@ def test_assets_stay_small():
     assert size < 40 * 2**20, f"committed assets are {size / 2**20:.1f} MB; regenerate with fewer clips"
 
 
-ENGINE_NAME = re.compile(r"^\d{4}_(?P<engine>flite|festival)_(?P<voice>[a-z0-9]+)\.flac$")
+ENGINE_NAME = re.compile(r"^\d{4}_(?P<engine>flite|festival)_(?P<voice>[a-z0-9-]+)\.flac$")
 
 
 def _engine_voices(split: str) -> Counter:
@@ -135,3 +137,25 @@ def test_engine_splits_are_16khz_mono_and_split_by_voice():
     assert not set(train) & set(test), f"voices in both: {sorted(set(train) & set(test))}"
     assert {v.split("+")[0] for v in train} == {v.split("+")[0] for v in test} == {"flite", "festival"}
     assert len(train) >= 6 and min(train.values()) >= 50  # every training voice says enough
+
+
+def test_accent_split_has_every_other_language_voice_saying_corpus_words():
+    """corpus/accents: festival's ten other-language voices, each saying enough clips of the 20 words, 16 kHz."""
+    items = corpus_items("accents")
+    assert {p.name for p, _ in items} == {p.name for p in corpus_dir("accents").glob("*.flac")}
+    for path, text in items:
+        info = sf.info(path)
+        assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16"), path
+        assert 0.2 < info.duration < 6.0, path
+        respell(text, "cs-krb")  # only corpus words: every one has a respelling
+    voices = _engine_voices("accents")
+    assert set(voices) == {f"festival+{v}" for v in ACCENT_VOICES} and min(voices.values()) >= 20
+    assert not set(voices) & (set(_engine_voices("engines_test")) | set(_engine_voices("engines")))
+
+
+def test_respell_writes_english_words_in_the_voices_spelling():
+    assert respell("two eight go", "cs-krb") == "tu ejt gou"
+    assert respell("three zero", "fi-lj") == "trii siirou"
+    assert respell("yes", "ru-nsh") == "йес"
+    with pytest.raises(ValueError, match="accented voices say only the 20 corpus words"):
+        respell("hello", "it-lp")

@@ -5,6 +5,9 @@ makes a training clip look like audio the corpus lacks, while the transcript sta
 
     shift_edges(w, a, b)        (L,) -> (L+a+b,)  a, b > 0: silence before/after (a delay); < 0: trim that much
     change_speed(w, f)          (L,) -> (~L/f,)   faster (f > 1) or slower speech; pitch moves with it
+    shift_formants(w, a)        (L,) -> (L,)      a talker with a shorter (a > 1) or longer vocal tract: the
+                                                  spectral envelope stretched by a, pitch and timing kept
+    colour(w, g)                (L,) -> (L,)      a microphone's frequency response: a random tilt and bumps
     synthetic_rir(rt60, g)      -> (K,)           a room impulse response: a direct path, then exponentially
                                                   decaying noise whose energy falls 60 dB in rt60 seconds
     reverberate(w, rt60, g)     (L,) -> (L,)      the clip played in that room (tail cut at L: same length)
@@ -31,8 +34,8 @@ import torch
 
 from w2v_lite.data.audio import SAMPLING_RATE, resample
 
-__all__ = ["Augment", "add_noise", "babble", "change_speed", "clip_gain", "pink_noise", "reverberate",
-           "shift_edges", "synthetic_rir", "telephone", "white_noise"]
+__all__ = ["AUGMENT_PRESETS", "Augment", "add_noise", "babble", "change_speed", "clip_gain", "colour", "pink_noise",
+           "reverberate", "shift_edges", "shift_formants", "synthetic_rir", "telephone", "white_noise"]
 
 _RATE_STEP = 400  # speed factors are rounded to multiples of 400/16000 = 2.5%: short polyphase filters
 
@@ -47,6 +50,80 @@ def change_speed(waveform: torch.Tensor, factor: float) -> torch.Tensor:
         raise ValueError(f"speed factor must be in [0.5, 2], got {factor}")
     rate = max(_RATE_STEP, round(SAMPLING_RATE * factor / _RATE_STEP) * _RATE_STEP)
     return torch.from_numpy(resample(waveform.numpy(), rate, SAMPLING_RATE))
+
+
+_N_FFT, _HOP = 512, 256  # 32 ms Hann windows, half overlapping: istft of an unchanged stft returns the clip
+_LPC_ORDER = 18  # all-pole envelope: nine resonances up to 8 kHz, the usual order for 16 kHz speech
+
+
+def lpc_envelope(power: np.ndarray, order: int = _LPC_ORDER) -> np.ndarray:
+    """Each frame's all-pole (LPC) spectral envelope: power spectra (F, N) -> (F, N) log magnitude -log|A(f)|.
+
+    Linear prediction fits 1 / A(z), A(z) = 1 + a_1 z^-1 + ... + a_p z^-p, to a frame: the vocal tract's
+    resonances (formants) without the harmonics of the pitch. The autocorrelation is the inverse FFT of the
+    power spectrum; Levinson-Durbin solves all frames at once (numpy: a third of torch's time on small arrays)."""
+    n_fft = 2 * (power.shape[0] - 1)
+    r = np.fft.irfft(power, n=n_fft, axis=0)[: order + 1]  # (p + 1, N)
+    r[0] = r[0] * (1 + 1e-6) + 1e-12  # a floor for silent frames and a well-conditioned system
+    a = np.zeros_like(r)
+    a[0] = 1.0
+    error = r[0].copy()
+    for i in range(1, order + 1):
+        k = -np.einsum("ij,ij->j", r[i:0:-1], a[:i]) / error  # reflection coefficient per frame, (N,)
+        a[1 : i + 1] += k * a[i - 1 :: -1]
+        error *= 1 - k * k
+    return -np.log(np.abs(np.fft.rfft(a, n=n_fft, axis=0)) + 1e-12)
+
+
+def _envelope_filter(waveform: torch.Tensor, log_gain: torch.Tensor | None, alpha: float) -> torch.Tensor:
+    """Scale each STFT frame by a real gain and resynthesise: (L,) -> (L,). The gain is exp(`log_gain`) (F,)
+    times, when alpha != 1, the frame's own spectral envelope read at f / alpha over that envelope at f."""
+    window = torch.hann_window(_N_FFT)
+    x = waveform.float()
+    if x.numel() < _N_FFT:  # too short to analyse: nothing to shape
+        return waveform
+    spec = torch.stft(x, _N_FFT, _HOP, window=window, return_complex=True)  # (F, N), F = 257
+    gain = torch.zeros(spec.shape[0], 1) if log_gain is None else log_gain[:, None].float()
+    if alpha != 1.0:
+        # source-filter split: the LPC envelope is the vocal tract (formants), the rest the glottal source
+        # (harmonics); only the envelope is moved
+        envelope = torch.from_numpy(lpc_envelope((spec.abs() ** 2).double().numpy()).astype(np.float32))
+        where = torch.arange(spec.shape[0], dtype=torch.float32).div(alpha).clamp(max=spec.shape[0] - 1)
+        low = where.floor().long()
+        high = (low + 1).clamp(max=spec.shape[0] - 1)
+        frac = (where - low)[:, None]
+        moved = envelope[low] * (1 - frac) + envelope[high] * frac
+        gain = gain + (moved - envelope).clamp(-4.0, 4.0)  # at most ~35 dB per bin: no blow-ups in valleys
+    out = torch.istft(spec * torch.exp(gain), _N_FFT, _HOP, window=window, length=x.numel())
+    return out.float()
+
+
+def shift_formants(waveform: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Move every formant of a 16 kHz clip by the factor `alpha`, keeping pitch and timing: (L,) -> (L,).
+
+    Vocal tract length perturbation (VTLP): formant frequencies go as 1 / vocal tract length, so alpha 1.15
+    sounds like a shorter tract (a child's or a woman's), 0.9 a longer one. Unlike `change_speed`, which
+    moves formants and pitch and duration together, this makes new talkers from the same prosody."""
+    if not 0.5 <= alpha <= 2.0:
+        raise ValueError(f"formant factor must be in [0.5, 2], got {alpha}")
+    return _envelope_filter(waveform, None, alpha)
+
+
+def colour(waveform: torch.Tensor, rng: np.random.Generator, tilt_db: float = 6.0, bump_db: float = 6.0
+           ) -> torch.Tensor:
+    """A random microphone/loudspeaker response: (L,) -> (L,), same length, mean power kept.
+
+    A tilt uniform in +-`tilt_db` from 0 to 8 kHz (bright or dull), plus one resonance or dip of up to
+    +-`bump_db` at a random frequency (200 Hz to 6 kHz, a third to one octave wide): what cheap and small
+    microphones and rooms do to the spectrum, which a dry synthetic corpus never shows."""
+    freqs = torch.linspace(0.0, SAMPLING_RATE / 2, _N_FFT // 2 + 1, dtype=torch.float64)
+    octaves = torch.log2(freqs.clamp(min=50.0) / float(rng.uniform(200.0, 6000.0)))
+    width = float(rng.uniform(1 / 3, 1.0))
+    db = (float(rng.uniform(-tilt_db, tilt_db)) * freqs / freqs[-1]
+          + float(rng.uniform(-bump_db, bump_db)) * torch.exp(-0.5 * (octaves / (width / 2)) ** 2))
+    out = _envelope_filter(waveform, db * (np.log(10.0) / 20.0), 1.0)
+    power = float(waveform.double().pow(2).mean())
+    return out * np.sqrt(power / max(float(out.double().pow(2).mean()), 1e-20))
 
 
 def telephone(waveform: torch.Tensor, rate: int = 8000) -> torch.Tensor:
@@ -156,15 +233,22 @@ def shift_edges(waveform: torch.Tensor, start: int, end: int) -> torch.Tensor:
 class Augment:
     """A random room, microphone and line for one clip at a time: `Augment()(wave, rng, others)`.
 
-    Applied in the order sound travels: edges (the recording window), speed (the talker), reverb (the room),
-    noise (the room's other sounds), gain with clipping (the microphone's input), telephone band (the line).
+    Applied in the order sound travels: edges (the recording window), speed and formants (the talker), reverb
+    (the room), noise (the room's other sounds), colour and gain with clipping (the microphone), telephone band
+    (the line).
 
     p_shift:      chance of moving each end by a number of samples uniform in `shift` (negative trims: the
                   corpus keeps 50 ms of silence around speech, so the default trims at most 30 ms)
     p_speed:      chance of a speed change, with a factor uniform in `speed`
+    p_formant:    chance of a formant shift (`shift_formants`) by a factor uniform in `formant` (default off)
     p_reverb:     chance of a synthetic room with RT60 uniform in `rt60` s and direct-to-reverb ratio in `drr_db`
     p_noise:      chance of noise at an SNR uniform in `snr_db`: white, pink or babble (one third each; babble
                   needs `others`, the other clips of the batch, and becomes pink noise without them)
+    p_colour:     chance of a random microphone response (`colour`): tilt and bump up to +-`colour_db` dB
+                  (default off)
+
+    `AUGMENT_PRESETS` names the two recipes `--augment [NAME]` offers: "default" (the committed ctc-tiny's) and
+    "wide" (plus formant shifts at p 0.5 and microphone colour at p 0.3: new talkers and microphones).
     p_clip:       chance of a gain of `clip_db` dB above the clip's peak (uniform), then clipping at +-1
     p_telephone:  chance of a round trip through one of `telephone_rates` (Hz)
     """
@@ -173,21 +257,25 @@ class Augment:
     shift: tuple[int, int] = (-480, 3200)
     p_speed: float = 0.8
     speed: tuple[float, float] = (0.8, 1.3)
+    p_formant: float = 0.0
+    formant: tuple[float, float] = (0.85, 1.2)
     p_reverb: float = 0.25
     rt60: tuple[float, float] = (0.1, 0.5)
     drr_db: tuple[float, float] = (0.0, 12.0)
     p_noise: float = 0.3
     snr_db: tuple[float, float] = (12.0, 35.0)
+    p_colour: float = 0.0
+    colour_db: float = 6.0
     p_clip: float = 0.1
     clip_db: tuple[float, float] = (0.0, 12.0)
     p_telephone: float = 0.2
     telephone_rates: tuple[int, ...] = (8000, 11025)
 
     def __post_init__(self) -> None:
-        for name in ("p_shift", "p_speed", "p_reverb", "p_noise", "p_clip", "p_telephone"):
+        for name in ("p_shift", "p_speed", "p_formant", "p_reverb", "p_noise", "p_colour", "p_clip", "p_telephone"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {getattr(self, name)}")
-        for name in ("shift", "speed", "rt60", "drr_db", "snr_db", "clip_db"):
+        for name in ("shift", "speed", "formant", "rt60", "drr_db", "snr_db", "clip_db"):
             low, high = getattr(self, name)
             if not low <= high:
                 raise ValueError(f"{name} must be a (low, high) range, got {(low, high)}")
@@ -203,6 +291,10 @@ class Augment:
                 waveform = shift_edges(waveform, start, end)
         if rng.random() < self.p_speed:
             waveform = change_speed(waveform, float(rng.uniform(*self.speed)))
+        # formant and colour draw nothing while off, so the default recipe's random stream (and the committed
+        # ctc-tiny it trains) is the same as before they existed
+        if self.p_formant > 0 and rng.random() < self.p_formant:
+            waveform = shift_formants(waveform, float(rng.uniform(*self.formant)))
         if rng.random() < self.p_reverb:
             waveform = reverberate(waveform, float(rng.uniform(*self.rt60)), rng, float(rng.uniform(*self.drr_db)))
         if rng.random() < self.p_noise:
@@ -214,9 +306,15 @@ class Augment:
             else:
                 noise = babble(others, n, rng)
             waveform = add_noise(waveform, float(rng.uniform(*self.snr_db)), rng, noise)
+        if self.p_colour > 0 and rng.random() < self.p_colour:
+            waveform = colour(waveform, rng, self.colour_db, self.colour_db)
         if rng.random() < self.p_clip:
             peak = max(float(waveform.abs().max()), 1e-8)
             waveform = clip_gain(waveform / peak, float(rng.uniform(*self.clip_db)))
         if rng.random() < self.p_telephone:
             waveform = telephone(waveform, int(rng.choice(self.telephone_rates)))
         return waveform
+
+
+# what `train ctc --augment [NAME]` draws from (see Augment's docstring; benchmarks/README.md compares them)
+AUGMENT_PRESETS = {"default": Augment(), "wide": Augment(p_formant=0.5, p_colour=0.3)}

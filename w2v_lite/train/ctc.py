@@ -14,8 +14,8 @@ resume and torchrun. This task adds:
   and a new `lm_head` is added), or from an earlier CTC checkpoint (continued as it is);
 - the conv feature encoder frozen for the first `--freeze-steps` steps, then trainable;
 - `--augment`: every training clip gets a random delay/trim, speed change, room reverberation, white, pink
-  or babble noise, clipping and telephone band (`w2v_lite.data.augment.Augment`), drawn from the torch RNG
-  that checkpoints save, so resumes stay exact;
+  or babble noise, clipping and telephone band (`w2v_lite.data.augment.Augment`); `--augment wide` adds formant
+  shifts and microphone colour; drawn from the torch RNG that checkpoints save, so resumes stay exact;
 - CER / WER of greedy decoding on held-out voices (`--eval-data`, default: the `test` folder next to
   `--data`) at the end, and every `--eval-every` steps into log.jsonl.
 """
@@ -36,7 +36,7 @@ from torch import nn
 from w2v_lite.asr.metrics import cer, wer
 from w2v_lite.asr.recognizer import Recognizer
 from w2v_lite.config import Wav2Vec2Config
-from w2v_lite.data.augment import Augment
+from w2v_lite.data.augment import AUGMENT_PRESETS, Augment
 from w2v_lite.data.dataset import AudioFolder, Clip, read_transcripts
 from w2v_lite.data.tokenizer import VOCAB_FILE, CharTokenizer
 from w2v_lite.model import checkpoints
@@ -81,7 +81,11 @@ class CTCTask(Task):
 
     def exact_settings(self) -> dict[str, object]:
         """When the conv stack thaws and whether clips are augmented change the run: a resume must keep them."""
-        return {"freeze_steps": self.freeze_steps, "augment": self.augment is not None}
+        # True / False for the default recipe and none, as checkpoints before the presets recorded them
+        name = next((k for k, v in AUGMENT_PRESETS.items() if v == self.augment), None)
+        if self.augment is None or name == "default":
+            return {"freeze_steps": self.freeze_steps, "augment": self.augment is not None}
+        return {"freeze_steps": self.freeze_steps, "augment": name or str(self.augment)}
 
     @property
     def tokenizer(self) -> CharTokenizer:
@@ -194,9 +198,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-data", type=Path, default=None,
                         help="held-out folder with transcripts.tsv (default: 'test' next to --data)")
     parser.add_argument("--eval-every", type=int, default=0, help="also log held-out CER/WER every N steps")
-    parser.add_argument("--augment", action="store_true",
+    parser.add_argument("--augment", nargs="?", const="default", default=None, choices=sorted(AUGMENT_PRESETS),
                         help="random delay/trim, speed (0.8-1.3x), reverb, white/pink/babble noise, clipping and "
-                             "telephone band (8/11 kHz) on training clips (data/augment.py)")
+                             "telephone band (8/11 kHz) on training clips (data/augment.py); --augment wide also "
+                             "shifts formants and colours the microphone")
     parser.set_defaults(lr=3e-3, feature_grad_mult=1.0, batch_seconds=16.0)
 
 
@@ -225,5 +230,5 @@ def make_task(args: argparse.Namespace) -> CTCTask:
     if eval_data is None and (Path(args.data).parent / "test" / "transcripts.tsv").is_file():
         eval_data = Path(args.data).parent / "test"
     return CTCTask(tokenizer, args.freeze_steps, eval_data, args.eval_every,
-                   Augment() if args.augment else None)
+                   AUGMENT_PRESETS[args.augment] if args.augment else None)
 
