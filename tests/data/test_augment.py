@@ -311,6 +311,9 @@ def test_shift_formants_moves_the_envelope_and_keeps_the_pitch(alpha, f0, forman
     assert torch.allclose(shift_formants(vowel, 1.0), vowel, atol=1e-6)  # alpha 1: the clip itself
     with pytest.raises(ValueError, match=r"formant factor must be in \[0.5, 2\]"):
         shift_formants(vowel, 3.0)
+    assert torch.equal(shift_formants(torch.zeros(SR), 1.2), torch.zeros(SR))  # silence stays silence, no NaN
+    short = torch.ones(100)  # shorter than one analysis window: nothing to shape
+    assert torch.equal(shift_formants(short, 1.2), short)
 
 
 def test_colour_is_a_smooth_bounded_response_that_keeps_power():
