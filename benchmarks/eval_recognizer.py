@@ -17,7 +17,10 @@ the same; for flite and festival: engines and engines_test, the English voices).
 one first, with the committed recipe (scripts/train_ctc_tiny.sh: from pretrained-tiny, --augment, seed 0, one
 thread) on every other engine's training clips, into runs/holdout-ENGINE (reused when it is already there;
 `--steps` sets its length). `--recipe wide` trains the wide recipe instead (the `accents` split too, whose
-clips are festival's, and `--augment wide`) into runs/holdout-ENGINE-wide.
+clips are festival's, and `--augment wide`) into runs/holdout-ENGINE-wide; `--recipe vocode` the accents and
+pico splits with `--augment vocode` into runs/holdout-ENGINE-vocode. `--set FIELD=JSON --out DIR` adds config
+overrides (SpecAugment, say) to a hold-out's training. ENGINE is espeak, flite, festival or pico (SVOX Pico,
+scored on corpus/pico).
 """
 
 from __future__ import annotations
@@ -48,10 +51,11 @@ from w2v_lite.data.dataset import AudioFolder, Clip  # noqa: E402
 from w2v_lite.train.ctc import evaluate_ctc  # noqa: E402
 
 EVAL_SET = ROOT / "w2v_lite" / "assets" / "eval_set"
-ENGINES = ("espeak", "flite", "festival")
+ENGINES = ("espeak", "flite", "festival", "pico")
 # what scripts/train_ctc_tiny.sh trains on, per recipe: (corpus splits, --augment preset)
 RECIPES = {"default": (("train", "extra", "engines"), "default"),
-           "wide": (("train", "extra", "engines", "accents"), "wide")}
+           "wide": (("train", "extra", "engines", "accents"), "wide"),
+           "vocode": (("train", "extra", "engines", "accents", "pico"), "vocode")}
 PRETRAINED = ROOT / "w2v_lite" / "assets" / "checkpoints" / "pretrained-tiny"
 ORDER = ["voices", "words", "slow", "fast", "8khz", "48khz_stereo"]  # as scripts/make_eval_set.py lists them
 
@@ -66,9 +70,10 @@ def conditions(folder: Path = EVAL_SET) -> dict[str, list[Clip]]:
 
 
 def engine_of(path: Path) -> str:
-    """Which synthesiser spoke a corpus clip, from its name: INDEX_flite_VOICE / INDEX_festival_VOICE, else espeak."""
+    """Which synthesiser spoke a corpus clip, from its name: INDEX_ENGINE_VOICE for flite, festival and pico,
+    else espeak (INDEX_ACCENT_VARIANT)."""
     parts = path.stem.split("_")
-    return parts[1] if len(parts) >= 3 and parts[1] in ("flite", "festival") else "espeak"
+    return parts[1] if len(parts) >= 3 and parts[1] in ENGINES[1:] else "espeak"
 
 
 def engine_clips(engine: str, splits: tuple[str, ...]) -> list[tuple[Path, str, str]]:
@@ -79,7 +84,7 @@ def engine_clips(engine: str, splits: tuple[str, ...]) -> list[tuple[Path, str, 
 
 def holdout_eval_clips(engine: str) -> list[Clip]:
     """The clips a model that never heard `engine` is scored on (see the module docstring)."""
-    splits = ("test",) if engine == "espeak" else ("engines", "engines_test")
+    splits = {"espeak": ("test",), "pico": ("pico",)}.get(engine, ("engines", "engines_test"))
     names = {path for path, _, _ in engine_clips(engine, splits)}
     return [c for s in splits for c in AudioFolder(corpus_dir(s)).clips if c.path in names]
 
@@ -100,8 +105,10 @@ def write_holdout_data(engine: str, out: Path, splits: tuple[str, ...]) -> int:
     return len(rows)
 
 
-def train_holdout(engine: str, out: Path, steps: int, recipe: str = "default") -> Path:
-    """Train a ctc-tiny recipe without `engine` into `out` (skipped if out/model.safetensors exists) -> out."""
+def train_holdout(engine: str, out: Path, steps: int, recipe: str = "default", overrides: tuple[str, ...] = ()
+                  ) -> Path:
+    """Train a ctc-tiny recipe without `engine` into `out` (skipped if out/model.safetensors exists) -> out.
+    `overrides`: FIELD=JSON config settings passed on as `--set` (e.g. SpecAugment's mask_time_prob=0.2)."""
     if (out / "model.safetensors").is_file():
         print(f"reusing {out} (delete it to retrain)", file=sys.stderr)
         return out
@@ -112,7 +119,7 @@ def train_holdout(engine: str, out: Path, steps: int, recipe: str = "default") -
           file=sys.stderr)
     cmd = [sys.executable, "-m", "w2v_lite", "train", "ctc", "--init", str(PRETRAINED), "--data", str(data),
            "--eval-data", str(corpus_dir("test")), "--augment", augment, "--steps", str(steps), "--seed", "0",
-           "--out", str(out), "--no-progress"]
+           "--out", str(out), "--no-progress", *(arg for o in overrides for arg in ("--set", o))]
     subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
     return out
 
@@ -158,8 +165,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="score a model that never heard this engine on that engine's clips")
     parser.add_argument("--steps", type=int, default=3000, help="training steps of a --holdout model")
     parser.add_argument("--recipe", choices=sorted(RECIPES), default="default",
-                        help="training recipe of a --holdout model: the committed one, or wide (adds the accents "
-                             "split and --augment wide); its folder is runs/holdout-ENGINE[-wide]")
+                        help="training recipe of a --holdout model: the committed one; wide (adds the accents "
+                             "split and --augment wide); vocode (accents and pico splits, --augment vocode); its "
+                             "folder is runs/holdout-ENGINE[-RECIPE]")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=JSON",
+                        help="config override for a --holdout model's training (repeatable); needs --out")
+    parser.add_argument("--out", type=Path, default=None, help="folder of a --holdout model trained with --set")
     parser.add_argument("--beam", type=int, default=1, help="prefix beam search with N prefixes (1: greedy)")
     parser.add_argument("--no-words", action="store_true", help="beam search without the model's words.txt")
     parser.add_argument("--eval-set", type=Path, default=EVAL_SET, help="folder written by make_eval_set.py")
@@ -170,8 +181,11 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     start = time.perf_counter()
     if args.holdout is not None:
-        folder = ROOT / "runs" / f"holdout-{args.holdout}{'' if args.recipe == 'default' else '-' + args.recipe}"
-        model_dir = args.model or train_holdout(args.holdout, folder, args.steps, args.recipe)
+        if args.overrides and args.out is None and args.model is None:
+            parser.error("--set changes the recipe: name the model's folder with --out")
+        suffix = "" if args.recipe == "default" else f"-{args.recipe}"
+        folder = args.out or ROOT / "runs" / f"holdout-{args.holdout}{suffix}"
+        model_dir = args.model or train_holdout(args.holdout, folder, args.steps, args.recipe, tuple(args.overrides))
         r = make_scorer(model_dir, args.beam, not args.no_words)(holdout_eval_clips(args.holdout))
         print(f"model: {model_dir} (never heard {args.holdout})")
         print(f"| held out: {args.holdout} | {int(r['clips'])} clips | CER {100 * r['cer']:.1f}% | "

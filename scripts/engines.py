@@ -14,6 +14,13 @@ words with its own language's sounds and prosody, as a learner would:
 
     apt-get install festvox-italp16k festvox-itapc16k festvox-czech-dita festvox-czech-krb \
         festvox-czech-machac festvox-czech-ph festvox-suopuhe-lj festvox-suopuhe-mv festvox-ru festvox-ca-ona-hts
+
+A fourth engine, SVOX Pico (the `pico` split): Android's former synthesiser, hidden-Markov-model voices built
+from recordings of six women (American and British English, German, French, Spanish, Italian), from PyPI
+rather than Debian (its lingware is Apache-2.0 but Debian ships it only in non-free); the other four voices
+read the words respelled, as the festival accents do. It builds from source (a C compiler):
+
+    pip install ttspico==0.3.2
 """
 
 from __future__ import annotations
@@ -57,7 +64,13 @@ RESPELLINGS = {
     "fi": "siirou uan tuu trii foor faiv siks seven eit nain jes nou ap daun left rait on of stop gou",
     "ru": "зироу уан ту три фор файв сикс сэвэн эйт найн йес ноу ап даун лефт райт он оф стоп гоу",  # noqa: RUF001
     "ca": "zirou uan tu tri for faiv sics seven eit nain ies nou ap daun left rait on of stop gou",
+    "de": "siro wann tu sri for faif ssiks ssewen eit nain jess nou ap daun left rait on off stopp gou",
+    "fr": "ziro ouane tou tri for faïve sixe sévène eïte naïne yesse nô eup daoune lefte raïte onne offe stoppe gô",
+    "es": "síro uan tu tri for faif sics séven eit nain yes nou ap daun left rait on of stop gou",
 }
+# SVOX Pico's voices (ttspico language names) -> the language whose spelling they read
+PICO_VOICES = {"en-US": "en", "en-GB": "en", "de-DE": "de", "fr-FR": "fr", "es-ES": "es", "it-IT": "it"}
+PICO_INSTALL = "pip install ttspico==0.3.2"
 _LANGUAGE_DIRS = {"it": "italian", "cs": "czech", "fi": "finnish", "ru": "russian", "ca": "catalan"}
 ACCENT_INSTALL = ("apt-get install festvox-italp16k festvox-itapc16k festvox-czech-dita festvox-czech-krb "
                   "festvox-czech-machac festvox-czech-ph festvox-suopuhe-lj festvox-suopuhe-mv festvox-ru "
@@ -65,8 +78,12 @@ ACCENT_INSTALL = ("apt-get install festvox-italp16k festvox-itapc16k festvox-cze
 
 
 def respell(text: str, voice: str) -> str:
-    """English `text` (words of WORDS) in the spelling of ACCENT_VOICES[voice]'s language: "two go" -> "tu gou"."""
-    table = dict(zip(DIGITS + WORDS, RESPELLINGS[ACCENT_VOICES[voice][1]].split(), strict=True))
+    """English `text` (words of WORDS) in the spelling of the language of `voice` (an ACCENT_VOICES or
+    PICO_VOICES name): "two go" -> "tu gou"; English voices get `text` back."""
+    language = ACCENT_VOICES[voice][1] if voice in ACCENT_VOICES else PICO_VOICES[voice]
+    if language == "en":
+        return text
+    table = dict(zip(DIGITS + WORDS, RESPELLINGS[language].split(), strict=True))
     unknown = [w for w in text.split() if w not in table]
     if unknown:
         raise ValueError(f"no respelling for {unknown}: accented voices say only the 20 corpus words")
@@ -132,6 +149,20 @@ def festival_batch(voice: str, jobs: list[tuple[str, float, float | None]]) -> l
 def festival_say(text: str, voice: str, stretch: float = 1.0, f0: float | None = None) -> np.ndarray:
     """festival with FESTIVAL_VOICES[voice] -> (L,) float32 at 16 kHz (see `festival_batch`)."""
     return festival_batch(voice, [(text, stretch, f0)])[0]
+
+
+def pico_say(text: str, voice: str, rate: int = 100, pitch: int = 100) -> np.ndarray:
+    """SVOX Pico's PICO_VOICES[voice] says `text` (respelled unless English) -> (L,) float32 at 16 kHz.
+    `rate` and `pitch` are percentages of the voice's own (rate > 100 faster; pitch 50-200)."""
+    try:
+        import ttspico  # only the corpus script needs it: not in requirements.txt
+    except ImportError as exc:
+        raise RuntimeError(f"SVOX Pico not installed; install it with `{PICO_INSTALL}`") from exc
+    engine = ttspico.TtsEngine(voice)
+    engine.rate, engine.pitch = rate, pitch
+    engine.volume = 30  # at its default 100 Pico clips its own peaks (hundreds of samples at +-32767)
+    pcm = engine.speak(respell(text, voice))
+    return np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
 
 
 def draw_style(voice: str, rng: np.random.Generator, wide: bool = False) -> tuple[float, float]:

@@ -5,6 +5,7 @@
     python scripts/make_corpus.py --splits extra   # only w2v_lite/assets/corpus/extra/ (wider voices/speeds)
     python scripts/make_corpus.py --splits engines # only corpus/engines{,_test}/ (flite and festival voices)
     python scripts/make_corpus.py --splits accents # only corpus/accents/ (festival's other-language voices)
+    python scripts/make_corpus.py --splits pico    # only corpus/pico/ (SVOX Pico: a fourth engine)
 
 Each clip is 1-4 digits spoken as words ("three one four") or one or two short command words ("stop go"),
 said by espeak-ng with a random accent + voice variant, speed (130-200 wpm) and pitch (30-70).
@@ -31,6 +32,12 @@ texts respelled in their own language (`respell`: "two nine" -> "tu najn" in Cze
 duration stretch (0.8-1.3) and the voice's own pitch. Names are `{index:04d}_festival_{lang}-{voice}.flac`,
 e.g. `0004_festival_cs-krb.flac`. Its own RNG too.
 
+The `pico` split (160 clips, training only) is a fourth engine, SVOX Pico (`pip install ttspico`; see
+scripts/engines.py): its American and British English voices, and its German, French, Spanish and Italian
+voices reading the words respelled, each clip at a random rate (75-135% of the voice's) and pitch (60-130%:
+all six are women, so the lower half sounds like lower voices). Names are `{index:04d}_pico_{voice}.flac`,
+e.g. `0002_pico_en-GB.flac`. Its own RNG too.
+
 The split is BY VOICE: a voice (accent + variant) used in test never speaks in train, so a test score
 measures generalisation to unseen speakers. The voice is encoded in the filename:
 `{index:04d}_{accent}_{variant}.flac`, e.g. `0007_en-gb-scotland_f2.flac`. Everything is seeded.
@@ -46,7 +53,18 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engines import ACCENT_VOICES, DIGITS, FESTIVAL_VOICES, FLITE_VOICES, WORDS, draw_style, festival_batch, flite_say
+from engines import (
+    ACCENT_VOICES,
+    DIGITS,
+    FESTIVAL_VOICES,
+    FLITE_VOICES,
+    PICO_VOICES,
+    WORDS,
+    draw_style,
+    festival_batch,
+    flite_say,
+    pico_say,
+)
 from make_default_clip import ROOT, espeak_say, trim_silence, write_flac
 
 OUT_DIR = ROOT / "w2v_lite" / "assets" / "corpus"
@@ -186,6 +204,24 @@ def make_accent_split(name: str, n_clips: int, rng: np.random.Generator) -> None
     (folder / "transcripts.tsv").write_text("".join(f"{job[0]}\t{job[2]}\n" for job in jobs), encoding="utf-8")
 
 
+def make_pico_split(name: str, n_clips: int, rng: np.random.Generator) -> None:
+    """Write `n_clips` clips by SVOX Pico's six voices (round-robin, shuffled) plus transcripts.tsv."""
+    folder = OUT_DIR / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.flac"):
+        stale.unlink()
+    voices = sorted(PICO_VOICES)
+    rows = []
+    for index, i in enumerate(tqdm(rng.permutation(n_clips), desc=name, unit="clip")):
+        voice = voices[i % len(voices)]
+        text = random_text(rng) if rng.random() < 0.5 else wide_text(rng)
+        rate, pitch = int(rng.integers(75, 136)), int(rng.integers(60, 131))
+        filename = f"{index:04d}_pico_{voice}.flac"
+        write_flac(folder / filename, trim_silence(pico_say(text, voice, rate, pitch)))
+        rows.append(f"{filename}\t{text}\n")
+    (folder / "transcripts.tsv").write_text("".join(rows), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-train", type=int, default=350)
@@ -194,13 +230,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-engines", type=int, default=600)
     parser.add_argument("--n-engines-test", type=int, default=80)
     parser.add_argument("--n-accents", type=int, default=300)
-    parser.add_argument("--splits", default="train,test,extra,engines,accents",
+    parser.add_argument("--n-pico", type=int, default=160)
+    parser.add_argument("--splits", default="train,test,extra,engines,accents,pico",
                         help="comma-separated splits to (re)write; the others are left as they are")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     splits = set(args.splits.split(","))
-    if not splits <= {"train", "test", "extra", "engines", "accents"}:
-        parser.error(f"--splits takes train, test, extra, engines and accents, got {args.splits!r}")
+    if not splits <= {"train", "test", "extra", "engines", "accents", "pico"}:
+        parser.error(f"--splits takes train, test, extra, engines, accents and pico, got {args.splits!r}")
     rng = np.random.default_rng(args.seed)
     train_voices, test_voices = split_voices(rng, n_test_male=5, n_test_female=3)
     if splits & {"train", "test"}:  # test is drawn after train from the same RNG: write both together
@@ -219,6 +256,8 @@ def main(argv: list[str] | None = None) -> None:
         make_engine_split("engines_test", args.n_engines_test, ENGINE_TEST_VOICES, engine_rng)
     if "accents" in splits:
         make_accent_split("accents", args.n_accents, np.random.default_rng([args.seed, 3]))
+    if "pico" in splits:
+        make_pico_split("pico", args.n_pico, np.random.default_rng([args.seed, 4]))
     size = sum(f.stat().st_size for f in OUT_DIR.rglob("*") if f.is_file())
     print(f"wrote splits {sorted(splits)} to {OUT_DIR} (corpus now {size / 2**20:.1f} MB)")
 

@@ -18,12 +18,15 @@ from w2v_lite.data.augment import (
     change_speed,
     clip_gain,
     colour,
+    lpc_envelope,
+    periodicity,
     pink_noise,
     reverberate,
     shift_edges,
     shift_formants,
     synthetic_rir,
     telephone,
+    vocode,
     white_noise,
 )
 from w2v_lite.data.dataset import AudioFolder
@@ -32,8 +35,8 @@ from w2v_lite.train.ctc import CTC_DEFAULTS, CTCTask
 from w2v_lite.train.loop import TrainArgs, train
 
 SR = 16000
-OFF = {"p_shift": 0.0, "p_speed": 0.0, "p_formant": 0.0, "p_reverb": 0.0, "p_noise": 0.0, "p_colour": 0.0,
-       "p_clip": 0.0, "p_telephone": 0.0}
+OFF = {"p_shift": 0.0, "p_speed": 0.0, "p_formant": 0.0, "p_vocode": 0.0, "p_reverb": 0.0, "p_noise": 0.0,
+       "p_colour": 0.0, "p_clip": 0.0, "p_telephone": 0.0}
 
 
 def _sine(freq: float, n: int = SR) -> torch.Tensor:
@@ -331,20 +334,60 @@ def test_colour_is_a_smooth_bounded_response_that_keeps_power():
     assert np.ptp([r[-1] - r[0] for r in responses]) > 3.0  # bright and dull microphones both drawn
 
 
-def test_augment_formant_and_colour_switches():
+def test_augment_formant_vocode_and_colour_switches():
     wave = audio.load(audio.corpus_items("train")[1][0])
     moved = Augment(**{**OFF, "p_formant": 1.0, "formant": (1.15, 1.15)})(wave, np.random.default_rng(0))
     assert torch.equal(moved, shift_formants(wave, 1.15))
     coloured = Augment(**{**OFF, "p_colour": 1.0})(wave, np.random.default_rng(0))
     assert coloured.shape == wave.shape and not torch.equal(coloured, wave)
+    revoiced = Augment(**{**OFF, "p_vocode": 1.0, "f0": (150.0, 150.0)})(wave, np.random.default_rng(0))
+    rng = np.random.default_rng(0)
+    rng.random(size=3)  # the shift and speed switches (drawn even at p 0), then its own
+    assert torch.equal(revoiced, vocode(wave, rng, (150.0, 150.0)))
 
 
-def test_formant_and_colour_draw_nothing_while_off():
+def test_formant_vocode_and_colour_draw_nothing_while_off():
     """Off by default and drawing no random number then: the default recipe's stream, and so the committed
     ctc-tiny that scripts/train_ctc_tiny.sh re-creates byte for byte, are what they were before they existed."""
     wave = audio.load(audio.corpus_items("train")[1][0])
-    assert Augment().p_formant == Augment().p_colour == 0.0
+    assert Augment().p_formant == Augment().p_colour == Augment().p_vocode == 0.0
     rng, reference = np.random.default_rng(3), np.random.default_rng(3)
     Augment(**OFF)(wave, rng)
     reference.random(size=6)  # one draw per switch of the default recipe: shift, speed, reverb, noise, clip, line
     assert rng.random() == reference.random()
+
+
+def _frame_periodicity(wave: torch.Tensor) -> np.ndarray:
+    spec = torch.stft(wave.double(), 512, 256, window=torch.hann_window(512, dtype=torch.float64),
+                      return_complex=True)
+    power = (spec.abs() ** 2).numpy()
+    return periodicity(power, lpc_envelope(power))[2:-2]  # inner frames: the edges see half a window
+
+
+def test_periodicity_tells_a_vowel_from_noise():
+    for f0 in (80.0, 150.0, 300.0):  # a low voice has two periods per 32 ms window, a high one ten
+        assert np.median(_frame_periodicity(_vowel(f0, 700.0))) > 0.9
+    noise = torch.from_numpy(white_noise(SR, np.random.default_rng(0)).astype(np.float32))
+    assert np.median(_frame_periodicity(noise)) < 0.4  # vocode's threshold: no pulses below it
+
+
+@pytest.mark.parametrize(("f0", "formant", "new_f0"), [(100.0, 1000.0, 200.0), (200.0, 700.0, 90.0),
+                                                      (120.0, 2000.0, 160.0)])
+def test_vocode_keeps_the_formant_and_replaces_the_pitch(f0, formant, new_f0):
+    vowel = _vowel(f0, formant)
+    out = vocode(vowel, np.random.default_rng(0), (new_f0, new_f0))
+    assert out.dtype == torch.float32 and out.shape == vowel.shape and bool(torch.isfinite(out).all())
+    middle = out[SR // 2 - 2048 : SR // 2 + 2048]  # drift is +-20% over the clip and vibrato 5%: small here
+    strongest, pitch = _harmonics(middle, new_f0)
+    assert pitch == pytest.approx(new_f0, rel=0.15) and abs(pitch - f0) > 0.2 * f0  # a new voice source
+    assert strongest == pytest.approx(formant, abs=new_f0)  # the formant stays, on the nearest new harmonic
+    assert float(out.pow(2).mean()) == pytest.approx(float(vowel.pow(2).mean()), rel=0.25)  # power per frame
+    assert torch.equal(out, vocode(vowel, np.random.default_rng(0), (new_f0, new_f0)))  # seeded
+
+
+def test_vocode_keeps_noise_noise_and_silence_silence():
+    noise = torch.from_numpy(white_noise(SR, np.random.default_rng(1)).astype(np.float32))
+    assert np.median(_frame_periodicity(vocode(noise, np.random.default_rng(0)))) < 0.4  # a fricative: no buzz
+    assert torch.equal(vocode(torch.zeros(SR), np.random.default_rng(0)), torch.zeros(SR))
+    short = torch.ones(100)  # shorter than one analysis window
+    assert torch.equal(vocode(short, np.random.default_rng(0)), short)

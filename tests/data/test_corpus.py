@@ -6,6 +6,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -13,7 +14,7 @@ from w2v_lite.data.audio import corpus_dir, corpus_items
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
-from engines import ACCENT_VOICES, respell  # noqa: E402
+from engines import ACCENT_VOICES, PICO_VOICES, respell  # noqa: E402
 from make_corpus import HELD_OUT_VARIANTS, TRAIN_VARIANTS  # noqa: E402
 
 NAME = re.compile(r"^\d{4}_(?P<accent>[a-z0-9-]+)_(?P<variant>[mf]\d)\.flac$")
@@ -111,7 +112,7 @@ def test_assets_stay_small():
     assert size < 40 * 2**20, f"committed assets are {size / 2**20:.1f} MB; regenerate with fewer clips"
 
 
-ENGINE_NAME = re.compile(r"^\d{4}_(?P<engine>flite|festival)_(?P<voice>[a-z0-9-]+)\.flac$")
+ENGINE_NAME = re.compile(r"^\d{4}_(?P<engine>flite|festival|pico)_(?P<voice>[a-zA-Z0-9-]+)\.flac$")
 
 
 def _engine_voices(split: str) -> Counter:
@@ -153,9 +154,25 @@ def test_accent_split_has_every_other_language_voice_saying_corpus_words():
     assert not set(voices) & (set(_engine_voices("engines_test")) | set(_engine_voices("engines")))
 
 
+def test_pico_split_has_all_six_voices_and_no_other_engine():
+    """corpus/pico: SVOX Pico's six voices, each with enough clips of the 20 words, 16 kHz, unclipped."""
+    items = corpus_items("pico")
+    assert {p.name for p, _ in items} == {p.name for p in corpus_dir("pico").glob("*.flac")}
+    for path, text in items:
+        wave, rate = sf.read(path, dtype="float32")
+        assert rate == 16000 and wave.ndim == 1 and 0.2 < wave.size / rate < 6.0, path
+        assert float(np.abs(wave).max()) < 0.99, f"{path.name} clips"  # Pico clips at its default volume
+        respell(text, "de-DE")  # only corpus words: every one has a respelling
+    voices = _engine_voices("pico")
+    assert set(voices) == {f"pico+{v}" for v in PICO_VOICES} and min(voices.values()) >= 20
+    others = {v.split("+")[0] for split in ("engines", "engines_test", "accents") for v in _engine_voices(split)}
+    assert "pico" not in others
+
+
 def test_respell_writes_english_words_in_the_voices_spelling():
     assert respell("two eight go", "cs-krb") == "tu ejt gou"
     assert respell("three zero", "fi-lj") == "trii siirou"
     assert respell("yes", "ru-nsh") == "йес"
+    assert respell("six go", "fr-FR") == "sixe gô" and respell("six go", "en-GB") == "six go"  # Pico's
     with pytest.raises(ValueError, match="accented voices say only the 20 corpus words"):
         respell("hello", "it-lp")

@@ -173,9 +173,10 @@ def test_augment_flag_reaches_the_task(corpus, tmp_path):
     on = make_task(build_parser().parse_args([*base, "--out", str(tmp_path / "a"), "--augment"]))
     off = make_task(build_parser().parse_args([*base, "--out", str(tmp_path / "b")]))
     wide = make_task(build_parser().parse_args([*base, "--out", str(tmp_path / "c"), "--augment", "wide"]))
+    vocode = make_task(build_parser().parse_args([*base, "--out", str(tmp_path / "e"), "--augment", "vocode"]))
     assert on.augment == Augment() and off.augment is None
-    assert wide.augment == Augment(p_formant=0.5, p_colour=0.3)
+    assert wide.augment == Augment(p_formant=0.5, p_colour=0.3) and vocode.augment == Augment(p_vocode=0.5)
     # checkpoints record the recipe, so a resume cannot switch it; the default one as before the presets
-    assert [t.exact_settings()["augment"] for t in (on, off, wide)] == [True, False, "wide"]
+    assert [t.exact_settings()["augment"] for t in (on, off, wide, vocode)] == [True, False, "wide", "vocode"]
     with pytest.raises(SystemExit):
         build_parser().parse_args([*base, "--out", str(tmp_path / "d"), "--augment", "loud"])

@@ -291,14 +291,15 @@ def load_default() -> torch.Tensor:
     return load(default_clip_path())
 
 
-CORPUS_SPLITS = ("train", "test", "extra", "engines", "engines_test", "accents")
+CORPUS_SPLITS = ("train", "test", "extra", "engines", "engines_test", "accents", "pico")
 
 
 def corpus_dir(split: str) -> Path:
     """Folder of the embedded spoken-digits corpus split: 'train', 'test' (held-out voices), 'extra'
     (more training clips: other voices, speeds and texts), 'engines' (training clips by flite and festival),
-    'engines_test' (held-out flite and festival voices) or 'accents' (training clips by festival's
-    other-language voices, English words respelled); see scripts/make_corpus.py."""
+    'engines_test' (held-out flite and festival voices), 'accents' (training clips by festival's
+    other-language voices, English words respelled) or 'pico' (training clips by SVOX Pico, a fourth engine);
+    see scripts/make_corpus.py."""
     if split not in CORPUS_SPLITS:
         raise ValueError(f"split must be one of {', '.join(map(repr, CORPUS_SPLITS))}, got {split!r}")
     return _ASSETS / "corpus" / split

@@ -7,6 +7,8 @@ makes a training clip look like audio the corpus lacks, while the transcript sta
     change_speed(w, f)          (L,) -> (~L/f,)   faster (f > 1) or slower speech; pitch moves with it
     shift_formants(w, a)        (L,) -> (L,)      a talker with a shorter (a > 1) or longer vocal tract: the
                                                   spectral envelope stretched by a, pitch and timing kept
+    vocode(w, g)                (L,) -> (L,)      a new voice source: the same formants over a synthetic pulse
+                                                  train at a new pitch (the buzz of a formant synthesiser)
     colour(w, g)                (L,) -> (L,)      a microphone's frequency response: a random tilt and bumps
     synthetic_rir(rt60, g)      -> (K,)           a room impulse response: a direct path, then exponentially
                                                   decaying noise whose energy falls 60 dB in rt60 seconds
@@ -35,7 +37,8 @@ import torch
 from w2v_lite.data.audio import SAMPLING_RATE, resample
 
 __all__ = ["AUGMENT_PRESETS", "Augment", "add_noise", "babble", "change_speed", "clip_gain", "colour", "pink_noise",
-           "reverberate", "shift_edges", "shift_formants", "synthetic_rir", "telephone", "white_noise"]
+           "periodicity", "reverberate", "shift_edges", "shift_formants", "synthetic_rir", "telephone", "vocode",
+           "white_noise"]
 
 _RATE_STEP = 400  # speed factors are rounded to multiples of 400/16000 = 2.5%: short polyphase filters
 
@@ -107,6 +110,59 @@ def shift_formants(waveform: torch.Tensor, alpha: float) -> torch.Tensor:
     if not 0.5 <= alpha <= 2.0:
         raise ValueError(f"formant factor must be in [0.5, 2], got {alpha}")
     return _envelope_filter(waveform, None, alpha)
+
+
+def periodicity(power: np.ndarray, envelope: np.ndarray) -> np.ndarray:
+    """How periodic each frame's LPC residual is: power spectra (F, N), log envelopes (F, N) -> (N,) in [0, 1].
+
+    The residual (the spectrum over its envelope) of a vowel is a row of equal harmonics, whose autocorrelation
+    peaks at the pitch period (2.5 to 16.7 ms: 60 to 400 Hz); a fricative's is noise, which peaks nowhere.
+    Only 0-3 kHz counts: above it even a vowel's residual is mostly noise."""
+    residual = power / np.exp(2.0 * envelope)
+    residual[_N_FFT * 3000 // SAMPLING_RATE :] = 0.0  # harmonics are clear below 3 kHz; above, even vowels are noisy
+    ac = np.fft.irfft(residual, n=_N_FFT, axis=0)
+    lags = slice(SAMPLING_RATE // 400, SAMPLING_RATE // 60 + 1)
+    # a windowed frame correlates less with itself the further it is shifted: divide that out, so that a
+    # 60 Hz pulse train (two periods per window) scores as high as a 300 Hz one
+    window = np.hanning(_N_FFT + 1)[:-1]
+    overlap = np.correlate(window, window, "full")[_N_FFT - 1 :] / float(window @ window)
+    return np.clip((ac[lags] / overlap[lags, None]).max(axis=0) / np.maximum(ac[0], 1e-20), 0.0, 1.0)
+
+
+def vocode(waveform: torch.Tensor, rng: np.random.Generator, f0: tuple[float, float] = (70.0, 260.0)
+           ) -> torch.Tensor:
+    """Resynthesise a 16 kHz clip from its formants with a new, synthetic voice source: (L,) -> (L,).
+
+    Source-filter vocoding: each frame keeps its LPC envelope (the vocal tract: what is said) and power, but
+    the source under it becomes a pulse train at a new pitch (base uniform in `f0` Hz, drifting up to +-20%
+    over the clip) mixed with noise by how periodic the frame was. Out comes the same words in the buzzy,
+    jitter-free voice of a formant synthesiser (espeak-ng's kind), whatever voice went in: a recogniser
+    trained on recorded diphone voices learns the envelope, not one family of glottal pulses."""
+    x = waveform.float()
+    n = x.numel()
+    if n < _N_FFT:  # too short to analyse: nothing to resynthesise
+        return waveform
+    window = torch.hann_window(_N_FFT)
+    spec = torch.stft(x, _N_FFT, _HOP, window=window, return_complex=True)  # (F, N)
+    power = (spec.abs() ** 2).double().numpy()
+    envelope = lpc_envelope(power)
+    voiced = np.clip((periodicity(power, envelope) - 0.4) / 0.3, 0.0, 1.0)  # (N,) 0 noise .. 1 pulses
+    t = np.arange(n) / n
+    pitch = float(rng.uniform(*f0)) * (1.0 + float(rng.uniform(-0.2, 0.2)) * t
+                                        + 0.05 * np.sin(2 * np.pi * (float(rng.uniform(0.5, 2.0)) * t + rng.random())))
+    phase = np.cumsum(pitch / SAMPLING_RATE)
+    pulses = np.diff(np.floor(phase), prepend=0.0)  # 1 where a new period starts
+    noise = rng.standard_normal(n)
+
+    def flat(source: np.ndarray) -> np.ndarray:  # its STFT, each frame scaled to unit mean power
+        s = torch.stft(torch.from_numpy(source), _N_FFT, _HOP, window=window.double(), return_complex=True).numpy()
+        return s / np.sqrt(np.maximum((np.abs(s) ** 2).mean(axis=0), 1e-20))
+
+    source = np.sqrt(voiced) * flat(pulses) + np.sqrt(1.0 - voiced) * flat(noise)
+    shaped = source * np.exp(envelope)
+    shaped *= np.sqrt(power.mean(axis=0) / np.maximum((np.abs(shaped) ** 2).mean(axis=0), 1e-30))
+    out = torch.istft(torch.from_numpy(shaped), _N_FFT, _HOP, window=window.double(), length=n)
+    return out.float()
 
 
 def colour(waveform: torch.Tensor, rng: np.random.Generator, tilt_db: float = 6.0, bump_db: float = 6.0
@@ -233,22 +289,24 @@ def shift_edges(waveform: torch.Tensor, start: int, end: int) -> torch.Tensor:
 class Augment:
     """A random room, microphone and line for one clip at a time: `Augment()(wave, rng, others)`.
 
-    Applied in the order sound travels: edges (the recording window), speed and formants (the talker), reverb
-    (the room), noise (the room's other sounds), colour and gain with clipping (the microphone), telephone band
-    (the line).
+    Applied in the order sound travels: edges (the recording window), speed, formants and voice source (the
+    talker), reverb (the room), noise (the room's other sounds), colour and gain with clipping (the microphone),
+    telephone band (the line).
 
     p_shift:      chance of moving each end by a number of samples uniform in `shift` (negative trims: the
                   corpus keeps 50 ms of silence around speech, so the default trims at most 30 ms)
     p_speed:      chance of a speed change, with a factor uniform in `speed`
     p_formant:    chance of a formant shift (`shift_formants`) by a factor uniform in `formant` (default off)
+    p_vocode:     chance of a new voice source (`vocode`) with a base pitch uniform in `f0` Hz (default off)
     p_reverb:     chance of a synthetic room with RT60 uniform in `rt60` s and direct-to-reverb ratio in `drr_db`
     p_noise:      chance of noise at an SNR uniform in `snr_db`: white, pink or babble (one third each; babble
                   needs `others`, the other clips of the batch, and becomes pink noise without them)
     p_colour:     chance of a random microphone response (`colour`): tilt and bump up to +-`colour_db` dB
                   (default off)
 
-    `AUGMENT_PRESETS` names the two recipes `--augment [NAME]` offers: "default" (the committed ctc-tiny's) and
-    "wide" (plus formant shifts at p 0.5 and microphone colour at p 0.3: new talkers and microphones).
+    `AUGMENT_PRESETS` names the recipes `--augment [NAME]` offers: "default" (the committed ctc-tiny's), "wide"
+    (plus formant shifts at p 0.5 and microphone colour at p 0.3: new talkers and microphones) and "vocode"
+    (plus a new voice source at p 0.5).
     p_clip:       chance of a gain of `clip_db` dB above the clip's peak (uniform), then clipping at +-1
     p_telephone:  chance of a round trip through one of `telephone_rates` (Hz)
     """
@@ -259,6 +317,8 @@ class Augment:
     speed: tuple[float, float] = (0.8, 1.3)
     p_formant: float = 0.0
     formant: tuple[float, float] = (0.85, 1.2)
+    p_vocode: float = 0.0
+    f0: tuple[float, float] = (70.0, 260.0)
     p_reverb: float = 0.25
     rt60: tuple[float, float] = (0.1, 0.5)
     drr_db: tuple[float, float] = (0.0, 12.0)
@@ -272,10 +332,11 @@ class Augment:
     telephone_rates: tuple[int, ...] = (8000, 11025)
 
     def __post_init__(self) -> None:
-        for name in ("p_shift", "p_speed", "p_formant", "p_reverb", "p_noise", "p_colour", "p_clip", "p_telephone"):
+        for name in ("p_shift", "p_speed", "p_formant", "p_vocode", "p_reverb", "p_noise", "p_colour", "p_clip",
+                     "p_telephone"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {getattr(self, name)}")
-        for name in ("shift", "speed", "formant", "rt60", "drr_db", "snr_db", "clip_db"):
+        for name in ("shift", "speed", "formant", "f0", "rt60", "drr_db", "snr_db", "clip_db"):
             low, high = getattr(self, name)
             if not low <= high:
                 raise ValueError(f"{name} must be a (low, high) range, got {(low, high)}")
@@ -291,10 +352,12 @@ class Augment:
                 waveform = shift_edges(waveform, start, end)
         if rng.random() < self.p_speed:
             waveform = change_speed(waveform, float(rng.uniform(*self.speed)))
-        # formant and colour draw nothing while off, so the default recipe's random stream (and the committed
+        # formant, vocode and colour draw nothing while off, so the default recipe's random stream (and the committed
         # ctc-tiny it trains) is the same as before they existed
         if self.p_formant > 0 and rng.random() < self.p_formant:
             waveform = shift_formants(waveform, float(rng.uniform(*self.formant)))
+        if self.p_vocode > 0 and rng.random() < self.p_vocode:
+            waveform = vocode(waveform, rng, self.f0)
         if rng.random() < self.p_reverb:
             waveform = reverberate(waveform, float(rng.uniform(*self.rt60)), rng, float(rng.uniform(*self.drr_db)))
         if rng.random() < self.p_noise:
@@ -317,4 +380,4 @@ class Augment:
 
 
 # what `train ctc --augment [NAME]` draws from (see Augment's docstring; benchmarks/README.md compares them)
-AUGMENT_PRESETS = {"default": Augment(), "wide": Augment(p_formant=0.5, p_colour=0.3)}
+AUGMENT_PRESETS = {"default": Augment(), "wide": Augment(p_formant=0.5, p_colour=0.3), "vocode": Augment(p_vocode=0.5)}
