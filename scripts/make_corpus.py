@@ -86,6 +86,15 @@ TRAIN_VARIANTS = [
 HELD_OUT_VARIANTS = ["Annie", "belinda", "steph3", "f5", "Andy", "benjamin", "klatt3", "m8", "travis", "michel"]
 
 
+def fresh_folder(name: str) -> Path:
+    """OUT_DIR/name, created, with its old clips removed: regenerate from scratch, no leftovers from a bigger run."""
+    folder = OUT_DIR / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.flac"):
+        stale.unlink()
+    return folder
+
+
 def split_voices(
     rng: np.random.Generator, n_test_male: int, n_test_female: int
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -131,10 +140,7 @@ def make_split(name: str, n_clips: int, voices: list[tuple[str, str]], rng: np.r
     """Write `n_clips` clips spoken by `voices` (round-robin, shuffled) plus transcripts.tsv.
 
     `wide`: texts from `wide_text`, speeds 100-250 wpm and pitches 15-85 (the `extra` split)."""
-    folder = OUT_DIR / name
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.flac"):  # regenerate from scratch: no leftovers from a bigger run
-        stale.unlink()
+    folder = fresh_folder(name)
     order = [voices[i % len(voices)] for i in range(n_clips)]
     order = [order[i] for i in rng.permutation(n_clips)]
     rows = []
@@ -161,10 +167,7 @@ def make_engine_split(name: str, n_clips: int, voices: list[tuple[str, str]], rn
     """Write `n_clips` flite/festival clips spoken by `voices` (round-robin, shuffled) plus transcripts.tsv.
 
     Texts: half `random_text` (as `train`), half `wide_text` (as `extra`)."""
-    folder = OUT_DIR / name
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.flac"):
-        stale.unlink()
+    folder = fresh_folder(name)
     order = [voices[i % len(voices)] for i in range(n_clips)]
     order = [order[i] for i in rng.permutation(n_clips)]
     jobs = []  # every random draw first, in order, so the threads below cannot change them
@@ -186,10 +189,7 @@ def make_engine_split(name: str, n_clips: int, voices: list[tuple[str, str]], rn
 
 def make_accent_split(name: str, n_clips: int, rng: np.random.Generator) -> None:
     """Write `n_clips` clips by festival's other-language voices (round-robin, shuffled) plus transcripts.tsv."""
-    folder = OUT_DIR / name
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.flac"):
-        stale.unlink()
+    folder = fresh_folder(name)
     voices = sorted(ACCENT_VOICES)
     order = [voices[i % len(voices)] for i in rng.permutation(n_clips)]
     jobs = []  # (filename, voice, text, stretch), every random draw first
@@ -206,10 +206,7 @@ def make_accent_split(name: str, n_clips: int, rng: np.random.Generator) -> None
 
 def make_pico_split(name: str, n_clips: int, rng: np.random.Generator) -> None:
     """Write `n_clips` clips by SVOX Pico's six voices (round-robin, shuffled) plus transcripts.tsv."""
-    folder = OUT_DIR / name
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.flac"):
-        stale.unlink()
+    folder = fresh_folder(name)
     voices = sorted(PICO_VOICES)
     rows = []
     for index, i in enumerate(tqdm(rng.permutation(n_clips), desc=name, unit="clip")):

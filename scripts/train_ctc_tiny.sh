@@ -8,6 +8,8 @@
 # The wide recipe (benchmarks/README.md, "Other synthesisers"; not the committed one) adds festival's accented
 # voices and formant shifts with microphone colour:
 #     INSTALL=0 OUT=runs/ctc-tiny-wide SPLITS="train extra engines accents" AUGMENT=wide scripts/train_ctc_tiny.sh
+# and the vocode recipe (not committed either) SVOX Pico's voices and a new voice source:
+#     INSTALL=0 OUT=runs/ctc-all-vocode SPLITS="train extra engines accents pico" AUGMENT=vocode scripts/train_ctc_tiny.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
@@ -15,7 +17,7 @@ OUT=${OUT:-runs/ctc-tiny}
 STEPS=${STEPS:-3000}
 DATA=${DATA:-runs/ctc-data}
 SPLITS=${SPLITS:-"train extra engines"}  # corpus splits to train on
-AUGMENT=${AUGMENT:-default}  # --augment preset: default or wide
+AUGMENT=${AUGMENT:-default}  # --augment preset: default, wide or vocode
 CORPUS=w2v_lite/assets/corpus
 
 # one training folder: train/ and extra/ side by side, one transcripts.tsv with their relative names

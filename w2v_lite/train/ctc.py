@@ -15,7 +15,8 @@ resume and torchrun. This task adds:
 - the conv feature encoder frozen for the first `--freeze-steps` steps, then trainable;
 - `--augment`: every training clip gets a random delay/trim, speed change, room reverberation, white, pink
   or babble noise, clipping and telephone band (`w2v_lite.data.augment.Augment`); `--augment wide` adds formant
-  shifts and microphone colour; drawn from the torch RNG that checkpoints save, so resumes stay exact;
+  shifts and microphone colour, `--augment vocode` a new voice source; drawn from the torch RNG that
+  checkpoints save, so resumes stay exact;
 - CER / WER of greedy decoding on held-out voices (`--eval-data`, default: the `test` folder next to
   `--data`) at the end, and every `--eval-every` steps into log.jsonl.
 """
@@ -201,7 +202,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--augment", nargs="?", const="default", default=None, choices=sorted(AUGMENT_PRESETS),
                         help="random delay/trim, speed (0.8-1.3x), reverb, white/pink/babble noise, clipping and "
                              "telephone band (8/11 kHz) on training clips (data/augment.py); --augment wide also "
-                             "shifts formants and colours the microphone")
+                             "shifts formants and colours the microphone, --augment vocode gives a new voice "
+                             "source")
     parser.set_defaults(lr=3e-3, feature_grad_mult=1.0, batch_seconds=16.0)
 
 
