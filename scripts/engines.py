@@ -25,6 +25,7 @@ read the words respelled, as the festival accents do. It builds from source (a C
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import tempfile
@@ -149,6 +150,21 @@ def festival_batch(voice: str, jobs: list[tuple[str, float, float | None]]) -> l
 def festival_say(text: str, voice: str, stretch: float = 1.0, f0: float | None = None) -> np.ndarray:
     """festival with FESTIVAL_VOICES[voice] -> (L,) float32 at 16 kHz (see `festival_batch`)."""
     return festival_batch(voice, [(text, stretch, f0)])[0]
+
+
+def require(engine: str) -> None:
+    """Raise RuntimeError, naming the install line, unless `engine` (flite, festival, accents or pico) is
+    installed: checked before a split's old clips are removed, so a missing engine deletes nothing."""
+    if engine in ("flite", "festival"):
+        _exe(engine)
+    elif engine == "accents":
+        _exe("festival")
+        missing = [v for v, (_, lang) in ACCENT_VOICES.items()
+                   if not Path(f"/usr/share/festival/voices/{_LANGUAGE_DIRS[lang]}").is_dir()]
+        if missing:
+            raise RuntimeError(f"festival voices {', '.join(missing)} not found; install them with `{ACCENT_INSTALL}`")
+    elif engine == "pico" and importlib.util.find_spec("ttspico") is None:
+        raise RuntimeError(f"SVOX Pico not installed; install it with `{PICO_INSTALL}`")
 
 
 def pico_say(text: str, voice: str, rate: int = 100, pitch: int = 100) -> np.ndarray:

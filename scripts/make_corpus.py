@@ -64,6 +64,7 @@ from engines import (
     festival_batch,
     flite_say,
     pico_say,
+    require,
 )
 from make_default_clip import ROOT, espeak_say, trim_silence, write_flac
 
@@ -235,6 +236,14 @@ def main(argv: list[str] | None = None) -> None:
     splits = set(args.splits.split(","))
     if not splits <= {"train", "test", "extra", "engines", "accents", "pico"}:
         parser.error(f"--splits takes train, test, extra, engines, accents and pico, got {args.splits!r}")
+    try:  # every engine the splits need, before any old clip is removed
+        if splits & {"train", "test", "extra"}:
+            espeak_say("one")
+        for split, engines in (("engines", ("flite", "festival")), ("accents", ("accents",)), ("pico", ("pico",))):
+            for engine in engines if split in splits else ():
+                require(engine)
+    except RuntimeError as err:
+        sys.exit(f"error: {err}")
     rng = np.random.default_rng(args.seed)
     train_voices, test_voices = split_voices(rng, n_test_male=5, n_test_female=3)
     if splits & {"train", "test"}:  # test is drawn after train from the same RNG: write both together

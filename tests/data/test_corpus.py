@@ -1,6 +1,7 @@
 """The committed spoken-digits corpus (scripts/make_corpus.py): complete, 16 kHz, split by voice; and the
 out-of-corpus evaluation set (scripts/make_eval_set.py): voices, texts, speeds and rates training never saw."""
 
+import importlib.util
 import re
 import sys
 from collections import Counter
@@ -14,6 +15,7 @@ from w2v_lite.data.audio import corpus_dir, corpus_items
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
+import make_corpus  # noqa: E402
 from engines import ACCENT_VOICES, PICO_VOICES, respell  # noqa: E402
 from make_corpus import HELD_OUT_VARIANTS, TRAIN_VARIANTS  # noqa: E402
 
@@ -176,3 +178,15 @@ def test_respell_writes_english_words_in_the_voices_spelling():
     assert respell("six go", "fr-FR") == "sixe gô" and respell("six go", "en-GB") == "six go"  # Pico's
     with pytest.raises(ValueError, match="accented voices say only the 20 corpus words"):
         respell("hello", "it-lp")
+
+
+def test_make_corpus_without_the_engine_says_so_and_deletes_nothing(tmp_path, monkeypatch):
+    """A split whose synthesiser is missing is refused in one line before its old clips are removed."""
+    old = tmp_path / "pico" / "0000_pico_en-US.flac"
+    old.parent.mkdir()
+    old.write_bytes(b"an old clip")
+    monkeypatch.setattr(make_corpus, "OUT_DIR", tmp_path)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # as if ttspico were not installed
+    with pytest.raises(SystemExit, match=r"^error: SVOX Pico not installed; install it with `pip install ttspico"):
+        make_corpus.main(["--splits", "pico"])
+    assert old.read_bytes() == b"an old clip"
