@@ -178,6 +178,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="score only this folder of clips (with a transcripts.tsv), one row per clip")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this file")
     args = parser.parse_args(argv)
+    if args.steps < 1 or args.beam < 1:
+        parser.error(f"--steps and --beam must be at least 1, got {args.steps} and {args.beam}")
     torch.set_num_threads(1)
     start = time.perf_counter()
     if args.holdout is not None:

@@ -131,8 +131,8 @@ def festival_batch(voice: str, jobs: list[tuple[str, float, float | None]]) -> l
     `stretch` sets Duration_Stretch (> 1 slower). `f0` moves the diphone voices' target mean pitch (Hz) through
     int_lr_params; the HTS voice has its own pitch and duration models and ignores both."""
     accent = voice in ACCENT_VOICES  # an other-language voice: respelled text, its own pitch
-    if accent and not Path(f"/usr/share/festival/voices/{_LANGUAGE_DIRS[ACCENT_VOICES[voice][1]]}").is_dir():
-        raise RuntimeError(f"festival voice {voice} not found; install it with `{ACCENT_INSTALL}`")
+    if accent:
+        require("accents")
     with tempfile.TemporaryDirectory() as tmp:
         lines = [ACCENT_VOICES[voice][0] if accent else FESTIVAL_VOICES[voice]]
         for i, (text, stretch, f0) in enumerate(jobs):
@@ -170,10 +170,8 @@ def require(engine: str) -> None:
 def pico_say(text: str, voice: str, rate: int = 100, pitch: int = 100) -> np.ndarray:
     """SVOX Pico's PICO_VOICES[voice] says `text` (respelled unless English) -> (L,) float32 at 16 kHz.
     `rate` and `pitch` are percentages of the voice's own (rate > 100 faster; pitch 50-200)."""
-    try:
-        import ttspico  # only the corpus script needs it: not in requirements.txt
-    except ImportError as exc:
-        raise RuntimeError(f"SVOX Pico not installed; install it with `{PICO_INSTALL}`") from exc
+    require("pico")
+    import ttspico  # only the corpus script needs it: not in requirements.txt
     engine = ttspico.TtsEngine(voice)
     engine.rate, engine.pitch = rate, pitch
     engine.volume = 30  # at its default 100 Pico clips its own peaks (hundreds of samples at +-32767)

@@ -87,6 +87,10 @@ TRAIN_VARIANTS = [
 HELD_OUT_VARIANTS = ["Annie", "belinda", "steph3", "f5", "Andy", "benjamin", "klatt3", "m8", "travis", "michel"]
 
 
+# the synthesisers (engines.require names) each non-espeak split is made with
+NEEDS = {"engines": ("flite", "festival"), "accents": ("accents",), "pico": ("pico",)}
+
+
 def fresh_folder(name: str) -> Path:
     """OUT_DIR/name, created, with its old clips removed: regenerate from scratch, no leftovers from a bigger run."""
     folder = OUT_DIR / name
@@ -233,14 +237,17 @@ def main(argv: list[str] | None = None) -> None:
                         help="comma-separated splits to (re)write; the others are left as they are")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    for name in ("n_train", "n_test", "n_extra", "n_engines", "n_engines_test", "n_accents", "n_pico"):
+        if getattr(args, name) < 1:  # an empty split would replace the committed clips with nothing
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     splits = set(args.splits.split(","))
     if not splits <= {"train", "test", "extra", "engines", "accents", "pico"}:
         parser.error(f"--splits takes train, test, extra, engines, accents and pico, got {args.splits!r}")
     try:  # every engine the splits need, before any old clip is removed
         if splits & {"train", "test", "extra"}:
             espeak_say("one")
-        for split, engines in (("engines", ("flite", "festival")), ("accents", ("accents",)), ("pico", ("pico",))):
-            for engine in engines if split in splits else ():
+        for split in sorted(splits & NEEDS.keys()):
+            for engine in NEEDS[split]:
                 require(engine)
     except RuntimeError as err:
         sys.exit(f"error: {err}")

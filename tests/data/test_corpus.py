@@ -190,3 +190,14 @@ def test_make_corpus_without_the_engine_says_so_and_deletes_nothing(tmp_path, mo
     with pytest.raises(SystemExit, match=r"^error: SVOX Pico not installed; install it with `pip install ttspico"):
         make_corpus.main(["--splits", "pico"])
     assert old.read_bytes() == b"an old clip"
+
+
+def test_make_corpus_refuses_an_empty_split(tmp_path, monkeypatch, capsys):
+    old = tmp_path / "pico" / "0000_pico_en-US.flac"
+    old.parent.mkdir()
+    old.write_bytes(b"an old clip")
+    monkeypatch.setattr(make_corpus, "OUT_DIR", tmp_path)
+    with pytest.raises(SystemExit):
+        make_corpus.main(["--splits", "pico", "--n-pico", "-5"])
+    assert "--n-pico must be at least 1, got -5" in capsys.readouterr().err
+    assert old.read_bytes() == b"an old clip"
